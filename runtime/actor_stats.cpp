@@ -1,0 +1,34 @@
+// Counting happens in consume(), the one place every message passes through, so no
+// behaviour has to remember to count.
+#include "runtime/actor_stats.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/mailbox_element.hpp>
+
+namespace sb::runtime {
+
+supervised_actor::supervised_actor(caf::actor_config& cfg)
+  : super(cfg), stats_(std::make_shared<actor_stats>()) {
+  // nop
+}
+
+caf::invoke_message_result supervised_actor::consume(caf::mailbox_element& x) {
+  auto result = super::consume(x);
+  // Single writer: a relaxed load+store is enough and cheaper than fetch_add.
+  stats_->messages_handled.store(
+    stats_->messages_handled.load(std::memory_order_relaxed) + 1,
+    std::memory_order_relaxed);
+  stats_->mailbox_depth.store(mailbox().size(), std::memory_order_relaxed);
+  return result;
+}
+
+std::shared_ptr<actor_stats> stats_of(const caf::actor& x) {
+  if (!x)
+    return nullptr;
+  auto* ptr = caf::actor_cast<caf::abstract_actor*>(x);
+  if (auto* sup = dynamic_cast<supervised_actor*>(ptr))
+    return sup->stats();
+  return nullptr;
+}
+
+} // namespace sb::runtime
