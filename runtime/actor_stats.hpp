@@ -16,8 +16,16 @@ namespace sb::runtime {
 struct actor_stats {
   /// Messages this incarnation has consumed.
   std::atomic<uint64_t> messages_handled{0};
-  /// Mailbox depth sampled after the last consumed message.
-  std::atomic<uint64_t> mailbox_depth{0};
+  /// Messages ever enqueued to this incarnation (any sender).
+  std::atomic<uint64_t> messages_enqueued{0};
+
+  /// Messages waiting in the mailbox: enqueued minus handled. Two relaxed loads, so it
+  /// is exact when the actor is idle and a close estimate while it runs.
+  uint64_t mailbox_depth() const noexcept {
+    auto handled = messages_handled.load(std::memory_order_relaxed);
+    auto enqueued = messages_enqueued.load(std::memory_order_relaxed);
+    return enqueued > handled ? enqueued - handled : 0;
+  }
 };
 
 /// An event-based actor that keeps an actor_stats block up to date.
@@ -30,6 +38,8 @@ public:
 
   /// The stats block; shared so readers may outlive this actor safely.
   const std::shared_ptr<actor_stats>& stats() const noexcept { return stats_; }
+
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override;
 

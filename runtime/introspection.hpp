@@ -33,7 +33,7 @@ struct actor_info {
   std::string state;             ///< "running", "restarting", "stopping".
   bool is_supervisor = false;    ///< Can be expanded with its own snapshot.
   bool instrumented = false;     ///< Mailbox and message counts are live (supervised_actor).
-  uint64_t mailbox_depth = 0;    ///< Sampled after its last message.
+  uint64_t mailbox_depth = 0;    ///< Enqueued minus handled, read without messaging it.
   uint64_t messages_handled = 0; ///< By the current incarnation.
   uint64_t restarts = 0;         ///< How often its supervisor restarted it.
   std::string last_exit_reason;  ///< Rendered reason of its last abnormal exit, if any.
@@ -53,7 +53,7 @@ struct kind_summary {
   std::string kind;              ///< Domain kind.
   uint64_t count = 0;            ///< Live children of this kind.
   uint64_t restarts = 0;         ///< Sum of their restart counts.
-  uint64_t max_mailbox_depth = 0;///< Deepest sampled mailbox.
+  uint64_t max_mailbox_depth = 0;///< Deepest mailbox of this kind.
   uint64_t messages_handled = 0; ///< Sum over current incarnations.
 };
 

@@ -143,7 +143,10 @@ bool start_record(supervisor_actor* self, child_record& rec) {
   st.by_actor[child.id()] = rec.cursor;
   if (cs.registered && st.spec.names)
     st.spec.names->put(kind_of(cs), rec.key, child);
-  self->link_to(child); // if it already died, the exit_msg arrives at once
+  // Monitor to learn of every exit; link so that a killed supervisor takes its children
+  // down with it (no orphans). If it already died, the down_msg arrives at once.
+  self->monitor(child);
+  self->link_to(child);
   return true;
 }
 
@@ -349,15 +352,24 @@ void on_child_exited(supervisor_actor* self, uint64_t cursor) {
 
 // -- exits ---------------------------------------------------------------------------
 
+/// An exit signal: from a child (ignored, its down_msg drives restarts) or from anyone
+/// else, the parent or an operator, which means "shut down".
 void handle_exit(supervisor_actor* self, caf::exit_msg& msg) {
   auto& st = self->state;
-  auto i = st.by_actor.find(msg.source.id());
-  if (i == st.by_actor.end()) {
-    // Not a running child: the parent (or an operator) tells us to stop.
-    begin_shutdown(self, msg.reason ? msg.reason
-                                    : caf::make_error(caf::exit_reason::user_shutdown));
+  if (st.by_actor.count(msg.source.id()) != 0)
     return;
-  }
+  begin_shutdown(self, msg.reason ? msg.reason
+                                  : caf::make_error(caf::exit_reason::user_shutdown));
+}
+
+/// A child is down. We learn it from the monitor, not the link: a child that receives our
+/// exit signal drops its link to us before it dies (CAF 0.17), so the link alone would
+/// never tell us that a child we asked to stop has stopped.
+void handle_down(supervisor_actor* self, caf::down_msg& msg) {
+  auto& st = self->state;
+  auto i = st.by_actor.find(msg.source.id());
+  if (i == st.by_actor.end())
+    return; // not a current child (e.g. a nested snapshot request target)
   auto cursor = i->second;
   st.by_actor.erase(i);
   auto& rec = st.children[cursor];
@@ -422,7 +434,7 @@ actor_info row_of(const supervisor_state& st, uint64_t self_id, const child_reco
   r.is_supervisor = cs.is_supervisor;
   if (auto s = rec.stats) {
     r.instrumented = true;
-    r.mailbox_depth = s->mailbox_depth.load(std::memory_order_relaxed);
+    r.mailbox_depth = s->mailbox_depth();
     r.messages_handled = s->messages_handled.load(std::memory_order_relaxed);
   }
   r.restarts = rec.restarts;
@@ -448,7 +460,7 @@ subtree_snapshot make_snapshot(supervisor_actor* self, const snapshot_query& q) 
   me.state = st.shutting_down ? "stopping" : "running";
   me.is_supervisor = true;
   me.instrumented = true;
-  me.mailbox_depth = self->stats()->mailbox_depth.load(std::memory_order_relaxed);
+  me.mailbox_depth = self->stats()->mailbox_depth();
   me.messages_handled = self->stats()->messages_handled.load(std::memory_order_relaxed);
   me.restarts = st.own_restarts;
   me.started_at_ms = st.started_at_ms;
@@ -491,6 +503,7 @@ caf::behavior supervisor_impl(supervisor_actor* self, supervisor_spec spec,
   st.own_restarts = own_restarts;
   st.started_at_ms = unix_ms_now();
   self->set_exit_handler([self](caf::exit_msg& msg) { handle_exit(self, msg); });
+  self->set_down_handler([self](caf::down_msg& msg) { handle_down(self, msg); });
   // Static children start in order before any message is handled (OTP init).
   if (!dynamic(st)) {
     for (size_t i = 0; i < st.spec.children.size(); ++i) {

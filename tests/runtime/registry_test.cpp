@@ -133,7 +133,11 @@ TEST_CASE_FIXTURE(system_fixture, "registered children under a crash storm: look
             continue;
           }
           caller->request(h, 2s, ping_atom::value, 1)
-            .receive([&](int) { ok = true; }, [&](caf::error&) { ++stale_handles; });
+            .receive([&](int) { ok = true; },
+                     [&](caf::error&) {
+                       ++stale_handles;
+                       std::this_thread::sleep_for(1ms); // let the restart happen
+                     });
         }
         if (ok)
           ++calls_ok;

@@ -268,6 +268,7 @@ TEST_CASE_FIXTURE(system_fixture, "a child that ignores shutdown is killed after
   spec.children = {worker_spec(p, "first"), stubborn};
   auto sup = *runtime::spawn_supervisor(*sys, spec);
   REQUIRE(p->wait_count("start stubborn", 1));
+  p->clear();
   auto t0 = std::chrono::steady_clock::now();
   CHECK(stop_and_wait(self, sup) == caf::exit_reason::user_shutdown);
   auto elapsed = std::chrono::steady_clock::now() - t0;

@@ -1,6 +1,10 @@
 // Test actors and a thread-safe probe shared by the runtime tests.
-// Workers log "start <name>" when they start and "stop <name> <reason>" when they end, so a
-// test can check the exact order a supervisor started and stopped them.
+// Workers log "start <name>" when their supervisor spawns them and "stop <name> <reason>"
+// when they end, so a test can check the exact order a supervisor started and stopped them.
+// "start" is logged by the start function, not in the worker's init: CAF runs an actor's
+// init asynchronously on a scheduler thread, so init order says nothing about start order.
+// (Messages to a freshly spawned actor queue until its init ran, so spawn order is what
+// dependants see, as with OTP's ordered start.)
 #pragma once
 
 #include <algorithm>
@@ -86,7 +90,6 @@ struct worker_state {
 /// requests, so only a kill stops it.
 inline caf::behavior worker(caf::stateful_actor<worker_state, runtime::supervised_actor>* self,
                             std::shared_ptr<probe> p, std::string name, bool stubborn) {
-  p->add("start " + name);
   self->attach_functor([p, name](const caf::error& reason) {
     auto r = runtime::render_reason(reason);
     // Name crashes uniformly; the reason text is not what these tests pin.
@@ -112,6 +115,7 @@ inline runtime::child_spec worker_spec(std::shared_ptr<probe> p, std::string id,
   cs.kind = "worker";
   cs.restart = rt;
   cs.start = [p, id, stubborn](runtime::child_context& ctx) {
+    p->add("start " + id);
     return ctx.self->spawn(worker, p, id, stubborn);
   };
   return cs;
@@ -126,6 +130,7 @@ inline runtime::child_spec dynamic_worker_spec(std::shared_ptr<probe> p,
   cs.kind = "worker";
   cs.restart = rt;
   cs.start = [p](runtime::child_context& ctx) {
+    p->add("start " + ctx.key);
     return ctx.self->spawn(worker, p, ctx.key, false);
   };
   return cs;

@@ -1,0 +1,190 @@
+// Binary codec of `event` (format in event.hpp). Decoding treats input as hostile: every
+// read is bounds-checked and every length is capped before anything is allocated.
+#include "storage/event.hpp"
+
+namespace sb::storage {
+
+const char* to_string(event_kind kind) noexcept {
+  switch (kind) {
+    case event_kind::message: return "message";
+    case event_kind::edit: return "edit";
+    case event_kind::remove: return "remove";
+    case event_kind::reaction_add: return "reaction_add";
+    case event_kind::reaction_remove: return "reaction_remove";
+    case event_kind::member_join: return "member_join";
+    case event_kind::member_leave: return "member_leave";
+    case event_kind::channel_created: return "channel_created";
+    case event_kind::channel_updated: return "channel_updated";
+    case event_kind::pin: return "pin";
+    case event_kind::unpin: return "unpin";
+  }
+  return "unknown";
+}
+
+namespace {
+
+bool valid_kind(std::uint64_t k) {
+  return k >= min_event_kind && k <= max_event_kind;
+}
+
+bool needs_target(event_kind k) {
+  switch (k) {
+    case event_kind::edit:
+    case event_kind::remove:
+    case event_kind::reaction_add:
+    case event_kind::reaction_remove:
+    case event_kind::pin:
+    case event_kind::unpin: return true;
+    default: return false;
+  }
+}
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void put_string(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s);
+}
+
+/// Cursor over untrusted bytes; the first error sticks and later reads become no-ops.
+class reader {
+public:
+  explicit reader(std::string_view in) : in_(in) {}
+
+  std::uint64_t varint(const char* field) {
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < 10; ++i) {
+      if (!err_.ok())
+        return 0;
+      if (pos_ >= in_.size()) {
+        fail(errc::truncated, field);
+        return 0;
+      }
+      auto byte = static_cast<unsigned char>(in_[pos_++]);
+      // The 10th byte may only contribute the single remaining bit (64 = 9*7 + 1).
+      if (i == 9 && byte > 1) {
+        fail(errc::bad_varint, field);
+        return 0;
+      }
+      v |= std::uint64_t{byte & 0x7fu} << (7 * i);
+      if ((byte & 0x80) == 0)
+        return v;
+    }
+    fail(errc::bad_varint, field);
+    return 0;
+  }
+
+  std::string string(const char* field, std::size_t cap) {
+    auto len = varint(field);
+    if (!err_.ok())
+      return {};
+    if (len > cap) {
+      fail(errc::length_overflow, field);
+      return {};
+    }
+    if (len > in_.size() - pos_) {
+      fail(errc::truncated, field);
+      return {};
+    }
+    std::string s{in_.substr(pos_, static_cast<std::size_t>(len))};
+    pos_ += static_cast<std::size_t>(len);
+    return s;
+  }
+
+  void fail(errc code, const char* field) {
+    if (err_.ok())
+      err_ = status{code, std::string{"event field '"} + field + "' at byte "
+                            + std::to_string(pos_)};
+  }
+
+  bool at_end() const { return pos_ == in_.size(); }
+  const status& error() const { return err_; }
+
+private:
+  std::string_view in_;
+  std::size_t pos_ = 1; // byte 0 is the version, checked by the caller
+  status err_;
+};
+
+} // namespace
+
+status validate(const event& e) {
+  auto bad = [](std::string what) { return status{errc::invalid_argument, std::move(what)}; };
+  if (!valid_kind(static_cast<std::uint8_t>(e.kind)))
+    return bad("unknown event kind");
+  if (e.seq == 0)
+    return bad("seq must be >= 1");
+  if (e.text.size() > max_text_bytes)
+    return bad("text longer than " + std::to_string(max_text_bytes) + " bytes");
+  if (e.emoji.size() > max_emoji_bytes)
+    return bad("emoji longer than " + std::to_string(max_emoji_bytes) + " bytes");
+  if (e.nonce.size() > max_nonce_bytes)
+    return bad("nonce longer than " + std::to_string(max_nonce_bytes) + " bytes");
+  if (needs_target(e.kind) && (e.target_seq == 0 || e.target_seq >= e.seq))
+    return bad(std::string{to_string(e.kind)} + " needs 0 < target_seq < seq");
+  if (e.thread_root != 0 && (e.kind != event_kind::message || e.thread_root >= e.seq))
+    return bad("thread_root only on messages, and must be < seq");
+  if ((e.kind == event_kind::reaction_add || e.kind == event_kind::reaction_remove)
+      && e.emoji.empty())
+    return bad("reaction without emoji");
+  return {};
+}
+
+std::string encode(const event& e) {
+  std::string out;
+  out.reserve(1 + 9 * 10 + 3 + e.text.size() + e.emoji.size() + e.nonce.size());
+  out.push_back(static_cast<char>(event_format_version));
+  put_varint(out, static_cast<std::uint8_t>(e.kind));
+  put_varint(out, e.channel_id);
+  put_varint(out, e.seq);
+  put_varint(out, e.id);
+  put_varint(out, e.author);
+  put_varint(out, e.time_ms);
+  put_varint(out, e.target_seq);
+  put_varint(out, e.thread_root);
+  put_varint(out, e.subject_user);
+  put_string(out, e.text);
+  put_string(out, e.emoji);
+  put_string(out, e.nonce);
+  return out;
+}
+
+result<event> decode(std::string_view bytes) {
+  if (bytes.empty())
+    return status{errc::truncated, "empty event record"};
+  auto version = static_cast<unsigned char>(bytes[0]);
+  if (version != event_format_version)
+    return status{errc::unknown_version, "event format version "
+                                           + std::to_string(version) + ", supported "
+                                           + std::to_string(event_format_version)};
+  reader r{bytes};
+  event e;
+  auto kind = r.varint("kind");
+  if (r.error().ok() && !valid_kind(kind))
+    r.fail(errc::bad_kind, "kind");
+  e.kind = static_cast<event_kind>(r.error().ok() ? kind : min_event_kind);
+  e.channel_id = r.varint("channel_id");
+  e.seq = r.varint("seq");
+  e.id = r.varint("id");
+  e.author = r.varint("author");
+  e.time_ms = r.varint("time_ms");
+  e.target_seq = r.varint("target_seq");
+  e.thread_root = r.varint("thread_root");
+  e.subject_user = r.varint("subject_user");
+  e.text = r.string("text", max_text_bytes);
+  e.emoji = r.string("emoji", max_emoji_bytes);
+  e.nonce = r.string("nonce", max_nonce_bytes);
+  if (r.error().ok() && !r.at_end())
+    r.fail(errc::trailing_bytes, "end");
+  if (!r.error().ok())
+    return r.error();
+  return e;
+}
+
+} // namespace sb::storage

@@ -1,0 +1,81 @@
+// The channel event: the one record type of a channel's log, and its binary codec.
+//
+// Codec (format version 1), chosen to be compact and to decode safely from hostile bytes:
+//   u8 version(=1) | varint kind | varint channel_id | varint seq | varint id
+//   | varint author | varint time_ms | varint target_seq | varint thread_root
+//   | varint subject_user | str text | str emoji | str nonce
+// where varint is unsigned LEB128 (at most 10 bytes) and str is varint length + bytes.
+// A new field means a new version byte; decoders reject versions they do not know
+// instead of guessing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "storage/status.hpp"
+
+namespace sb::storage {
+
+/// What happened in a channel. Values are persisted: never renumber, only append.
+enum class event_kind : std::uint8_t {
+  message = 1,      ///< a new message (thread reply when thread_root != 0)
+  edit = 2,         ///< replaces the text of target_seq
+  remove = 3,       ///< deletes target_seq (a tombstone; the original stays in the log)
+  reaction_add = 4, ///< emoji on target_seq
+  reaction_remove = 5,
+  member_join = 6,  ///< member_user() joins (added by author)
+  member_leave = 7, ///< member_user() leaves (removed by author)
+  channel_created = 8, ///< text holds the channel's name
+  channel_updated = 9, ///< text holds the channel's new name/topic
+  pin = 10,         ///< pins target_seq
+  unpin = 11,
+};
+
+inline constexpr std::uint8_t min_event_kind = 1;
+inline constexpr std::uint8_t max_event_kind = 11;
+
+/// Short stable name of a kind, e.g. "reaction_add".
+const char* to_string(event_kind kind) noexcept;
+
+/// Current (and only) record format version written by `encode`.
+inline constexpr std::uint8_t event_format_version = 1;
+
+/// Caps on string fields, enforced by `validate` before a write and by `decode` on read.
+inline constexpr std::size_t max_text_bytes = 64 * 1024;
+inline constexpr std::size_t max_emoji_bytes = 64;
+inline constexpr std::size_t max_nonce_bytes = 64;
+
+/// One entry of a channel's log, keyed by (channel_id, seq).
+struct event {
+  std::uint64_t channel_id = 0;
+  std::uint64_t seq = 0;          ///< per-channel order, 1-based, assigned by the channel
+  std::uint64_t id = 0;           ///< Snowflake id (see ids.hpp)
+  event_kind kind = event_kind::message;
+  std::uint64_t author = 0;       ///< user id of whoever caused the event
+  std::uint64_t time_ms = 0;      ///< server time, Unix milliseconds
+  std::uint64_t target_seq = 0;   ///< edit/remove/reaction/pin: the event acted on
+  std::uint64_t thread_root = 0;  ///< message: seq of the thread root, 0 = not a reply
+  std::uint64_t subject_user = 0; ///< member_join/leave: the member; 0 = the author
+  std::string text;               ///< message/edit body, channel name; never logged
+  std::string emoji;              ///< reaction_add/remove
+  std::string nonce;              ///< client-chosen idempotency token, empty = none
+
+  /// The user a membership event is about.
+  std::uint64_t member_user() const noexcept { return subject_user != 0 ? subject_user : author; }
+
+  friend bool operator==(const event&, const event&) = default;
+};
+
+/// Checks an event before it is written: seq >= 1, caps, required fields per kind.
+status validate(const event& e);
+
+/// Serializes `e` in the current format (does not validate; see `validate`).
+std::string encode(const event& e);
+
+/// Parses bytes produced by `encode`. Never reads past `bytes`; on malformed input returns
+/// unknown_version, truncated, bad_kind, length_overflow, bad_varint or trailing_bytes.
+result<event> decode(std::string_view bytes);
+
+} // namespace sb::storage

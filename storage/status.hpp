@@ -1,0 +1,90 @@
+// Error values of the storage layer: an `errc` code plus a human-readable message.
+//
+// Storage never throws across its API: every fallible call returns `status` or
+// `result<T>`. Messages name keys by numbers (channel, seq) and never carry message text,
+// because message bodies are private user data that must not end up in logs.
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace sb::storage {
+
+/// Error codes of the storage layer (stable: tests and callers branch on them).
+enum class errc {
+  ok = 0,
+  invalid_argument,      ///< caller passed something the API rejects (e.g. seq 0)
+  io_error,              ///< RocksDB reported an I/O failure
+  corruption,            ///< RocksDB reported corruption of its own files
+  corrupt_record,        ///< a stored record does not decode (names channel + seq)
+  newer_format,          ///< data dir written by a newer storage format version
+  missing_column_family, ///< a required column family is absent
+  unknown_column_family, ///< the data dir holds a column family we do not know
+  not_found,             ///< no such key
+  busy,                  ///< bounded queue full; retry later
+  stopped,               ///< component already stopped
+  unknown_version,       ///< codec: unknown record format version byte
+  truncated,             ///< codec: input ended inside a field
+  bad_kind,              ///< codec: event kind out of range
+  length_overflow,       ///< codec: string length over its cap or past the input
+  bad_varint,            ///< codec: varint longer than 10 bytes or over 64 bits
+  trailing_bytes,        ///< codec: bytes left after the last field
+  internal,              ///< anything else RocksDB reports
+};
+
+/// Short stable name of an error code, e.g. "newer_format".
+const char* to_string(errc code) noexcept;
+
+/// Outcome of an operation: `ok()` or an error code with a message.
+class status {
+public:
+  status() = default;
+  status(errc code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  /// The success value.
+  static status success() { return {}; }
+
+  bool ok() const noexcept { return code_ == errc::ok; }
+  errc code() const noexcept { return code_; }
+  const std::string& message() const noexcept { return message_; }
+
+  /// "code: message", for logs and test output.
+  std::string to_string() const;
+
+private:
+  errc code_ = errc::ok;
+  std::string message_;
+};
+
+/// Either a value of type T or a non-ok `status` (a small std::expected stand-in; C++20).
+template <class T>
+class result {
+public:
+  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+  result(status error) : v_(std::in_place_index<1>, std::move(error)) {
+    // A result built from a status must carry an error, or callers would read no value.
+    assert(!std::get<1>(v_).ok());
+  }
+
+  bool has_value() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
+
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  /// The error; only valid when `!has_value()`.
+  const status& error() const { return std::get<1>(v_); }
+
+private:
+  std::variant<T, status> v_;
+};
+
+} // namespace sb::storage

@@ -1,0 +1,534 @@
+// store: opening/validating a data dir, preparing write batches, bounded reads.
+//
+// Thread reply counters use a RocksDB associative merge operator (not read-modify-write):
+// `prepare` stays read-free, and batches of different channels merged by group_commit
+// never need a read under a lock. The operator adds counts and keeps the max reply seq.
+#include "storage/store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include <rocksdb/compaction_filter.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+
+#include "storage/keys.hpp"
+
+namespace sb::storage {
+
+namespace {
+
+// Column family indexes into store::cfs_; order matches cf_names.
+enum cf_index : std::size_t {
+  cf_events,
+  cf_channels,
+  cf_users,
+  cf_members,
+  cf_user_channels,
+  cf_read_state,
+  cf_idempotency,
+  cf_threads,
+  cf_metadata,
+  cf_count,
+  cf_default = cf_count, // RocksDB's own; opened (it must be) but unused
+};
+
+constexpr std::array<const char*, cf_count> cf_names = {
+  "events", "channels", "users", "members", "user_channels",
+  "read_state", "idempotency", "threads", "metadata",
+};
+
+constexpr const char* format_version_key = "format_version";
+
+status from_rocks(const rocksdb::Status& s, const std::string& context) {
+  if (s.ok())
+    return {};
+  errc code = errc::internal;
+  if (s.IsCorruption())
+    code = errc::corruption;
+  else if (s.IsIOError())
+    code = errc::io_error;
+  else if (s.IsNotFound())
+    code = errc::not_found;
+  else if (s.IsBusy() || s.IsTryAgain())
+    code = errc::busy;
+  else if (s.IsInvalidArgument())
+    code = errc::invalid_argument;
+  return status{code, context + ": " + s.ToString()};
+}
+
+std::string be64_value(std::uint64_t v) {
+  return keys::id_key(v);
+}
+
+std::string two_be64(std::uint64_t a, std::uint64_t b) {
+  return keys::pair_key(a, b);
+}
+
+std::string record_name(std::uint64_t channel, std::uint64_t seq) {
+  return "channel " + std::to_string(channel) + " seq " + std::to_string(seq);
+}
+
+/// Merge operator of `threads`: values and operands are be64(count) | be64(last_reply_seq).
+class thread_counter_merge final : public rocksdb::AssociativeMergeOperator {
+public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    // A malformed operand fails the merge, which RocksDB reports as corruption on read,
+    // rather than being silently folded into a wrong count.
+    if (value.size() != 16)
+      return false;
+    auto count = keys::get_be64(value.data());
+    auto last = keys::get_be64(value.data() + 8);
+    if (existing != nullptr) {
+      if (existing->size() != 16)
+        return false;
+      count += keys::get_be64(existing->data());
+      last = std::max(last, keys::get_be64(existing->data() + 8));
+    }
+    new_value->clear();
+    keys::put_be64(*new_value, count);
+    keys::put_be64(*new_value, last);
+    return true;
+  }
+  const char* Name() const override { return "sb.thread_counter.v1"; }
+};
+
+/// Compaction filter of `idempotency`: drops entries whose expiry (bytes 8..16) has passed,
+/// so the nonce table stays bounded by the sends of one TTL window.
+class idempotency_expiry_filter final : public rocksdb::CompactionFilter {
+public:
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
+    if (value.size() != 16)
+      return false; // never drop what we do not understand
+    using namespace std::chrono;
+    auto now = static_cast<std::uint64_t>(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+    return keys::get_be64(value.data() + 8) <= now;
+  }
+  const char* Name() const override { return "sb.idempotency_expiry.v1"; }
+};
+
+rocksdb::ColumnFamilyOptions cf_options(const store_options& opts, const std::string& name) {
+  static const std::shared_ptr<rocksdb::MergeOperator> merge_op =
+    std::make_shared<thread_counter_merge>();
+  static const idempotency_expiry_filter expiry_filter; // must outlive every DB: static
+  static const std::shared_ptr<rocksdb::TableFactory> table = [] {
+    rocksdb::BlockBasedTableOptions t;
+    // Whole-key bloom filters make point reads (get_event, nonce lookups) skip files.
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    return std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(t));
+  }();
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = opts.write_buffer_bytes;
+  o.table_factory = table;
+  if (name == cf_names[cf_events]) {
+    // A channel appends ascending seqs: remembering the last insert position per 8-byte
+    // channel prefix makes most memtable inserts skip the skiplist search (measured: the
+    // search dominates the writer thread's CPU).
+    static const std::shared_ptr<const rocksdb::SliceTransform> channel_prefix{
+      rocksdb::NewFixedPrefixTransform(8)};
+    o.memtable_insert_with_hint_prefix_extractor = channel_prefix;
+  }
+  if (name == cf_names[cf_threads])
+    o.merge_operator = merge_op;
+  if (name == cf_names[cf_idempotency])
+    o.compaction_filter = &expiry_filter;
+  return o;
+}
+
+} // namespace
+
+std::span<const char* const> store::column_family_names() {
+  return cf_names;
+}
+
+store::store(store_options opts, std::unique_ptr<rocksdb::DB> db,
+             std::vector<rocksdb::ColumnFamilyHandle*> cfs)
+  : opts_(std::move(opts)), db_(std::move(db)), cfs_(std::move(cfs)) {
+}
+
+store::~store() {
+  // No iterator outlives the call that created it, so handles are next, then Close().
+  for (auto* h : cfs_)
+    db_->DestroyColumnFamilyHandle(h);
+  cfs_.clear();
+  db_->Close();
+  db_.reset();
+}
+
+result<std::unique_ptr<store>> store::open(const store_options& opts) {
+  if (opts.path.empty())
+    return status{errc::invalid_argument, "store_options.path is empty"};
+  rocksdb::DBOptions dbo;
+  dbo.max_background_jobs = opts.max_background_jobs;
+  // Neither flag may ever add things to an existing dir: only a fresh dir gets CFs created.
+  dbo.create_if_missing = false;
+  dbo.create_missing_column_families = false;
+
+  std::error_code ec;
+  bool fresh = !std::filesystem::exists(std::filesystem::path{opts.path} / "CURRENT", ec);
+  std::vector<std::string> existing;
+  if (fresh) {
+    if (!opts.create_if_missing)
+      return status{errc::not_found, "no data dir at " + opts.path};
+    std::filesystem::create_directories(opts.path, ec);
+    if (ec)
+      return status{errc::io_error, "cannot create " + opts.path + ": " + ec.message()};
+    dbo.create_if_missing = true;
+    dbo.create_missing_column_families = true;
+  } else {
+    auto s = rocksdb::DB::ListColumnFamilies(dbo, opts.path, &existing);
+    if (!s.ok())
+      return from_rocks(s, "listing column families of " + opts.path);
+    std::set<std::string> known{cf_names.begin(), cf_names.end()};
+    known.insert(rocksdb::kDefaultColumnFamilyName);
+    // Refuse before opening: an unknown CF may belong to a newer version, and opening a
+    // dir without all of its CFs is not something we want to attempt with it.
+    for (const auto& name : existing)
+      if (!known.count(name))
+        return status{errc::unknown_column_family,
+                      "column family '" + name + "' in " + opts.path + " is unknown"};
+    for (const auto* name : cf_names)
+      if (std::find(existing.begin(), existing.end(), name) == existing.end())
+        return status{errc::missing_column_family,
+                      std::string{"column family '"} + name + "' missing in " + opts.path};
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const auto* name : cf_names)
+    descs.emplace_back(name, cf_options(opts, name));
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options(opts, "default"));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(dbo, opts.path, descs, &handles, &raw);
+  if (!s.ok())
+    return from_rocks(s, "opening " + opts.path);
+  std::unique_ptr<store> st{new store(opts, std::unique_ptr<rocksdb::DB>(raw), std::move(handles))};
+
+  // Format version: absent only in a dir we just created (or whose creation crashed
+  // before the first write, which we recognise by an empty events CF).
+  auto version = st->get_raw(cf_metadata, format_version_key);
+  if (!version)
+    return version.error();
+  if (!version->has_value()) {
+    if (!fresh) {
+      std::unique_ptr<rocksdb::Iterator> it{
+        st->db_->NewIterator(rocksdb::ReadOptions{}, st->cf(cf_events))};
+      it->SeekToFirst();
+      if (it->Valid() || !it->status().ok())
+        return status{errc::corruption, "metadata has no format_version in " + opts.path};
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    auto ws = st->db_->Put(wo, st->cf(cf_metadata), format_version_key,
+                           std::to_string(storage_format_version));
+    if (!ws.ok())
+      return from_rocks(ws, "writing format_version");
+    return st;
+  }
+  const std::string& text = **version;
+  std::uint32_t v = 0;
+  auto [end, perr] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (perr != std::errc{} || end != text.data() + text.size() || v == 0)
+    return status{errc::corruption, "unreadable format_version in " + opts.path};
+  if (v > storage_format_version)
+    return status{errc::newer_format, "data dir " + opts.path + " has format version "
+                                        + std::to_string(v) + ", this build supports "
+                                        + std::to_string(storage_format_version)};
+  return st;
+}
+
+// -- writes ------------------------------------------------------------------------------
+
+status store::prepare(const event& e, rocksdb::WriteBatch& batch) const {
+  if (auto st = validate(e); !st.ok())
+    return st;
+  auto encoded = encode(e);
+  rocksdb::Status s;
+  auto add = [&s](rocksdb::Status r) {
+    if (s.ok())
+      s = std::move(r);
+  };
+  add(batch.Put(cf(cf_events), keys::event_key(e.channel_id, e.seq), encoded));
+  if (!e.nonce.empty())
+    add(batch.Put(cf(cf_idempotency), keys::idempotency_key(e.channel_id, e.author, e.nonce),
+                  two_be64(e.seq, e.time_ms + opts_.idempotency_ttl_ms)));
+  switch (e.kind) {
+    case event_kind::message:
+      if (e.thread_root != 0)
+        add(batch.Merge(cf(cf_threads), keys::thread_key(e.channel_id, e.thread_root),
+                        two_be64(1, e.seq)));
+      // The author has read everything up to their own message.
+      add(batch.Put(cf(cf_read_state), keys::read_state_key(e.author, e.channel_id),
+                    be64_value(e.seq)));
+      break;
+    case event_kind::member_join:
+      add(batch.Put(cf(cf_members), keys::member_key(e.channel_id, e.member_user()),
+                    be64_value(e.seq)));
+      add(batch.Put(cf(cf_user_channels), keys::user_channel_key(e.member_user(), e.channel_id),
+                    be64_value(e.seq)));
+      break;
+    case event_kind::member_leave:
+      add(batch.Delete(cf(cf_members), keys::member_key(e.channel_id, e.member_user())));
+      add(batch.Delete(cf(cf_user_channels),
+                       keys::user_channel_key(e.member_user(), e.channel_id)));
+      break;
+    case event_kind::channel_created:
+    case event_kind::channel_updated:
+      add(batch.Put(cf(cf_channels), keys::id_key(e.channel_id), encoded));
+      break;
+    default: break; // edits, removals, reactions, pins live only in the log
+  }
+  return from_rocks(s, "building batch for " + record_name(e.channel_id, e.seq));
+}
+
+result<rocksdb::WriteBatch> store::prepare(std::span<const event> events) const {
+  rocksdb::WriteBatch batch;
+  for (const auto& e : events)
+    if (auto st = prepare(e, batch); !st.ok())
+      return st;
+  return batch;
+}
+
+status store::write(rocksdb::WriteBatch& batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return from_rocks(db_->Write(wo, &batch), "write");
+}
+
+status store::append(std::span<const event> events) {
+  auto batch = prepare(events);
+  if (!batch)
+    return batch.error();
+  return write(*batch, opts_.sync);
+}
+
+void store::prepare_read_state(rocksdb::WriteBatch& batch, std::uint64_t user,
+                               std::uint64_t channel, std::uint64_t seq) const {
+  // Put cannot fail for a 16-byte key and 8-byte value without a batch size limit.
+  (void) batch.Put(cf(cf_read_state), keys::read_state_key(user, channel), be64_value(seq));
+}
+
+status store::set_read_state(std::uint64_t user, std::uint64_t channel, std::uint64_t seq) {
+  rocksdb::WriteBatch batch;
+  prepare_read_state(batch, user, channel, seq);
+  return write(batch, opts_.sync);
+}
+
+status store::put_user(std::uint64_t user, std::string_view record) {
+  rocksdb::WriteOptions wo;
+  wo.sync = opts_.sync;
+  return from_rocks(db_->Put(wo, cf(cf_users), keys::id_key(user),
+                             rocksdb::Slice{record.data(), record.size()}),
+                    "put_user");
+}
+
+// -- reads -------------------------------------------------------------------------------
+
+result<std::optional<std::string>> store::get_raw(std::size_t cf_index,
+                                                  const std::string& key) const {
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions{}, cf(cf_index), key, &value);
+  if (s.IsNotFound())
+    return std::optional<std::string>{};
+  if (!s.ok())
+    return from_rocks(s, std::string{"get from "} + cf_names[cf_index]);
+  return std::optional<std::string>{std::move(value)};
+}
+
+namespace {
+
+/// Decodes an events-CF record and checks it belongs to the key it was stored under.
+result<event> decode_record(std::uint64_t channel, std::uint64_t seq, std::string_view value) {
+  auto e = decode(value);
+  if (!e)
+    return status{errc::corrupt_record, record_name(channel, seq) + ": " + e.error().to_string()};
+  if (e->channel_id != channel || e->seq != seq)
+    return status{errc::corrupt_record, record_name(channel, seq) + ": stored under wrong key"};
+  return e;
+}
+
+} // namespace
+
+result<std::vector<event>> store::read_range(std::uint64_t channel, direction dir,
+                                             std::uint64_t anchor, std::size_t limit) const {
+  std::vector<event> out;
+  limit = std::min(limit, max_read_limit);
+  if (limit == 0 || (dir == direction::forward && anchor == latest_seq)
+      || (dir == direction::backward && anchor == 0))
+    return out;
+  // Both bounds are always set, so no scan can leave the channel's key range.
+  std::string lower = keys::event_key(channel, dir == direction::forward ? anchor + 1 : 0);
+  std::string upper = dir == direction::backward && anchor != latest_seq
+                        ? keys::event_key(channel, anchor)
+                        : keys::scan_end(channel);
+  rocksdb::Slice lower_s{lower}, upper_s{upper};
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_s;
+  ro.iterate_upper_bound = &upper_s;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, cf(cf_events))};
+  if (dir == direction::forward)
+    it->Seek(lower_s);
+  else
+    it->SeekToLast();
+  for (; it->Valid() && out.size() < limit;
+       dir == direction::forward ? it->Next() : it->Prev()) {
+    auto key = keys::decode_pair(it->key().ToStringView());
+    if (!key || key->first != channel)
+      return status{errc::corruption, "malformed key in events of channel "
+                                        + std::to_string(channel)};
+    auto e = decode_record(channel, key->second, it->value().ToStringView());
+    if (!e)
+      return e.error();
+    out.push_back(std::move(*e));
+  }
+  if (!it->status().ok())
+    return from_rocks(it->status(), "scanning channel " + std::to_string(channel));
+  return out;
+}
+
+result<std::optional<event>> store::get_event(std::uint64_t channel, std::uint64_t seq) const {
+  auto raw = get_raw(cf_events, keys::event_key(channel, seq));
+  if (!raw)
+    return raw.error();
+  if (!raw->has_value())
+    return std::optional<event>{};
+  auto e = decode_record(channel, seq, **raw);
+  if (!e)
+    return e.error();
+  return std::optional<event>{std::move(*e)};
+}
+
+result<std::uint64_t> store::last_seq(std::uint64_t channel) const {
+  std::string lower = keys::event_key(channel, 0);
+  std::string upper = keys::scan_end(channel);
+  rocksdb::Slice lower_s{lower}, upper_s{upper};
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_s;
+  ro.iterate_upper_bound = &upper_s;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, cf(cf_events))};
+  it->SeekForPrev(keys::event_key(channel, latest_seq));
+  if (it->Valid()) {
+    auto key = keys::decode_pair(it->key().ToStringView());
+    if (!key || key->first != channel)
+      return status{errc::corruption, "malformed key in events of channel "
+                                        + std::to_string(channel)};
+    return key->second;
+  }
+  if (!it->status().ok())
+    return from_rocks(it->status(), "last_seq of channel " + std::to_string(channel));
+  return std::uint64_t{0};
+}
+
+result<std::optional<std::uint64_t>> store::find_idempotent(std::uint64_t channel,
+                                                            std::uint64_t author,
+                                                            std::string_view nonce,
+                                                            std::uint64_t now_ms) const {
+  using opt = std::optional<std::uint64_t>;
+  if (nonce.empty() || nonce.size() > max_nonce_bytes)
+    return opt{};
+  auto raw = get_raw(cf_idempotency, keys::idempotency_key(channel, author, nonce));
+  if (!raw)
+    return raw.error();
+  if (!raw->has_value())
+    return opt{};
+  auto v = keys::decode_pair(**raw);
+  if (!v)
+    return status{errc::corruption, "malformed idempotency entry in channel "
+                                      + std::to_string(channel)};
+  if (v->second <= now_ms)
+    return opt{}; // expired: a late retry becomes a new message, by design of the TTL
+  return opt{v->first};
+}
+
+result<thread_stats> store::thread_info(std::uint64_t channel, std::uint64_t root_seq) const {
+  auto raw = get_raw(cf_threads, keys::thread_key(channel, root_seq));
+  if (!raw)
+    return raw.error();
+  if (!raw->has_value())
+    return thread_stats{};
+  auto v = keys::decode_pair(**raw);
+  if (!v)
+    return status{errc::corruption, "malformed thread counter in channel "
+                                      + std::to_string(channel)};
+  return thread_stats{v->first, v->second};
+}
+
+result<std::vector<std::uint64_t>> store::scan_second_halves(std::size_t cf_index,
+                                                             std::uint64_t first,
+                                                             std::uint64_t after,
+                                                             std::size_t limit) const {
+  std::vector<std::uint64_t> out;
+  limit = std::min(limit, max_read_limit);
+  if (limit == 0 || after == latest_seq)
+    return out;
+  std::string lower = keys::pair_key(first, after + 1);
+  std::string upper = keys::scan_end(first);
+  rocksdb::Slice lower_s{lower}, upper_s{upper};
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_s;
+  ro.iterate_upper_bound = &upper_s;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, cf(cf_index))};
+  for (it->Seek(lower_s); it->Valid() && out.size() < limit; it->Next()) {
+    auto key = keys::decode_pair(it->key().ToStringView());
+    if (!key || key->first != first)
+      return status{errc::corruption, std::string{"malformed key in "} + cf_names[cf_index]};
+    out.push_back(key->second);
+  }
+  if (!it->status().ok())
+    return from_rocks(it->status(), std::string{"scanning "} + cf_names[cf_index]);
+  return out;
+}
+
+result<std::vector<std::uint64_t>> store::members_of(std::uint64_t channel,
+                                                     std::uint64_t after_user,
+                                                     std::size_t limit) const {
+  return scan_second_halves(cf_members, channel, after_user, limit);
+}
+
+result<std::vector<std::uint64_t>> store::channels_of(std::uint64_t user,
+                                                      std::uint64_t after_channel,
+                                                      std::size_t limit) const {
+  return scan_second_halves(cf_user_channels, user, after_channel, limit);
+}
+
+result<std::uint64_t> store::read_state(std::uint64_t user, std::uint64_t channel) const {
+  auto raw = get_raw(cf_read_state, keys::read_state_key(user, channel));
+  if (!raw)
+    return raw.error();
+  if (!raw->has_value())
+    return std::uint64_t{0};
+  auto v = keys::decode_id(**raw);
+  if (!v)
+    return status{errc::corruption, "malformed read marker"};
+  return *v;
+}
+
+result<std::optional<event>> store::channel_info(std::uint64_t channel) const {
+  auto raw = get_raw(cf_channels, keys::id_key(channel));
+  if (!raw)
+    return raw.error();
+  if (!raw->has_value())
+    return std::optional<event>{};
+  auto e = decode(**raw);
+  if (!e)
+    return status{errc::corrupt_record, "channel record " + std::to_string(channel) + ": "
+                                          + e.error().to_string()};
+  return std::optional<event>{std::move(*e)};
+}
+
+result<std::optional<std::string>> store::get_user(std::uint64_t user) const {
+  return get_raw(cf_users, keys::id_key(user));
+}
+
+} // namespace sb::storage

@@ -1,0 +1,171 @@
+// The RocksDB-backed store of one node: channel event logs plus every index an event
+// touches, kept in separate column families (schema in docs/storage.md).
+//
+// Writes are two steps so that callers can batch and group-commit: `prepare` turns events
+// into one rocksdb::WriteBatch holding each event and all of its index updates (nothing is
+// read, so preparing never blocks), `write` commits a batch atomically. Reads are bounded
+// range scans that never run past the requested channel. All methods are thread-safe;
+// ordering within a channel is the caller's job (the channel actor is its single writer).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rocksdb/write_batch.h>
+
+#include "storage/event.hpp"
+#include "storage/status.hpp"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+} // namespace rocksdb
+
+namespace sb::storage {
+
+/// Storage format version written to `metadata/format_version` of a fresh data dir.
+inline constexpr std::uint32_t storage_format_version = 1;
+
+/// Settings of `store::open`.
+struct store_options {
+  /// Data directory. Default: none (required).
+  std::string path;
+  /// Create the directory, all column families and format_version when absent. Default: true.
+  bool create_if_missing = true;
+  /// Sync the WAL before `append`/`set_read_state` return. Default: true.
+  bool sync = true;
+  /// How long a send nonce maps to its original seq. Default: 24 h.
+  std::uint64_t idempotency_ttl_ms = 24ull * 60 * 60 * 1000;
+  /// Background flush/compaction threads. Default: 2 (one per core on the target VM).
+  int max_background_jobs = 2;
+  /// Memtable size per column family. Default: 64 MiB (RocksDB's default).
+  std::size_t write_buffer_bytes = 64u << 20;
+};
+
+/// Scan direction of `store::read_range`.
+enum class direction {
+  forward,  ///< seq > anchor, ascending
+  backward, ///< seq < anchor, descending (newest first)
+};
+
+/// Anchor for a backward read that starts at the newest event.
+inline constexpr std::uint64_t latest_seq = std::numeric_limits<std::uint64_t>::max();
+
+/// Upper bound on any single read's result size, so one request cannot pin unbounded memory.
+inline constexpr std::size_t max_read_limit = 10'000;
+
+/// Reply statistics of one thread root.
+struct thread_stats {
+  std::uint64_t reply_count = 0;
+  std::uint64_t last_reply_seq = 0;
+  friend bool operator==(const thread_stats&, const thread_stats&) = default;
+};
+
+/// An open RocksDB data directory with the Switchboard schema.
+class store {
+public:
+  /// Opens (or creates) a data dir. Errors: newer_format, missing_column_family,
+  /// unknown_column_family, corruption, io_error, not_found (absent and !create_if_missing).
+  /// Never drops, creates or rewrites a column family of an existing dir.
+  static result<std::unique_ptr<store>> open(const store_options& opts);
+
+  /// Closes in RocksDB's required order: CF handles, Close(), then the DB.
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  // -- writes ---------------------------------------------------------------------------
+
+  /// Adds `e` and every index it touches to `batch` (see docs/storage.md for which).
+  /// Reads nothing; fails only on an event rejected by `validate`.
+  status prepare(const event& e, rocksdb::WriteBatch& batch) const;
+
+  /// One batch holding all `events` and their index updates.
+  result<rocksdb::WriteBatch> prepare(std::span<const event> events) const;
+
+  /// Commits `batch` atomically; with `sync` the WAL is fsynced before returning.
+  status write(rocksdb::WriteBatch& batch, bool sync);
+
+  /// `prepare` + `write(options().sync)`: the simple, ungrouped path.
+  status append(std::span<const event> events);
+
+  /// Adds "user has read channel up to seq" to `batch`.
+  void prepare_read_state(rocksdb::WriteBatch& batch, std::uint64_t user,
+                          std::uint64_t channel, std::uint64_t seq) const;
+
+  /// Writes a read marker now (synced per options().sync).
+  status set_read_state(std::uint64_t user, std::uint64_t channel, std::uint64_t seq);
+
+  /// Stores an opaque user profile record (owned by the user module).
+  status put_user(std::uint64_t user, std::string_view record);
+
+  // -- reads ----------------------------------------------------------------------------
+
+  /// Up to `limit` (capped at max_read_limit) events of `channel` after/before `anchor`.
+  result<std::vector<event>> read_range(std::uint64_t channel, direction dir,
+                                        std::uint64_t anchor, std::size_t limit) const;
+
+  /// One event, or nullopt when absent.
+  result<std::optional<event>> get_event(std::uint64_t channel, std::uint64_t seq) const;
+
+  /// Highest seq of `channel`, 0 when it has no events.
+  result<std::uint64_t> last_seq(std::uint64_t channel) const;
+
+  /// Seq of the event a (channel, author, nonce) send created, if its entry has not expired
+  /// at `now_ms` (Unix ms).
+  result<std::optional<std::uint64_t>> find_idempotent(std::uint64_t channel,
+                                                       std::uint64_t author,
+                                                       std::string_view nonce,
+                                                       std::uint64_t now_ms) const;
+
+  /// Reply count and last reply seq of a thread root (zeros when it has no replies).
+  result<thread_stats> thread_info(std::uint64_t channel, std::uint64_t root_seq) const;
+
+  /// Members of `channel` with user id > `after_user`, ascending, at most `limit`.
+  result<std::vector<std::uint64_t>> members_of(std::uint64_t channel,
+                                                std::uint64_t after_user = 0,
+                                                std::size_t limit = max_read_limit) const;
+
+  /// Channels `user` belongs to with id > `after_channel`, ascending, at most `limit`.
+  result<std::vector<std::uint64_t>> channels_of(std::uint64_t user,
+                                                 std::uint64_t after_channel = 0,
+                                                 std::size_t limit = max_read_limit) const;
+
+  /// Last seq `user` has read in `channel`, 0 when never set.
+  result<std::uint64_t> read_state(std::uint64_t user, std::uint64_t channel) const;
+
+  /// The latest channel_created/channel_updated event of `channel`, if any.
+  result<std::optional<event>> channel_info(std::uint64_t channel) const;
+
+  /// An opaque user record stored by `put_user`, if any.
+  result<std::optional<std::string>> get_user(std::uint64_t user) const;
+
+  const store_options& options() const noexcept { return opts_; }
+
+  /// Names of every column family the schema requires (besides RocksDB's "default").
+  static std::span<const char* const> column_family_names();
+
+private:
+  store(store_options opts, std::unique_ptr<rocksdb::DB> db,
+        std::vector<rocksdb::ColumnFamilyHandle*> cfs);
+
+  rocksdb::ColumnFamilyHandle* cf(std::size_t index) const { return cfs_[index]; }
+  result<std::vector<std::uint64_t>> scan_second_halves(std::size_t cf_index,
+                                                        std::uint64_t first,
+                                                        std::uint64_t after,
+                                                        std::size_t limit) const;
+  result<std::optional<std::string>> get_raw(std::size_t cf_index, const std::string& key) const;
+
+  store_options opts_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_; // index = position in column_family_names()
+};
+
+} // namespace sb::storage

@@ -1,0 +1,165 @@
+// Event codec: round-trips of every kind, precise errors, and hostile/truncated input.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <string>
+
+#include "storage/event.hpp"
+
+using namespace sb::storage;
+
+namespace {
+
+event sample(event_kind kind) {
+  event e;
+  e.channel_id = 0xfedcba9876543210ull;
+  e.seq = 42;
+  e.id = 0x123456789abcdefull;
+  e.kind = kind;
+  e.author = 77;
+  e.time_ms = 1'717'000'000'123ull;
+  e.target_seq = 41;
+  e.thread_root = kind == event_kind::message ? 40 : 0;
+  e.subject_user = 99;
+  e.text = std::string("h\0llo \xF0\x9F\x91\x8B", 11); // embedded NUL and UTF-8
+  e.emoji = ":+1:";
+  e.nonce = "client-nonce-1";
+  return e;
+}
+
+} // namespace
+
+TEST_CASE("every kind round-trips through encode/decode") {
+  for (auto k = min_event_kind; k <= max_event_kind; ++k) {
+    auto kind = static_cast<event_kind>(k);
+    CAPTURE(to_string(kind));
+    auto e = sample(kind);
+    CHECK(validate(e).ok());
+    auto bytes = encode(e);
+    CHECK(static_cast<unsigned char>(bytes[0]) == event_format_version);
+    auto back = decode(bytes);
+    REQUIRE(back.has_value());
+    CHECK(*back == e);
+  }
+  event empty; // all defaults, empty strings, max values elsewhere
+  empty.seq = ~0ull;
+  auto back = decode(encode(empty));
+  REQUIRE(back.has_value());
+  CHECK(*back == empty);
+}
+
+TEST_CASE("decode reports precise errors") {
+  auto good = encode(sample(event_kind::message));
+  SUBCASE("empty") { CHECK(decode("").error().code() == errc::truncated); }
+  SUBCASE("unknown version") {
+    auto bad = good;
+    bad[0] = 2;
+    CHECK(decode(bad).error().code() == errc::unknown_version);
+  }
+  SUBCASE("bad kind") {
+    auto bad = good;
+    bad[1] = 0; // kind 0
+    CHECK(decode(bad).error().code() == errc::bad_kind);
+    bad[1] = 12;
+    CHECK(decode(bad).error().code() == errc::bad_kind);
+  }
+  SUBCASE("trailing bytes") {
+    CHECK(decode(good + "x").error().code() == errc::trailing_bytes);
+  }
+  SUBCASE("varint longer than 64 bits") {
+    std::string bad = "\x01\x01";
+    bad += std::string(10, '\x80') + "\x01";
+    CHECK(decode(bad).error().code() == errc::bad_varint);
+    std::string bad10 = "\x01\x01" + std::string(9, '\xff') + "\x02"; // bit 64 set
+    CHECK(decode(bad10).error().code() == errc::bad_varint);
+  }
+  SUBCASE("string length over cap or past the input") {
+    // version, kind, 8 zero varints, then text length.
+    std::string head = "\x01\x01" + std::string(8, '\0');
+    std::string huge = head + "\xff\xff\xff\xff\xff\xff\xff\xff\x7f"; // ~2^63
+    CHECK(decode(huge).error().code() == errc::length_overflow);
+    std::string over = head;
+    over += static_cast<char>(0x81); // 65537 = cap + 1
+    over += static_cast<char>(0x80);
+    over += static_cast<char>(0x04);
+    CHECK(decode(over).error().code() == errc::length_overflow);
+    std::string past = head + "\x05" "ab"; // claims 5 bytes, has 2
+    CHECK(decode(past).error().code() == errc::truncated);
+  }
+  SUBCASE("error message names the field, never the content") {
+    auto r = decode(good.substr(0, good.size() - 3));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message().find("nonce") != std::string::npos);
+    CHECK(r.error().message().find("client") == std::string::npos);
+  }
+}
+
+TEST_CASE("every truncation of a valid record is rejected") {
+  for (auto k = min_event_kind; k <= max_event_kind; ++k) {
+    auto bytes = encode(sample(static_cast<event_kind>(k)));
+    for (std::size_t n = 0; n < bytes.size(); ++n) {
+      // Copy into an exact-size buffer so ASan catches any read past the end.
+      std::string cut = bytes.substr(0, n);
+      auto r = decode(cut);
+      CHECK_FALSE(r.has_value());
+    }
+  }
+}
+
+TEST_CASE("random and mutated bytes never crash the decoder") {
+  std::mt19937_64 rng{2024};
+  auto good = encode(sample(event_kind::reaction_add));
+  int decoded = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    std::string input;
+    if (i % 2 == 0) {
+      input.resize(rng() % 64);
+      for (auto& c : input)
+        c = static_cast<char>(rng());
+      if (!input.empty() && rng() % 2)
+        input[0] = 1; // get past the version byte more often
+    } else {
+      input = good;
+      for (int flips = 1 + static_cast<int>(rng() % 4); flips > 0; --flips)
+        input[rng() % input.size()] = static_cast<char>(rng());
+      input.resize(rng() % (input.size() + 1));
+    }
+    auto r = decode(input);
+    if (r.has_value()) {
+      ++decoded;
+      // Whatever decodes must respect the caps, whatever the input claimed.
+      CHECK(r->text.size() <= max_text_bytes);
+      CHECK(r->emoji.size() <= max_emoji_bytes);
+      CHECK(r->nonce.size() <= max_nonce_bytes);
+    } else {
+      CHECK(r.error().code() != errc::ok);
+    }
+  }
+  MESSAGE("decoded " << decoded << " of 200000 hostile inputs");
+}
+
+TEST_CASE("validate enforces caps and per-kind requirements") {
+  auto e = sample(event_kind::message);
+  CHECK(validate(e).ok());
+  auto t = e;
+  t.seq = 0;
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = e;
+  t.text.assign(max_text_bytes + 1, 'x');
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = e;
+  t.nonce.assign(max_nonce_bytes + 1, 'n');
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = sample(event_kind::edit);
+  t.target_seq = 0;
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = sample(event_kind::reaction_add);
+  t.emoji.clear();
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = e;
+  t.thread_root = t.seq;
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = e;
+  t.kind = static_cast<event_kind>(0);
+  CHECK(validate(t).code() == errc::invalid_argument);
+}
