@@ -12,7 +12,7 @@ jobs="$(nproc)"
 
 asan="$root/build/asan"
 echo "== build: ASan+UBSan ($asan)"
-cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON -DSB_WERROR=ON >/dev/null
+cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_SANITIZE=ON -DSB_WERROR=ON >/dev/null
 cmake --build "$asan" -j "$jobs" --target unit_tests
 echo "== tests: unit under ASan+UBSan"
 asan_rc=0
