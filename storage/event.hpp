@@ -59,7 +59,7 @@ struct event {
   std::uint64_t thread_root = 0;  ///< message: seq of the thread root, 0 = not a reply
   std::uint64_t subject_user = 0; ///< member_join/leave: the member; 0 = the author
   std::string text;               ///< message/edit body, channel name; never logged
-  std::string emoji;              ///< reaction_add/remove
+  std::string emoji;              ///< reaction_add/remove; channel_created: the kind (public|private|dm)
   std::string nonce;              ///< client-chosen idempotency token, empty = none
 
   /// The user a membership event is about.

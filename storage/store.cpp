@@ -37,13 +37,14 @@ enum cf_index : std::size_t {
   cf_idempotency,
   cf_threads,
   cf_metadata,
+  cf_auth,
   cf_count,
   cf_default = cf_count, // RocksDB's own; opened (it must be) but unused
 };
 
 constexpr std::array<const char*, cf_count> cf_names = {
   "events", "channels", "users", "members", "user_channels",
-  "read_state", "idempotency", "threads", "metadata",
+  "read_state", "idempotency", "threads", "metadata", "auth",
 };
 
 constexpr const char* format_version_key = "format_version";
@@ -331,6 +332,50 @@ status store::put_user(std::uint64_t user, std::string_view record) {
   return from_rocks(db_->Put(wo, cf(cf_users), keys::id_key(user),
                              rocksdb::Slice{record.data(), record.size()}),
                     "put_user");
+}
+
+// -- auth --------------------------------------------------------------------------------
+
+namespace {
+rocksdb::Slice slice(std::string_view v) {
+  return rocksdb::Slice{v.data(), v.size()};
+}
+} // namespace
+
+status store::auth_put(std::string_view key, std::string_view value, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  std::lock_guard guard{auth_write_mutex_};
+  return from_rocks(db_->Put(wo, cf(cf_auth), slice(key), slice(value)), "auth_put");
+}
+
+status store::auth_delete(std::string_view key, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  std::lock_guard guard{auth_write_mutex_};
+  return from_rocks(db_->Delete(wo, cf(cf_auth), slice(key)), "auth_delete");
+}
+
+result<bool> store::auth_put_if_absent(std::string_view key, std::string_view value) {
+  rocksdb::WriteOptions wo;
+  wo.sync = opts_.sync;
+  // Every auth write takes this lock, so nothing can write `key` between Get and Put.
+  std::lock_guard guard{auth_write_mutex_};
+  std::string existing;
+  auto s = db_->Get(rocksdb::ReadOptions{}, cf(cf_auth), slice(key), &existing);
+  if (s.ok())
+    return false;
+  if (!s.IsNotFound())
+    return from_rocks(s, "auth_put_if_absent");
+  if (auto put = from_rocks(db_->Put(wo, cf(cf_auth), slice(key), slice(value)),
+                            "auth_put_if_absent");
+      !put.ok())
+    return put;
+  return true;
+}
+
+result<std::optional<std::string>> store::auth_get(std::string_view key) const {
+  return get_raw(cf_auth, std::string{key});
 }
 
 // -- reads -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -106,6 +107,20 @@ public:
   /// Stores an opaque user profile record (owned by the user module).
   status put_user(std::uint64_t user, std::string_view record);
 
+  // -- auth: a small generic key-value table owned by accounts/ (layout: docs/storage.md)
+  // All auth writes are serialized by one mutex, so `auth_put_if_absent` is atomic
+  // against every other auth write. Messages never include keys or values.
+
+  /// Sets `key` to `value` in `auth`; with `sync` the WAL is fsynced before returning.
+  status auth_put(std::string_view key, std::string_view value, bool sync);
+
+  /// Deletes `key` from `auth` (absent is not an error).
+  status auth_delete(std::string_view key, bool sync);
+
+  /// Writes `key` = `value` only if `key` is absent (synced per options().sync): true when
+  /// written, false when `key` already existed (e.g. a user name is taken; nothing written).
+  result<bool> auth_put_if_absent(std::string_view key, std::string_view value);
+
   // -- reads ----------------------------------------------------------------------------
 
   /// Up to `limit` (capped at max_read_limit) events of `channel` after/before `anchor`.
@@ -147,6 +162,9 @@ public:
   /// An opaque user record stored by `put_user`, if any.
   result<std::optional<std::string>> get_user(std::uint64_t user) const;
 
+  /// Value of `key` in `auth`, or nullopt when absent.
+  result<std::optional<std::string>> auth_get(std::string_view key) const;
+
   const store_options& options() const noexcept { return opts_; }
 
   /// Names of every column family the schema requires (besides RocksDB's "default").
@@ -166,6 +184,7 @@ private:
   store_options opts_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_; // index = position in column_family_names()
+  std::mutex auth_write_mutex_;                  // serializes writes to `auth` only
 };
 
 } // namespace sb::storage

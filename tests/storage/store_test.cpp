@@ -2,7 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
@@ -60,6 +63,55 @@ TEST_CASE("fresh dir gets every column family and format_version 1") {
   for (const auto* name : store::column_family_names())
     CHECK(std::find(raw.names().begin(), raw.names().end(), name) != raw.names().end());
   CHECK(raw.get("metadata", "format_version") == "1");
+}
+
+TEST_CASE("the schema is exactly the documented column families") {
+  auto names = store::column_family_names();
+  std::vector<std::string> got{names.begin(), names.end()};
+  CHECK(got == std::vector<std::string>{"events", "channels", "users", "members",
+                                        "user_channels", "read_state", "idempotency",
+                                        "threads", "metadata", "auth"});
+}
+
+TEST_CASE("auth: put, get, delete, put_if_absent; persists across reopen") {
+  temp_dir tmp;
+  auto path = tmp.sub("db");
+  {
+    auto s = open_ok(path);
+    CHECK_FALSE(s->auth_get("k")->has_value());
+    REQUIRE(s->auth_put("k", std::string{"v\0w", 3}, true).ok());
+    CHECK(**s->auth_get("k") == std::string{"v\0w", 3});
+    CHECK(*s->auth_put_if_absent("k", "other") == false);
+    CHECK(**s->auth_get("k") == std::string{"v\0w", 3}); // untouched
+    CHECK(*s->auth_put_if_absent("n", "1") == true);
+    REQUIRE(s->auth_delete("k", true).ok());
+    CHECK(s->auth_delete("absent", false).ok());
+    CHECK_FALSE(s->auth_get("k")->has_value());
+    CHECK(*s->auth_put_if_absent("k", "again") == true);
+  }
+  auto s = open_ok(path);
+  CHECK(**s->auth_get("k") == "again");
+  CHECK(**s->auth_get("n") == "1");
+  CHECK_FALSE(s->get_user(0)->has_value()); // separate from `users`
+}
+
+TEST_CASE("auth: concurrent put_if_absent of one key, exactly one wins") {
+  temp_dir tmp;
+  auto s = open_ok(tmp.sub("db"));
+  std::atomic<int> wins{0}, losses{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 8; ++i)
+    ts.emplace_back([&, i] {
+      auto r = s->auth_put_if_absent("name", std::to_string(i));
+      if (r && *r)
+        ++wins;
+      else if (r)
+        ++losses;
+    });
+  for (auto& t : ts)
+    t.join();
+  CHECK(wins == 1);
+  CHECK(losses == 7);
 }
 
 TEST_CASE("open without create_if_missing refuses an absent dir") {

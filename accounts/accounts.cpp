@@ -1,0 +1,527 @@
+// accounts::service: validation, argon2id hashing, token issue/lookup/revoke, token cache.
+//
+// Revocation vs. cache: `authenticate` reads the cache's revocation epoch before its
+// RocksDB lookup and only caches the result if no `log_out` bumped the epoch meanwhile,
+// so a token revoked during a lookup can never be put (back) into the cache.
+#include "accounts/accounts.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "storage/keys.hpp"
+
+namespace sb::accounts {
+
+const char* to_string(errc code) noexcept {
+  switch (code) {
+    case errc::ok: return "ok";
+    case errc::bad_name: return "bad_name";
+    case errc::bad_password: return "bad_password";
+    case errc::name_taken: return "name_taken";
+    case errc::invalid_credentials: return "invalid_credentials";
+    case errc::invalid_token: return "invalid_token";
+    case errc::not_found: return "not_found";
+    case errc::storage: return "storage";
+  }
+  return "unknown";
+}
+
+std::uint64_t system_now_ms() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(
+    duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+namespace {
+
+constexpr std::uint8_t record_version = 1;
+constexpr const char* credentials_message = "invalid user name or password";
+constexpr const char* token_message = "invalid or expired session token";
+
+using token_hash = std::array<unsigned char, crypto_hash_sha256_BYTES>;
+
+error storage_error(const storage::status& st) {
+  return error{errc::storage, "storage: " + st.to_string()};
+}
+
+// -- validation ---------------------------------------------------------------------------
+
+/// Lowercased name, or nullopt unless 1..32 chars of [A-Za-z0-9_.-].
+std::optional<std::string> normalize_name(std::string_view name) {
+  if (name.size() < min_name_chars || name.size() > max_name_chars)
+    return std::nullopt;
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) {
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'
+              || c == '-';
+    if (!ok)
+      return std::nullopt;
+    out.push_back(c);
+  }
+  return out;
+}
+
+bool password_length_ok(std::string_view pw) {
+  return pw.size() >= min_password_bytes && pw.size() <= max_password_bytes;
+}
+
+/// Strict UTF-8 (no overlongs, surrogates or > U+10FFFF) without C0/C1 controls or DEL.
+bool display_name_ok(std::string_view s) {
+  if (s.size() > max_display_name_bytes)
+    return false;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto b = static_cast<unsigned char>(s[i]);
+    std::uint32_t cp = 0;
+    std::size_t len = 0;
+    if (b < 0x80) {
+      cp = b;
+      len = 1;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      cp = b & 0x1f;
+      len = 2;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      cp = b & 0x0f;
+      len = 3;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      cp = b & 0x07;
+      len = 4;
+    } else {
+      return false;
+    }
+    if (i + len > s.size())
+      return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff
+        || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+/// 43 chars of the URL-safe base64 alphabet.
+bool token_well_formed(std::string_view token) {
+  if (token.size() != token_chars)
+    return false;
+  for (char c : token)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+          || c == '-' || c == '_'))
+      return false;
+  return true;
+}
+
+// -- keys and records ---------------------------------------------------------------------
+
+std::string name_key(std::string_view lowered) {
+  std::string k = "n:";
+  k.append(lowered);
+  return k;
+}
+
+std::string user_key(std::uint64_t id) {
+  std::string k = "u:";
+  storage::keys::put_be64(k, id);
+  return k;
+}
+
+std::string token_key(const token_hash& h) {
+  std::string k = "t:";
+  k.append(reinterpret_cast<const char*>(h.data()), h.size());
+  return k;
+}
+
+token_hash hash_token(std::string_view token) {
+  token_hash h;
+  crypto_hash_sha256(h.data(), reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size());
+  return h;
+}
+
+/// A stored user: the public part plus the argon2id hash string.
+struct user_record {
+  user who;
+  std::string hash;
+};
+
+void put_str(std::string& out, std::string_view s) {
+  // Every field is far below 64 KiB (name 32, display 64, hash ~100 bytes).
+  out.push_back(static_cast<char>((s.size() >> 8) & 0xff));
+  out.push_back(static_cast<char>(s.size() & 0xff));
+  out.append(s);
+}
+
+bool get_str(std::string_view& in, std::string& out) {
+  if (in.size() < 2)
+    return false;
+  std::size_t n = (static_cast<std::size_t>(static_cast<unsigned char>(in[0])) << 8)
+                  | static_cast<unsigned char>(in[1]);
+  in.remove_prefix(2);
+  if (in.size() < n)
+    return false;
+  out.assign(in.substr(0, n));
+  in.remove_prefix(n);
+  return true;
+}
+
+std::string encode_record(const user_record& r) {
+  std::string out;
+  out.push_back(static_cast<char>(record_version));
+  storage::keys::put_be64(out, r.who.id);
+  storage::keys::put_be64(out, r.who.created_ms);
+  put_str(out, r.who.name);
+  put_str(out, r.who.display_name);
+  put_str(out, r.hash);
+  return out;
+}
+
+std::optional<user_record> decode_record(std::string_view in) {
+  if (in.size() < 17 || static_cast<std::uint8_t>(in[0]) != record_version)
+    return std::nullopt;
+  user_record r;
+  r.who.id = storage::keys::get_be64(in.data() + 1);
+  r.who.created_ms = storage::keys::get_be64(in.data() + 9);
+  in.remove_prefix(17);
+  if (!get_str(in, r.who.name) || !get_str(in, r.who.display_name) || !get_str(in, r.hash)
+      || !in.empty())
+    return std::nullopt;
+  return r;
+}
+
+/// The record of `id`; not_found when absent.
+result<user_record> load_record(const storage::store& db, std::uint64_t id) {
+  auto raw = db.auth_get(user_key(id));
+  if (!raw)
+    return storage_error(raw.error());
+  if (!raw->has_value())
+    return error{errc::not_found, "no such user"};
+  auto rec = decode_record(**raw);
+  if (!rec || rec->who.id != id)
+    return error{errc::storage, "corrupt user record " + std::to_string(id)};
+  return std::move(*rec);
+}
+
+/// The id `n:<lowered>` points at, or nullopt.
+result<std::optional<std::uint64_t>> lookup_name(const storage::store& db,
+                                                 std::string_view lowered) {
+  auto raw = db.auth_get(name_key(lowered));
+  if (!raw)
+    return storage_error(raw.error());
+  if (!raw->has_value())
+    return std::optional<std::uint64_t>{};
+  auto id = storage::keys::decode_id(**raw);
+  if (!id)
+    return error{errc::storage, "corrupt name index entry"};
+  return std::optional<std::uint64_t>{*id};
+}
+
+std::string hash_password(std::string_view pw, const options& o) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(out, pw.data(), pw.size(), o.opslimit, o.memlimit,
+                            crypto_pwhash_ALG_ARGON2ID13)
+      != 0)
+    return {};
+  return std::string{out};
+}
+
+bool verify_password(const std::string& hash, std::string_view pw) {
+  return crypto_pwhash_str_verify(hash.c_str(), pw.data(), pw.size()) == 0;
+}
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+           ? std::numeric_limits<std::uint64_t>::max()
+           : a + b;
+}
+
+} // namespace
+
+// -- token cache ---------------------------------------------------------------------------
+
+/// LRU map token hash -> (user id, expiry), plus the revocation epoch.
+struct service::token_cache {
+  struct entry {
+    std::uint64_t user_id = 0;
+    std::uint64_t expires_ms = 0;
+  };
+  struct hash_of_hash {
+    std::size_t operator()(const token_hash& h) const noexcept {
+      std::size_t v = 0; // the key is a SHA-256: any 8 bytes are uniformly distributed
+      std::memcpy(&v, h.data(), sizeof v);
+      return v;
+    }
+  };
+  using lru_list = std::list<std::pair<token_hash, entry>>;
+
+  explicit token_cache(std::size_t cap) : capacity(cap) {}
+
+  std::optional<entry> lookup(const token_hash& h, std::uint64_t& epoch_out) {
+    std::lock_guard guard{mutex};
+    epoch_out = epoch;
+    auto it = index.find(h);
+    if (it == index.end())
+      return std::nullopt;
+    lru.splice(lru.begin(), lru, it->second);
+    return it->second->second;
+  }
+
+  /// Inserts unless a revocation happened since `seen_epoch` (nullopt: unconditionally).
+  void insert(const token_hash& h, entry e, std::optional<std::uint64_t> seen_epoch) {
+    if (capacity == 0)
+      return;
+    std::lock_guard guard{mutex};
+    if (seen_epoch && epoch != *seen_epoch)
+      return;
+    if (auto it = index.find(h); it != index.end()) {
+      it->second->second = e;
+      lru.splice(lru.begin(), lru, it->second);
+      return;
+    }
+    while (index.size() >= capacity) {
+      index.erase(lru.back().first);
+      lru.pop_back();
+    }
+    lru.emplace_front(h, e);
+    index.emplace(h, lru.begin());
+  }
+
+  /// Evicts `h`; with `revoke`, also bumps the epoch so in-flight lookups do not cache it.
+  void evict(const token_hash& h, bool revoke) {
+    std::lock_guard guard{mutex};
+    if (revoke)
+      ++epoch;
+    if (auto it = index.find(h); it != index.end()) {
+      lru.erase(it->second);
+      index.erase(it);
+    }
+  }
+
+  std::size_t size() {
+    std::lock_guard guard{mutex};
+    return index.size();
+  }
+
+  const std::size_t capacity;
+  std::mutex mutex;
+  lru_list lru; // front = most recently used
+  std::unordered_map<token_hash, lru_list::iterator, hash_of_hash> index;
+  std::uint64_t epoch = 0;
+};
+
+// -- service -------------------------------------------------------------------------------
+
+service::service(storage::store& db, std::function<std::uint64_t()> next_id, options opts,
+                 std::function<std::uint64_t()> now_ms)
+  : db_(db),
+    next_id_(std::move(next_id)),
+    opts_(opts),
+    now_ms_(std::move(now_ms)),
+    cache_(std::make_unique<token_cache>(opts.max_cached_tokens)) {
+  static const int init = sodium_init(); // thread-safe, once per process
+  if (init < 0)
+    throw std::runtime_error("sodium_init failed");
+  if (opts_.opslimit < crypto_pwhash_OPSLIMIT_MIN || opts_.opslimit > crypto_pwhash_OPSLIMIT_MAX
+      || opts_.memlimit < crypto_pwhash_MEMLIMIT_MIN
+      || opts_.memlimit > crypto_pwhash_MEMLIMIT_MAX)
+    throw std::invalid_argument("accounts::options: argon2id limits out of range");
+  if (!next_id_ || !now_ms_)
+    throw std::invalid_argument("accounts::service: next_id and now_ms are required");
+  // A hash of a random password with the configured cost: log_in verifies against it for
+  // unknown names so that they take as long as a wrong password.
+  std::array<unsigned char, 32> random_pw;
+  randombytes_buf(random_pw.data(), random_pw.size());
+  dummy_hash_ = hash_password(
+    std::string_view{reinterpret_cast<const char*>(random_pw.data()), random_pw.size()}, opts_);
+  if (dummy_hash_.empty())
+    throw std::runtime_error("accounts::service: argon2id hashing failed (out of memory?)");
+}
+
+service::~service() = default;
+
+std::size_t service::cached_tokens() const {
+  return cache_->size();
+}
+
+result<user> service::sign_up(std::string_view name, std::string_view password,
+                              std::string_view display_name) {
+  auto lowered = normalize_name(name);
+  if (!lowered)
+    return error{errc::bad_name, "user name must be 1-32 characters of a-z, 0-9, '_', '.', '-'"};
+  if (!password_length_ok(password))
+    return error{errc::bad_password, "password must be 8-256 bytes"};
+  if (display_name.empty())
+    display_name = name;
+  if (!display_name_ok(display_name))
+    return error{errc::bad_name,
+                 "display name must be at most 64 bytes of UTF-8 without control characters"};
+  // Cheap early answer before spending a hash; the claim below is what decides.
+  auto existing = lookup_name(db_, *lowered);
+  if (!existing)
+    return existing.error();
+  if (existing->has_value())
+    return error{errc::name_taken, "user name is taken"};
+
+  user_record rec;
+  rec.hash = hash_password(password, opts_);
+  if (rec.hash.empty())
+    return error{errc::storage, "password hashing failed (out of memory?)"};
+  rec.who.id = next_id_();
+  if (rec.who.id == 0)
+    return error{errc::storage, "id generator returned 0"};
+  rec.who.name = *lowered;
+  rec.who.display_name = std::string{display_name};
+  rec.who.created_ms = now_ms_();
+
+  // Record first, name claim second (synced, which also makes the record durable): a crash
+  // in between leaves an unreachable record, never a name without a user.
+  auto ukey = user_key(rec.who.id);
+  if (auto st = db_.auth_put(ukey, encode_record(rec), false); !st.ok())
+    return storage_error(st);
+  std::string id_value;
+  storage::keys::put_be64(id_value, rec.who.id);
+  auto claimed = db_.auth_put_if_absent(name_key(*lowered), id_value);
+  if (!claimed || !*claimed) {
+    (void) db_.auth_delete(ukey, false); // best effort; the record is unreachable anyway
+    if (!claimed)
+      return storage_error(claimed.error());
+    return error{errc::name_taken, "user name is taken"};
+  }
+  return std::move(rec.who);
+}
+
+result<session> service::log_in(std::string_view name, std::string_view password) {
+  std::optional<user_record> rec;
+  if (auto lowered = normalize_name(name)) {
+    auto id = lookup_name(db_, *lowered);
+    if (!id)
+      return id.error();
+    if (id->has_value()) {
+      auto r = load_record(db_, **id);
+      if (!r && r.code() != errc::not_found)
+        return r.error();
+      if (r)
+        rec = std::move(*r);
+    }
+  }
+  // Always exactly one verification, against the dummy hash when the user is unknown, so
+  // unknown names cost as much as wrong passwords. Oversized input is cut to keep the cost
+  // bounded (such a password can never match anyway).
+  auto pw = password.substr(0, max_password_bytes + 1);
+  bool ok = verify_password(rec ? rec->hash : dummy_hash_, pw) && rec
+            && password_length_ok(password);
+  if (!ok)
+    return error{errc::invalid_credentials, credentials_message};
+
+  std::array<unsigned char, 32> raw;
+  randombytes_buf(raw.data(), raw.size());
+  char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(b64, sizeof b64, raw.data(), raw.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(raw.data(), raw.size());
+  session s;
+  s.token.assign(b64, token_chars);
+  sodium_memzero(b64, sizeof b64);
+  s.expires_ms = saturating_add(now_ms_(), opts_.token_ttl_ms);
+  s.who = std::move(rec->who);
+
+  auto h = hash_token(s.token);
+  std::string value;
+  storage::keys::put_be64(value, s.who.id);
+  storage::keys::put_be64(value, s.expires_ms);
+  if (auto st = db_.auth_put(token_key(h), value, db_.options().sync); !st.ok())
+    return storage_error(st);
+  // A fresh random token cannot have been revoked yet: cache it regardless of the epoch.
+  cache_->insert(h, {s.who.id, s.expires_ms}, std::nullopt);
+  return s;
+}
+
+result<user> service::authenticate(std::string_view token) {
+  if (!token_well_formed(token))
+    return error{errc::invalid_token, token_message};
+  auto h = hash_token(token);
+  auto now = now_ms_();
+  std::uint64_t epoch = 0;
+  auto cached = cache_->lookup(h, epoch);
+  if (!cached) {
+    auto raw = db_.auth_get(token_key(h));
+    if (!raw)
+      return storage_error(raw.error());
+    if (!raw->has_value())
+      return error{errc::invalid_token, token_message};
+    auto v = storage::keys::decode_pair(**raw);
+    if (!v)
+      return error{errc::storage, "corrupt session entry"};
+    cached = token_cache::entry{v->first, v->second};
+    if (cached->expires_ms > now)
+      cache_->insert(h, *cached, epoch);
+  }
+  if (cached->expires_ms <= now) {
+    // Expired: forget it (unsynced; losing this delete only leaves a dead entry).
+    (void) db_.auth_delete(token_key(h), false);
+    cache_->evict(h, true);
+    return error{errc::invalid_token, token_message};
+  }
+  auto rec = load_record(db_, cached->user_id);
+  if (!rec) {
+    if (rec.code() == errc::not_found)
+      return error{errc::invalid_token, token_message};
+    return rec.error();
+  }
+  return std::move(rec->who);
+}
+
+result<bool> service::log_out(std::string_view token) {
+  if (!token_well_formed(token))
+    return error{errc::invalid_token, token_message};
+  auto h = hash_token(token);
+  auto key = token_key(h);
+  auto raw = db_.auth_get(key);
+  if (!raw)
+    return storage_error(raw.error());
+  if (!raw->has_value()) {
+    cache_->evict(h, true);
+    return error{errc::invalid_token, token_message};
+  }
+  if (auto st = db_.auth_delete(key, db_.options().sync); !st.ok())
+    return storage_error(st);
+  cache_->evict(h, true); // after the delete: see the epoch note at the top
+  return true;
+}
+
+result<user> service::get(std::uint64_t id) const {
+  auto rec = load_record(db_, id);
+  if (!rec)
+    return rec.error();
+  return std::move(rec->who);
+}
+
+result<user> service::find(std::string_view name) const {
+  auto lowered = normalize_name(name);
+  if (!lowered)
+    return error{errc::not_found, "no such user"};
+  auto id = lookup_name(db_, *lowered);
+  if (!id)
+    return id.error();
+  if (!id->has_value())
+    return error{errc::not_found, "no such user"};
+  return get(**id);
+}
+
+} // namespace sb::accounts

@@ -1,0 +1,176 @@
+// Accounts: user sign-up, log-in with argon2id password hashes, and opaque session tokens.
+//
+// Everything lives in the store's `auth` column family (layout in docs/storage.md):
+//   n:<lowercased name>     -> be64 user id
+//   u:<be64 id>             -> u8 version=1 | be64 id | be64 created_ms | str name
+//                              | str display_name | str argon2id hash   (str = be16 len + bytes)
+//   t:<SHA-256(token), 32B> -> be64 user id | be64 expiry ms
+// A session token is 32 random bytes as URL-safe base64 without padding (43 chars); only
+// its SHA-256 is stored, so a copy of the data dir cannot be used to log in. Passwords and
+// tokens never appear in error messages or logs. Plain C++20 + libsodium (no CAF).
+//
+// Defaults: argon2id at libsodium's INTERACTIVE limits, sessions valid 30 days, up to
+// 100,000 token hashes cached in memory (LRU).
+#pragma once
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include <sodium.h>
+
+#include "storage/store.hpp"
+
+namespace sb::accounts {
+
+/// Limits enforced by `service::sign_up`.
+inline constexpr std::size_t min_name_chars = 1;
+inline constexpr std::size_t max_name_chars = 32;
+inline constexpr std::size_t min_password_bytes = 8;
+inline constexpr std::size_t max_password_bytes = 256;
+inline constexpr std::size_t max_display_name_bytes = 64;
+/// Length of a session token (URL-safe base64 of 32 random bytes, no padding).
+inline constexpr std::size_t token_chars = 43;
+
+/// A registered user (never carries the password hash).
+struct user {
+  std::uint64_t id = 0;
+  std::string name;         ///< lowercased, unique, [a-z0-9_.-]{1,32}
+  std::string display_name; ///< free text (valid UTF-8, no control chars), <= 64 bytes
+  std::uint64_t created_ms = 0;
+  friend bool operator==(const user&, const user&) = default;
+};
+
+/// Error codes of the accounts module (stable: `to_string` names go into HTTP error bodies).
+enum class errc {
+  ok = 0,
+  bad_name,            ///< user name (or display name) fails validation
+  bad_password,        ///< password shorter than 8 or longer than 256 bytes
+  name_taken,          ///< another user already has this name (case-insensitive)
+  invalid_credentials, ///< unknown user or wrong password (deliberately indistinguishable)
+  invalid_token,       ///< malformed, unknown, revoked or expired session token
+  not_found,           ///< no such user
+  storage,             ///< the store failed (or another internal failure, e.g. out of memory)
+};
+
+/// Stable snake_case name of a code, e.g. "invalid_credentials".
+const char* to_string(errc code) noexcept;
+
+/// An error value: code plus a human-readable message (never a password or token).
+struct error {
+  errc code = errc::ok;
+  std::string message;
+};
+
+/// Either a T or an `error` (same shape as storage::result; a C++20 std::expected stand-in).
+template <class T>
+class result {
+public:
+  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+  result(accounts::error e) : v_(std::in_place_index<1>, std::move(e)) {
+    assert(std::get<1>(v_).code != errc::ok);
+  }
+
+  bool has_value() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
+
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  /// The error; only valid when `!has_value()`.
+  const accounts::error& error() const { return std::get<1>(v_); }
+  /// Shorthand for `error().code`; errc::ok when a value is held.
+  errc code() const noexcept { return has_value() ? errc::ok : std::get<1>(v_).code; }
+
+private:
+  std::variant<T, accounts::error> v_;
+};
+
+/// A logged-in session: the bearer `token` is shown to the client once and never stored.
+struct session {
+  user who;
+  std::string token;
+  std::uint64_t expires_ms = 0; ///< Unix ms
+};
+
+/// Settings of `service`.
+struct options {
+  /// Session lifetime from log-in. Default: 30 days.
+  std::uint64_t token_ttl_ms = 30ull * 24 * 3600 * 1000;
+  /// argon2id passes. Default: crypto_pwhash_OPSLIMIT_INTERACTIVE (tests: OPSLIMIT_MIN).
+  unsigned long long opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+  /// argon2id memory in bytes. Default: crypto_pwhash_MEMLIMIT_INTERACTIVE (64 MiB).
+  std::size_t memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+  /// Token hashes kept in memory (LRU); 0 disables the cache. Default: 100,000.
+  std::size_t max_cached_tokens = 100'000;
+};
+
+/// Unix time in ms from the system clock (the default clock of `service`).
+std::uint64_t system_now_ms();
+
+/// Thread-safe. sign_up/log_in hash passwords (tens of ms) and do synced writes: call them
+/// from a worker thread or detached actor, never from a cooperative scheduler or I/O thread.
+/// Writes are synced per the store's `options().sync`.
+class service {
+public:
+  /// `next_id` must return unique non-zero ids (e.g. storage::id_generator). Throws
+  /// std::invalid_argument for opslimit/memlimit outside libsodium's range or an empty
+  /// function, std::runtime_error if libsodium cannot initialise (the only throwing member).
+  service(storage::store& db, std::function<std::uint64_t()> next_id, options opts = {},
+          std::function<std::uint64_t()> now_ms = &system_now_ms);
+  ~service();
+  service(const service&) = delete;
+  service& operator=(const service&) = delete;
+
+  /// Registers a user. Errors: bad_name, bad_password, name_taken, storage.
+  /// An empty display name defaults to `name` as given (before lowercasing).
+  result<user> sign_up(std::string_view name, std::string_view password,
+                       std::string_view display_name = {});
+
+  /// Checks the password and creates a session. Unknown name and wrong password both give
+  /// invalid_credentials with the same message and about the same time. Errors also: storage.
+  result<session> log_in(std::string_view name, std::string_view password);
+
+  /// The user of a live session. Fast: a bounded in-memory cache of token hash -> (user id,
+  /// expiry), falling back to RocksDB. Errors: invalid_token (also when expired), storage.
+  result<user> authenticate(std::string_view token);
+
+  /// Revokes a session (deletes its hash, evicts it from the cache); true when revoked.
+  /// Errors: invalid_token (malformed or unknown), storage.
+  result<bool> log_out(std::string_view token);
+
+  /// A user by id. Errors: not_found, storage.
+  result<user> get(std::uint64_t id) const;
+
+  /// A user by name (case-insensitive). Errors: not_found (also for invalid names), storage.
+  result<user> find(std::string_view name) const;
+
+  /// Token hashes currently in the in-memory cache (<= max_cached_tokens; for metrics).
+  std::size_t cached_tokens() const;
+
+  const options& opts() const noexcept { return opts_; }
+
+private:
+  struct token_cache;
+
+  storage::store& db_;
+  std::function<std::uint64_t()> next_id_;
+  options opts_;
+  std::function<std::uint64_t()> now_ms_;
+  std::string dummy_hash_; // verified against for unknown names, so timing matches
+  std::unique_ptr<token_cache> cache_;
+};
+
+} // namespace sb::accounts

@@ -1,0 +1,198 @@
+#include "protocol/encode.hpp"
+
+#include "protocol/json_writer.hpp"
+
+namespace sb::protocol {
+
+using storage::event;
+using storage::event_kind;
+
+std::string_view event_type_name(event_kind kind) noexcept {
+  switch (kind) {
+    case event_kind::message: return "message";
+    case event_kind::edit: return "edit";
+    case event_kind::remove: return "delete";
+    case event_kind::reaction_add: return "reaction_add";
+    case event_kind::reaction_remove: return "reaction_remove";
+    case event_kind::member_join: return "member_join";
+    case event_kind::member_leave: return "member_leave";
+    case event_kind::channel_created: return "channel_created";
+    case event_kind::channel_updated: return "channel_updated";
+    case event_kind::pin: return "pin";
+    case event_kind::unpin: return "unpin";
+  }
+  return "unknown";
+}
+
+std::string_view channel_kind_name(channel_kind kind) noexcept {
+  switch (kind) {
+    case channel_kind::public_channel: return "public";
+    case channel_kind::private_channel: return "private";
+    case channel_kind::dm: return "dm";
+  }
+  return "public";
+}
+
+namespace {
+
+/// Writes the event's fields into an object the caller has opened.
+void write_event_fields(json_writer& w, const event& e, const event_extras& extras) {
+  w.field("type", event_type_name(e.kind))
+      .id_field("channel", e.channel_id)
+      .field("seq", e.seq)
+      .id_field("id", e.id)
+      .id_field("author", e.author)
+      .field("time", e.time_ms);
+  switch (e.kind) {
+    case event_kind::message:
+      w.field("text", std::string_view(e.text));
+      if (e.thread_root != 0) w.field("thread_root", e.thread_root);
+      if (!e.nonce.empty()) w.field("nonce", std::string_view(e.nonce));
+      if (extras.thread) {
+        w.key("thread")
+            .begin_object()
+            .field("root", e.thread_root != 0 ? e.thread_root : e.seq)
+            .field("reply_count", extras.thread->reply_count)
+            .field("last_reply_seq", extras.thread->last_reply_seq)
+            .end_object();
+      }
+      break;
+    case event_kind::edit:
+      w.field("target", e.target_seq).field("text", std::string_view(e.text));
+      break;
+    case event_kind::remove:
+    case event_kind::pin:
+    case event_kind::unpin:
+      w.field("target", e.target_seq);
+      break;
+    case event_kind::reaction_add:
+    case event_kind::reaction_remove:
+      w.field("target", e.target_seq).field("emoji", std::string_view(e.emoji));
+      break;
+    case event_kind::member_join:
+    case event_kind::member_leave:
+      w.id_field("user", e.member_user());
+      break;
+    case event_kind::channel_created:
+    case event_kind::channel_updated:
+      w.field("name", std::string_view(e.text));
+      break;
+  }
+}
+
+void write_req(json_writer& w, std::string_view req_json) {
+  if (!req_json.empty()) w.raw_field("req", req_json);
+}
+
+} // namespace
+
+void append_event_object(std::string& out, const event& e, const event_extras& extras) {
+  json_writer w(out);
+  w.begin_object();
+  write_event_fields(w, e, extras);
+  w.end_object();
+}
+
+std::string encode_event(const event& e, const event_extras& extras) {
+  std::string out;
+  out.reserve(160 + e.text.size());
+  json_writer w(out);
+  w.begin_object().field("op", "event");
+  write_event_fields(w, e, extras);
+  w.end_object();
+  return out;
+}
+
+std::string encode_ack(std::string_view req_json, const event& e) {
+  std::string out;
+  out.reserve(128);
+  json_writer w(out);
+  w.begin_object().field("op", "ack");
+  write_req(w, req_json);
+  w.id_field("channel", e.channel_id)
+      .field("seq", e.seq)
+      .id_field("id", e.id)
+      .field("time", e.time_ms)
+      .end_object();
+  return out;
+}
+
+std::string encode_error(std::string_view req_json, std::string_view code, std::string_view message) {
+  std::string out;
+  json_writer w(out);
+  w.begin_object().field("op", "error");
+  write_req(w, req_json);
+  w.field("code", code).field("message", message).end_object();
+  return out;
+}
+
+std::string encode_hello(std::uint64_t heartbeat_interval_ms, std::string_view session_id) {
+  std::string out;
+  json_writer w(out);
+  w.begin_object()
+      .field("op", "hello")
+      .field("heartbeat_interval", heartbeat_interval_ms)
+      .field("session", session_id)
+      .end_object();
+  return out;
+}
+
+std::string encode_ready(const ready_info& info) {
+  std::string out;
+  out.reserve(96 + info.channels.size() * 64);
+  json_writer w(out);
+  w.begin_object().field("op", "ready");
+  w.key("user")
+      .begin_object()
+      .id_field("id", info.user_id)
+      .field("name", std::string_view(info.user_name))
+      .end_object();
+  w.field("session", std::string_view(info.session_id));
+  w.key("channels").begin_array();
+  for (const auto& c : info.channels) {
+    w.begin_object()
+        .id_field("id", c.id)
+        .field("name", std::string_view(c.name))
+        .field("kind", channel_kind_name(c.kind))
+        .field("head", c.head_seq)
+        .end_object();
+  }
+  w.end_array().end_object();
+  return out;
+}
+
+std::string encode_history(std::string_view req_json, std::uint64_t channel,
+                           const std::vector<event>& events, bool has_more) {
+  std::string out;
+  std::size_t size = 96;
+  for (const auto& e : events) size += 128 + e.text.size();
+  out.reserve(size);
+  json_writer w(out);
+  w.begin_object().field("op", "history");
+  write_req(w, req_json);
+  w.id_field("channel", channel);
+  w.key("events").begin_array();
+  for (const auto& e : events) {
+    w.begin_object();
+    write_event_fields(w, e, {});
+    w.end_object();
+  }
+  w.end_array().field("has_more", has_more).end_object();
+  return out;
+}
+
+std::string encode_heartbeat_ack() { return R"({"op":"heartbeat_ack"})"; }
+
+std::string encode_resumed(std::uint64_t channel, std::uint64_t from_seq, std::uint64_t to_seq) {
+  std::string out;
+  json_writer w(out);
+  w.begin_object()
+      .field("op", "resumed")
+      .id_field("channel", channel)
+      .field("from", from_seq)
+      .field("head", to_seq)
+      .end_object();
+  return out;
+}
+
+} // namespace sb::protocol
