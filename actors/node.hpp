@@ -1,25 +1,25 @@
 // node: the root of one Switchboard node's supervision tree.
 //
-// Tree (grows with the chat core):
-//   node (one_for_one)
-// Everything a node runs is started under it, so one exit to the root stops the node in
-// reverse start order, and an operator can snapshot the whole tree from it.
+//   node (one_for_one, 3 restarts / 5 s)
+//   ├── reader       detached storage reader (replay, history, activation)   permanent
+//   ├── auth         detached account worker (argon2id, sign-up, log-in)      permanent
+//   ├── channels     simple_one_for_one of channel actors (transient)         supervisor
+//   └── connections  simple_one_for_one of connection actors (temporary)      supervisor
+//
+// Started in this order and stopped in reverse: connections close first, then channels
+// finish their in-flight writes, then the storage workers stop. Everything a node runs is
+// under it, so an operator can snapshot the whole tree from the root.
 #pragma once
-
-#include <memory>
 
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
-namespace sb::runtime {
-class registry;
-}
+#include "actors/node_context.hpp"
 
 namespace sb::actors {
 
-/// Starts the node's root supervisor with its registry of named actors.
-caf::expected<caf::actor> start_node(caf::actor_system& sys,
-                                     std::shared_ptr<runtime::registry> names);
+/// Starts the node's root supervisor.
+caf::expected<caf::actor> start_node(caf::actor_system& sys, node_context_ptr ctx);
 
 } // namespace sb::actors

@@ -34,7 +34,23 @@ std::string find_unknown_key(const caf::settings& xs, const caf::config_option_s
 node_config::node_config() {
   opt_group{custom_options_, "global"}
     .add(data_dir, "data-dir", "directory of the node's RocksDB data (default: ./data)")
-    .add(node_id, "node-id", "snowflake node id, 0..1023, unique per node (default: 0)");
+    .add(node_id, "node-id", "snowflake node id, 0..1023, unique per node (default: 0)")
+    .add(host, "host", "listen address (default: 127.0.0.1)")
+    .add(port, "port", "listen port, 0 = any free port (default: 8080)")
+    .add(io_threads, "io-threads", "socket threads (default: 1)")
+    .add(max_frame_bytes, "max-frame-bytes", "largest inbound WebSocket frame (default: 8192)")
+    .add(outbox_max_bytes, "outbox-max-bytes", "per-connection outbox bytes (default: 1048576)")
+    .add(outbox_max_frames, "outbox-max-frames", "per-connection outbox frames (default: 4096)")
+    .add(max_http_body_bytes, "max-http-body-bytes", "largest HTTP body (default: 65536)")
+    .add(max_connections, "max-connections", "concurrent sockets (default: 19000)")
+    .add(heartbeat_interval_ms, "heartbeat-interval-ms", "heartbeat interval (default: 30000)")
+    .add(identify_timeout_ms, "identify-timeout-ms", "time to identify (default: 10000)")
+    .add(conn_rate, "conn-rate", "client ops/s per connection (default: 20)")
+    .add(conn_burst, "conn-burst", "client op burst per connection (default: 40)")
+    .add(channel_rate, "channel-rate", "messages/s per channel (default: 2000)")
+    .add(channel_burst, "channel-burst", "message burst per channel (default: 4000)")
+    .add(channel_idle_ms, "channel-idle-ms", "idle time before a channel passivates (default: 60000)")
+    .add(password_hash, "password-hash", "argon2id cost: interactive or min (default: interactive)");
 }
 
 std::string node_config::load(int argc, char** argv) {
@@ -56,6 +72,14 @@ std::string node_config::load(int argc, char** argv) {
   }
   if (node_id > 1023)
     return "node-id must be within 0..1023, got " + std::to_string(node_id);
+  if (password_hash != "interactive" && password_hash != "min")
+    return "password-hash must be interactive or min, got " + password_hash;
+  if (max_frame_bytes < 256 || max_frame_bytes > (1u << 24))
+    return "max-frame-bytes must be within 256..16777216";
+  if (io_threads < 1 || io_threads > 64)
+    return "io-threads must be within 1..64";
+  if (heartbeat_interval_ms < 100)
+    return "heartbeat-interval-ms must be at least 100";
   if (data_dir.empty())
     return "data-dir must not be empty";
   return {};

@@ -18,6 +18,35 @@ public:
   std::string data_dir = "./data";
   /// Snowflake node id, 0..1023; unique per node of a cluster. Default: 0.
   uint16_t node_id = 0;
+  /// Address the HTTP/WebSocket listener binds. Default: 127.0.0.1.
+  std::string host = "127.0.0.1";
+  /// Listener port; 0 picks a free one (printed at start-up). Default: 8080.
+  uint16_t port = 8080;
+  /// Threads running sockets. Default: 1.
+  size_t io_threads = 1;
+  /// Largest inbound WebSocket frame in bytes. Default: 8192.
+  size_t max_frame_bytes = 8192;
+  /// Per-connection outbox bound in bytes / frames. Default: 1 MiB / 4096.
+  size_t outbox_max_bytes = 1 << 20;
+  size_t outbox_max_frames = 4096;
+  /// Largest HTTP request body in bytes. Default: 65536.
+  size_t max_http_body_bytes = 64 * 1024;
+  /// Concurrent sockets. Default: 19000 (this machine allows 20,000 open files).
+  size_t max_connections = 19000;
+  /// Heartbeat interval announced in hello, ms; 2 missed intervals close. Default: 30000.
+  size_t heartbeat_interval_ms = 30000;
+  /// Time to identify after hello, ms. Default: 10000.
+  size_t identify_timeout_ms = 10000;
+  /// Client ops per second per connection, and burst. Default: 20, 40.
+  size_t conn_rate = 20;
+  size_t conn_burst = 40;
+  /// Messages per second per channel, and burst. Default: 2000, 4000.
+  size_t channel_rate = 2000;
+  size_t channel_burst = 4000;
+  /// Idle time after which a channel actor passivates, ms. Default: 60000.
+  size_t channel_idle_ms = 60000;
+  /// argon2id cost: "interactive" (default) or "min" (tests and benchmarks only).
+  std::string password_hash = "interactive";
 
   /// Parses argv and the config file. Returns an empty string when the node may start,
   /// or a human-readable reason to stop (unknown option, bad value, unknown key in the

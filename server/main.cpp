@@ -2,8 +2,12 @@
 //
 // Start-up: parse and check the configuration, open the RocksDB data dir (a data dir this
 // build does not understand stops start-up with the storage error), start the durable
-// group-commit writer and the root supervisor. Shutdown on SIGTERM/SIGINT: stop the tree
-// (children in reverse start order), drain the writer, close the store, exit 0.
+// group-commit writer, the supervision tree and the HTTP/WebSocket listener.
+// Shutdown on SIGTERM/SIGINT: stop accepting and close every WebSocket with 1012 "server
+// restart" (clients resume), stop the tree (children in reverse start order), drain the
+// durable writer, close the store, exit 0.
+#include <sodium.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -13,17 +17,22 @@
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
+#include "accounts/accounts.hpp"
+#include "actors/connection.hpp"
+#include "actors/http_api.hpp"
 #include "actors/node.hpp"
 #include "runtime/registry.hpp"
 #include "server/config.hpp"
 #include "storage/group_commit.hpp"
+#include "storage/ids.hpp"
 #include "storage/store.hpp"
+#include "transport/server.hpp"
 
 namespace {
 
 /// Exit codes: 0 clean shutdown, 1 bad configuration, 2 storage could not be opened,
-/// 3 the supervision tree failed to start.
-enum exit_code : int { clean = 0, bad_config = 1, bad_storage = 2, bad_tree = 3 };
+/// 3 the supervision tree or the listener failed to start.
+enum exit_code : int { clean = 0, bad_config = 1, bad_storage = 2, bad_start = 3 };
 
 } // namespace
 
@@ -35,6 +44,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
 
   sb::server::node_config cfg;
   if (auto why = cfg.load(argc, argv); !why.empty()) {
@@ -53,24 +63,73 @@ int main(int argc, char** argv) {
     return bad_storage;
   }
   auto writer = std::make_unique<sb::storage::group_commit>(**db);
+  auto ids = std::make_unique<sb::storage::id_generator>(cfg.node_id);
+  sb::accounts::options aopts;
+  if (cfg.password_hash == "min") {
+    aopts.opslimit = crypto_pwhash_OPSLIMIT_MIN;
+    aopts.memlimit = crypto_pwhash_MEMLIMIT_MIN;
+  }
+  auto accounts = std::make_unique<sb::accounts::service>(
+    **db, [gen = ids.get()] { return gen->next(); }, aopts);
+
+  auto ctx = std::make_shared<sb::actors::node_context>();
+  ctx->db = db->get();
+  ctx->writer = writer.get();
+  ctx->ids = ids.get();
+  ctx->accounts = accounts.get();
+  ctx->names = sb::runtime::registry::make();
+  auto& lim = ctx->limits;
+  lim.heartbeat_interval = std::chrono::milliseconds(cfg.heartbeat_interval_ms);
+  lim.identify_timeout = std::chrono::milliseconds(cfg.identify_timeout_ms);
+  lim.conn_rate_per_s = static_cast<double>(cfg.conn_rate);
+  lim.conn_burst = static_cast<double>(cfg.conn_burst);
+  lim.channel_rate_per_s = static_cast<double>(cfg.channel_rate);
+  lim.channel_burst = static_cast<double>(cfg.channel_burst);
+  lim.channel_idle = std::chrono::milliseconds(cfg.channel_idle_ms);
 
   int rc = clean;
   {
     caf::actor_system sys{cfg};
-    auto names = sb::runtime::registry::make();
-    auto root = sb::actors::start_node(sys, names);
+    auto root = sb::actors::start_node(sys, ctx);
     if (!root) {
       std::fprintf(stderr, "switchboard: supervision tree failed to start: %s\n",
                    sys.render(root.error()).c_str());
-      rc = bad_tree;
+      rc = bad_start;
     } else {
-      std::fprintf(stderr, "switchboard: node %u up, data dir %s (storage format v%u)\n",
-                   static_cast<unsigned>(cfg.node_id), cfg.data_dir.c_str(),
-                   sb::storage::storage_format_version);
-      int sig = 0;
-      sigwait(&stop_signals, &sig);
-      std::fprintf(stderr, "switchboard: %s received, shutting down\n",
-                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      sb::transport::server_options topts;
+      topts.host = cfg.host;
+      topts.port = cfg.port;
+      topts.io_threads = static_cast<int>(cfg.io_threads);
+      topts.max_frame_bytes = cfg.max_frame_bytes;
+      topts.outbox_max_bytes = cfg.outbox_max_bytes;
+      topts.outbox_max_frames = cfg.outbox_max_frames;
+      topts.max_http_body_bytes = cfg.max_http_body_bytes;
+      topts.max_connections = cfg.max_connections;
+      sb::transport::server listener{
+        topts,
+        [&sys, ctx](sb::transport::http_request req, sb::transport::http_responder respond) {
+          sb::actors::serve_http(sys, ctx, std::move(req), std::move(respond));
+        },
+        [&sys, ctx](std::shared_ptr<sb::transport::ws_link> link) {
+          return sb::actors::make_ws_handler(sys, ctx, std::move(link));
+        }};
+      if (auto err = listener.start(); !err.empty()) {
+        std::fprintf(stderr, "switchboard: cannot listen on %s:%u: %s\n", cfg.host.c_str(),
+                     static_cast<unsigned>(cfg.port), err.c_str());
+        rc = bad_start;
+      } else {
+        std::fprintf(stderr,
+                     "switchboard: node %u up, data dir %s (storage format v%u), "
+                     "listening on %s:%u\n",
+                     static_cast<unsigned>(cfg.node_id), cfg.data_dir.c_str(),
+                     sb::storage::storage_format_version, cfg.host.c_str(),
+                     static_cast<unsigned>(listener.port()));
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        std::fprintf(stderr, "switchboard: %s received, shutting down\n",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      }
+      listener.stop(); // clients get 1012 "server restart" and resume later
       {
         caf::scoped_actor self{sys};
         self->monitor(*root);
@@ -82,9 +141,11 @@ int main(int argc, char** argv) {
       } // the scoped actor must be gone before the system waits for all actors
       *root = caf::actor{};
     }
+    ctx->names.reset();
   } // actor system down: no actor can submit writes any more
   writer->stop();
   writer.reset();
+  accounts.reset();
   db->reset();
   std::fprintf(stderr, "switchboard: stopped\n");
   return rc;

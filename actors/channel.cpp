@@ -1,0 +1,378 @@
+// channel: the whole behaviour of a channel actor (contract in channel.hpp).
+#include "actors/channel.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/make_message.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/chat_messages.hpp"
+#include "actors/token_bucket.hpp"
+#include "protocol/encode.hpp"
+#include "runtime/actor_stats.hpp"
+#include "runtime/registry.hpp"
+#include "storage/group_commit.hpp"
+#include "storage/ids.hpp"
+#include "storage/store.hpp"
+
+namespace sb::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+using storage::event_kind;
+
+// -- state ---------------------------------------------------------------------------
+
+/// An event assigned a seq whose durable write has not completed yet.
+struct pending_write {
+  storage::event ev;
+  std::vector<caf::response_promise> waiters; // the sender, plus retries with its nonce
+};
+
+/// A connection that receives this channel's live events.
+struct subscriber {
+  caf::actor conn;
+  uint64_t user = 0;
+};
+
+struct channel_state {
+  node_context_ptr ctx;
+  uint64_t id = 0;
+  bool exists = false;          // a channel_created event is durable or in flight
+  std::string channel_name;
+  std::string kind;             // public | private | dm
+  uint64_t creator = 0;         // author of channel_created: its first member
+  uint64_t next_seq = 1;        // seq the next event gets
+  uint64_t durable_seq = 0;     // highest seq known durable
+  std::unordered_set<uint64_t> members;
+  std::unordered_map<caf::actor_id, subscriber> subscribers;
+  std::deque<pending_write> inflight;               // ascending seq, FIFO completions
+  std::unordered_map<std::string, uint64_t> inflight_nonces; // author|nonce -> seq
+  token_bucket sends;
+  uint64_t idle_generation = 0;
+
+  static inline const char* name = "channel";
+};
+
+using channel_actor = caf::stateful_actor<channel_state, runtime::supervised_actor>;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+std::string nonce_key(uint64_t author, const std::string& nonce) {
+  return std::to_string(author) + "|" + nonce;
+}
+
+bool is_content(event_kind k) {
+  return k == event_kind::message || k == event_kind::edit || k == event_kind::remove
+         || k == event_kind::reaction_add || k == event_kind::reaction_remove
+         || k == event_kind::pin || k == event_kind::unpin;
+}
+
+void arm_idle_timer(channel_actor* self) {
+  auto& st = self->state;
+  self->delayed_send(self, st.ctx->limits.channel_idle, idle_atom::value,
+                     ++st.idle_generation);
+}
+
+// -- authorization and validation (before a seq is assigned) --------------------------
+
+caf::error check_append(channel_actor* self, const storage::event& d) {
+  auto& st = self->state;
+  if (d.kind == event_kind::channel_created)
+    return st.exists ? make_chat_error(chat_errc::bad_request, "channel already exists")
+                     : caf::none;
+  if (!st.exists)
+    return make_chat_error(chat_errc::not_found, "no such channel");
+  bool member = st.members.count(d.author) != 0;
+  switch (d.kind) {
+    case event_kind::member_join: {
+      // Authorization first, so a non-member learns nothing about the member list.
+      auto who = d.member_user();
+      bool self_join_public = st.kind == "public" && who == d.author;
+      bool creator_first = st.members.empty() && who == d.author && d.author == st.creator;
+      if (!self_join_public && !creator_first && !member)
+        return make_chat_error(chat_errc::forbidden, "only members can add members");
+      if (st.members.count(who) != 0)
+        return make_chat_error(chat_errc::bad_request, "already a member");
+      if (st.kind == "dm" && st.members.size() >= 2)
+        return make_chat_error(chat_errc::forbidden, "a DM has fixed members");
+      return caf::none;
+    }
+    case event_kind::member_leave:
+      if (d.member_user() != d.author)
+        return make_chat_error(chat_errc::forbidden, "members can only remove themselves");
+      if (!member)
+        return make_chat_error(chat_errc::bad_request, "not a member");
+      if (st.kind == "dm")
+        return make_chat_error(chat_errc::forbidden, "a DM has fixed members");
+      return caf::none;
+    case event_kind::channel_updated:
+      return member ? caf::none
+                    : make_chat_error(chat_errc::forbidden, "not a member of this channel");
+    default:
+      break;
+  }
+  if (!member)
+    return make_chat_error(chat_errc::forbidden, "not a member of this channel");
+  if (d.kind == event_kind::message && d.thread_root != 0) {
+    if (d.thread_root >= st.next_seq)
+      return make_chat_error(chat_errc::not_found, "no such thread root");
+  }
+  if (d.kind != event_kind::message) {
+    // Edits, deletes, reactions and pins act on an earlier message of this channel.
+    if (d.target_seq == 0 || d.target_seq > st.durable_seq)
+      return make_chat_error(chat_errc::not_found, "no such message");
+    auto target = st.ctx->db->get_event(st.id, d.target_seq); // point read
+    if (!target)
+      return make_chat_error(chat_errc::storage_failed, target.error().to_string());
+    if (!*target || (*target)->kind != event_kind::message)
+      return make_chat_error(chat_errc::not_found, "no such message");
+    if ((d.kind == event_kind::edit || d.kind == event_kind::remove)
+        && (*target)->author != d.author)
+      return make_chat_error(chat_errc::forbidden, "only the author can change a message");
+  }
+  return caf::none;
+}
+
+// -- persist, then deliver ------------------------------------------------------------
+
+caf::result<storage::event> append(channel_actor* self, storage::event d) {
+  auto& st = self->state;
+  if (auto err = check_append(self, d))
+    return err;
+  if (is_content(d.kind) && !st.sends.take(now_ms()))
+    return make_chat_error(chat_errc::rate_limited, "channel rate limit");
+  if (!d.nonce.empty()) {
+    auto key = nonce_key(d.author, d.nonce);
+    if (auto i = st.inflight_nonces.find(key); i != st.inflight_nonces.end()) {
+      // A retry while the original is still being written: answer both with it.
+      for (auto& w : st.inflight)
+        if (w.ev.seq == i->second) {
+          auto rp = self->make_response_promise<storage::event>();
+          w.waiters.push_back(rp);
+          return rp;
+        }
+    }
+    auto found = st.ctx->db->find_idempotent(st.id, d.author, d.nonce,
+                                             static_cast<uint64_t>(now_ms()));
+    if (!found)
+      return make_chat_error(chat_errc::storage_failed, found.error().to_string());
+    if (*found) {
+      auto original = st.ctx->db->get_event(st.id, **found);
+      if (original && *original)
+        return **original;
+    }
+  }
+  d.channel_id = st.id;
+  d.seq = st.next_seq;
+  d.id = st.ctx->ids->next();
+  d.time_ms = static_cast<uint64_t>(now_ms());
+  rocksdb::WriteBatch batch;
+  if (auto s = st.ctx->db->prepare(d, batch); !s.ok())
+    return make_chat_error(chat_errc::bad_request, s.message());
+  auto addr = self->address();
+  auto seq = d.seq;
+  auto s = st.ctx->writer->submit(
+    std::move(batch), [addr, seq](const storage::status& result) {
+      // Runs on the writer thread: hand the outcome to the channel as a message.
+      if (auto hdl = caf::actor_cast<caf::actor>(addr))
+        caf::anon_send(hdl, committed_atom::value, seq, result.ok(), result.to_string());
+    });
+  if (!s.ok())
+    return make_chat_error(chat_errc::overloaded, "durable writer busy, retry");
+  ++st.next_seq;
+  if (d.kind == event_kind::channel_created) {
+    st.exists = true;
+    st.channel_name = d.text;
+    st.kind = d.emoji;
+    st.creator = d.author;
+  }
+  if (!d.nonce.empty())
+    st.inflight_nonces.emplace(nonce_key(d.author, d.nonce), d.seq);
+  auto rp = self->make_response_promise<storage::event>();
+  st.inflight.push_back(pending_write{std::move(d), {rp}});
+  return rp;
+}
+
+void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string& what) {
+  auto& st = self->state;
+  if (st.inflight.empty() || st.inflight.front().ev.seq != seq)
+    return; // not ours (an earlier incarnation's write); ignore
+  if (!ok) {
+    // Nothing after this seq may be acked out of order: crash and recover from storage.
+    auto err = make_chat_error(chat_errc::storage_failed, what);
+    for (auto& w : st.inflight)
+      for (auto& rp : w.waiters)
+        rp.deliver(err);
+    st.inflight.clear();
+    self->quit(err);
+    return;
+  }
+  auto w = std::move(st.inflight.front());
+  st.inflight.pop_front();
+  auto& ev = w.ev;
+  st.durable_seq = ev.seq;
+  if (!ev.nonce.empty())
+    st.inflight_nonces.erase(nonce_key(ev.author, ev.nonce));
+  if (ev.kind == event_kind::member_join)
+    st.members.insert(ev.member_user());
+  else if (ev.kind == event_kind::member_leave)
+    st.members.erase(ev.member_user());
+  else if (ev.kind == event_kind::channel_updated && !ev.text.empty())
+    st.channel_name = ev.text;
+  for (auto& rp : w.waiters)
+    rp.deliver(ev);
+  // Serialize once; every subscriber shares the bytes.
+  auto f = std::make_shared<const std::string>(protocol::encode_event(ev));
+  for (auto& [_, sub] : st.subscribers)
+    self->send(sub.conn, deliver_atom::value, st.id, ev.seq, f);
+  if (ev.kind == event_kind::member_leave) {
+    // A member who left stops receiving the channel.
+    for (auto i = st.subscribers.begin(); i != st.subscribers.end();)
+      i = i->second.user == ev.member_user() ? st.subscribers.erase(i) : std::next(i);
+  }
+}
+
+caf::behavior running(channel_actor* self) {
+  arm_idle_timer(self);
+  return {
+    [self](append_atom, storage::event& draft) -> caf::result<storage::event> {
+      return append(self, std::move(draft));
+    },
+    [self](committed_atom, uint64_t seq, bool ok, const std::string& what) {
+      on_committed(self, seq, ok, what);
+    },
+    [self](subscribe_atom, caf::actor& conn, uint64_t user) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (!st.exists)
+        return make_chat_error(chat_errc::not_found, "no such channel");
+      if (st.members.count(user) == 0)
+        return make_chat_error(chat_errc::forbidden, "not a member of this channel");
+      if (st.subscribers.count(conn.id()) == 0)
+        self->monitor(conn);
+      st.subscribers[conn.id()] = subscriber{conn, user};
+      return st.durable_seq;
+    },
+    [self](unsubscribe_atom, caf::actor& conn) {
+      auto& st = self->state;
+      if (st.subscribers.erase(conn.id()) != 0)
+        self->demonitor(conn);
+    },
+    [self](member_check_atom, uint64_t user) -> bool {
+      return self->state.members.count(user) != 0;
+    },
+    [self](idle_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation != st.idle_generation)
+        return;
+      if (st.subscribers.empty() && st.inflight.empty()) {
+        self->quit(); // passivate: a normal exit, so the transient child is not restarted
+        return;
+      }
+      arm_idle_timer(self);
+    },
+  };
+}
+
+caf::behavior channel_impl(channel_actor* self, node_context_ptr ctx, uint64_t id) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.id = id;
+  st.sends = token_bucket{ctx->limits.channel_rate_per_s, ctx->limits.channel_burst};
+  self->set_down_handler([self](caf::down_msg& dm) {
+    self->state.subscribers.erase(dm.source.id());
+  });
+  auto reader = ctx->names->get("reader", "reader");
+  if (!reader) {
+    self->quit(make_chat_error(chat_errc::storage_failed, "storage reader not running"));
+    return {};
+  }
+  // Requests wait in the mailbox until the durable head and members are loaded.
+  self->set_default_handler(caf::skip);
+  self->request(reader, 10s, load_atom::value, id)
+    .then(
+      [self](channel_load& l) {
+        auto& s = self->state;
+        s.exists = l.exists;
+        s.channel_name = std::move(l.name);
+        s.kind = std::move(l.kind);
+        s.creator = l.creator;
+        s.durable_seq = l.last_seq;
+        s.next_seq = l.last_seq + 1;
+        s.members.insert(l.members.begin(), l.members.end());
+        self->set_default_handler(caf::print_and_drop);
+        self->become(running(self));
+      },
+      [self](caf::error& err) { self->quit(err); });
+  return {
+    [](idle_atom, uint64_t) { /* placeholder while loading */ },
+  };
+}
+
+} // namespace
+
+// -- errors ----------------------------------------------------------------------------
+
+const char* to_string(chat_errc x) noexcept {
+  switch (x) {
+    case chat_errc::none: return "none";
+    case chat_errc::forbidden: return "forbidden";
+    case chat_errc::not_found: return "not_found";
+    case chat_errc::rate_limited: return "rate_limited";
+    case chat_errc::overloaded: return "overloaded";
+    case chat_errc::storage_failed: return "storage_failed";
+    case chat_errc::bad_request: return "bad_request";
+    case chat_errc::archived: return "archived";
+  }
+  return "internal";
+}
+
+caf::error make_chat_error(chat_errc x, std::string message) {
+  return caf::error{static_cast<uint8_t>(x), caf::atom("sb_chat"),
+                    caf::make_message(std::move(message))};
+}
+
+std::pair<std::string, std::string> describe(const caf::error& err) {
+  if (err.category() == caf::atom("sb_chat")) {
+    std::string msg;
+    if (err.context().match_elements<std::string>())
+      msg = err.context().get_as<std::string>(0);
+    return {to_string(static_cast<chat_errc>(err.code())), msg};
+  }
+  if (err == caf::sec::request_timeout)
+    return {"timeout", "the request timed out, retry"};
+  if (err == caf::sec::request_receiver_down)
+    return {"unavailable", "the channel restarted, retry"};
+  return {"internal", "internal error"};
+}
+
+runtime::child_spec channel_spec(node_context_ptr ctx) {
+  runtime::child_spec cs;
+  cs.id = "channel";
+  cs.kind = "channel";
+  cs.restart = runtime::restart_type::transient;
+  cs.registered = true;
+  cs.start = [ctx](runtime::child_context& c) -> caf::actor {
+    uint64_t id = 0;
+    try {
+      id = std::stoull(c.key);
+    } catch (...) {
+      return {};
+    }
+    return c.self->spawn(channel_impl, ctx, id);
+  };
+  return cs;
+}
+
+} // namespace sb::actors

@@ -1,0 +1,44 @@
+// Channel lookup and on-demand activation (see channel_directory.hpp).
+#include "actors/channel_directory.hpp"
+
+#include <chrono>
+
+#include <caf/make_message.hpp>
+
+#include "actors/channel.hpp"
+#include "runtime/errors.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/registry.hpp"
+
+namespace sb::actors {
+
+caf::actor storage_reader(const node_context_ptr& ctx) {
+  return ctx->names->get("reader", "reader");
+}
+
+void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
+                  std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail) {
+  auto key = std::to_string(channel);
+  if (auto hdl = ctx->names->get("channel", key)) {
+    ok(hdl);
+    return;
+  }
+  auto sup = ctx->names->get("supervisor", "channels");
+  if (!sup) {
+    fail(make_chat_error(chat_errc::storage_failed, "channel supervisor not running"));
+    return;
+  }
+  self->request(sup, std::chrono::seconds(10), runtime::start_child_atom::value, key,
+                caf::message{})
+    .then([ok](caf::actor& hdl) { ok(hdl); },
+          [ctx, key, ok, fail](caf::error& err) {
+            // Lost the activation race: the winner is registered by now.
+            if (auto hdl = ctx->names->get("channel", key)) {
+              ok(hdl);
+              return;
+            }
+            fail(err);
+          });
+}
+
+} // namespace sb::actors

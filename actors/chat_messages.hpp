@@ -1,0 +1,98 @@
+// The chat actors' message vocabulary: every atom and struct that travels between
+// channel, connection and storage-reader actors, in one place.
+//
+// Who sends what:
+//   connection/http -> channel : (append_atom, storage::event draft)  -> storage::event
+//                                (subscribe_atom, caf::actor conn, user) -> head seq
+//                                (unsubscribe_atom, caf::actor conn)
+//                                (member_check_atom, user) -> bool
+//   channel -> connection      : (deliver_atom, channel, seq, frame)  live, after commit
+//   reader  -> requester       : replies to (replay_atom, ...), (history_atom, ...),
+//                                (ready_atom, user)
+//   group commit thread -> channel: (committed_atom, seq, ok, code, what)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "storage/event.hpp"
+
+namespace sb::actors {
+
+/// A serialized server->client frame, built once and shared by every receiver.
+using frame = std::shared_ptr<const std::string>;
+
+using append_atom = caf::atom_constant<caf::atom("append")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsubscribe_atom = caf::atom_constant<caf::atom("unsub")>;
+using member_check_atom = caf::atom_constant<caf::atom("ismember")>;
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using replay_atom = caf::atom_constant<caf::atom("replay")>;
+using history_atom = caf::atom_constant<caf::atom("history")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using inbound_atom = caf::atom_constant<caf::atom("inbound")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+
+/// A page of a channel's log, already encoded as dispatch frames (replay, resume).
+struct event_page {
+  uint64_t channel = 0;
+  std::vector<uint64_t> seqs;  ///< ascending
+  std::vector<frame> frames;   ///< frames[i] is the dispatch of seqs[i]
+  bool has_more = false;       ///< more events after the last one, up to the asked bound
+};
+
+/// One channel as the ready frame lists it.
+struct channel_summary {
+  uint64_t id = 0;
+  std::string name;
+  std::string kind; ///< public | private | dm
+  uint64_t head = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, channel_summary& x) {
+  return f(caf::meta::type_name("channel_summary"), x.id, x.name, x.kind, x.head);
+}
+
+/// What a channel actor recovers from storage when it activates.
+struct channel_load {
+  bool exists = false;          ///< a channel_created event is stored
+  uint64_t last_seq = 0;        ///< head of the durable log
+  std::string name;
+  std::string kind;             ///< public | private | dm
+  uint64_t creator = 0;         ///< author of channel_created
+  std::vector<uint64_t> members;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, channel_load& x) {
+  return f(caf::meta::type_name("channel_load"), x.exists, x.last_seq, x.name, x.kind,
+           x.creator, x.members);
+}
+
+/// A page of history, newest-first or oldest-first as asked, plus whether more exist.
+struct history_page {
+  uint64_t channel = 0;
+  std::vector<storage::event> events;
+  bool has_more = false;
+};
+
+} // namespace sb::actors
+
+// Frames, events and pages of them are node-local: they never cross to another node (a
+// cluster would ship events in their storage codec), so CAF needs no serializer for them.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::frame)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::event_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::history_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::storage::event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<sb::storage::event>)

@@ -1,0 +1,611 @@
+// connection: the whole behaviour of a connection actor (contract in connection.hpp).
+#include "actors/connection.hpp"
+
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+#include <variant>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/make_message.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "accounts/accounts.hpp"
+#include "actors/channel.hpp"
+#include "actors/channel_directory.hpp"
+#include "actors/chat_messages.hpp"
+#include "actors/token_bucket.hpp"
+#include "protocol/client_op.hpp"
+#include "protocol/encode.hpp"
+#include "protocol/json_writer.hpp"
+#include "runtime/actor_stats.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/registry.hpp"
+#include "transport/server.hpp"
+
+namespace sb::actors {
+
+/// Bridges one transport session to its connection actor. Inbound events that arrive
+/// before the actor is attached wait here (bounded).
+class ws_bridge : public transport::ws_handler {
+public:
+  static constexpr size_t max_pending = 64;
+
+  explicit ws_bridge(std::shared_ptr<transport::ws_link> link) : link_(std::move(link)) {}
+
+  const std::shared_ptr<transport::ws_link>& link() const { return link_; }
+
+  void attach(const caf::actor& conn) {
+    std::lock_guard guard{mtx_};
+    conn_ = conn;
+    for (auto& msg : pending_)
+      conn_->enqueue(nullptr, caf::make_message_id(), std::move(msg), nullptr);
+    pending_.clear();
+  }
+
+  void on_text(std::string_view text) override {
+    forward(caf::make_message(inbound_atom::value, std::string{text}, false));
+  }
+  void on_binary(size_t) override {
+    forward(caf::make_message(inbound_atom::value, std::string{}, true));
+  }
+  void on_closed(uint16_t code) override {
+    forward(caf::make_message(closed_atom::value, code));
+  }
+
+private:
+  void forward(caf::message msg) {
+    std::lock_guard guard{mtx_};
+    if (conn_) {
+      conn_->enqueue(nullptr, caf::make_message_id(), std::move(msg), nullptr);
+      return;
+    }
+    if (pending_.size() >= max_pending) {
+      link_->close(transport::close_code::rate_limited, "too many frames before ready");
+      return;
+    }
+    pending_.push_back(std::move(msg));
+  }
+
+  std::shared_ptr<transport::ws_link> link_;
+  std::mutex mtx_;
+  caf::actor conn_;
+  std::vector<caf::message> pending_;
+};
+
+} // namespace sb::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<sb::actors::ws_bridge>)
+
+namespace sb::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace cc = transport::close_code;
+
+// -- state ---------------------------------------------------------------------------
+
+/// Delivery state of one subscribed channel.
+struct channel_sub {
+  caf::actor channel;
+  uint64_t delivered = 0;   // highest seq sent to the socket
+  bool replaying = false;   // a replay page request is outstanding
+  bool lagged = false;      // the buffer overflowed while replaying
+  std::deque<std::pair<uint64_t, frame>> buffer; // live events held back during replay
+};
+
+enum class phase { awaiting_identify, identifying, ready };
+
+struct connection_state {
+  node_context_ptr ctx;
+  std::shared_ptr<ws_bridge> bridge;
+  phase now = phase::awaiting_identify;
+  uint64_t user = 0;
+  std::string user_name;
+  std::string session;
+  std::unordered_map<uint64_t, channel_sub> subs;
+  token_bucket ops;
+  int64_t last_heartbeat_ms = 0;
+  int64_t opened_ms = 0;
+  bool closing = false;
+
+  static inline const char* name = "connection";
+};
+
+using connection_actor = caf::stateful_actor<connection_state, runtime::supervised_actor>;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+void send_frame(connection_actor* self, std::string text) {
+  self->state.bridge->link()->send(std::make_shared<const std::string>(std::move(text)));
+}
+
+void send_error(connection_actor* self, const std::string& req, std::string_view code,
+                std::string_view message) {
+  send_frame(self, protocol::encode_error(req, code, message));
+}
+
+void send_error(connection_actor* self, const std::string& req, const caf::error& err) {
+  auto [code, message] = describe(err);
+  send_error(self, req, code, message);
+}
+
+/// `{"op":"ok","req":..}`: a request that succeeded with nothing more to say.
+std::string encode_ok(const std::string& req) {
+  std::string out;
+  protocol::json_writer w{out};
+  w.begin_object().field("op", "ok");
+  if (!req.empty())
+    w.raw_field("req", req);
+  w.end_object();
+  return out;
+}
+
+/// `{"op":"subscribed","req":..,"channel":"..","seq":N}`: live from seq N on.
+std::string encode_subscribed(const std::string& req, uint64_t channel, uint64_t seq) {
+  std::string out;
+  protocol::json_writer w{out};
+  w.begin_object().field("op", "subscribed");
+  if (!req.empty())
+    w.raw_field("req", req);
+  w.id_field("channel", channel).field("seq", seq).end_object();
+  return out;
+}
+
+void close_with(connection_actor* self, uint16_t code, std::string reason) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  st.closing = true;
+  st.bridge->link()->close(code, std::move(reason));
+}
+
+// -- delivery without gaps -----------------------------------------------------------
+
+void request_replay(connection_actor* self, uint64_t channel, uint64_t upto);
+
+/// Sends live or replayed events in seq order; a gap triggers a replay from storage.
+void drain_buffer(connection_actor* self, uint64_t channel) {
+  auto& st = self->state;
+  auto i = st.subs.find(channel);
+  if (i == st.subs.end())
+    return;
+  auto& sub = i->second;
+  while (!sub.buffer.empty()) {
+    auto [seq, f] = sub.buffer.front();
+    if (seq <= sub.delivered) {
+      sub.buffer.pop_front();
+      continue;
+    }
+    if (seq != sub.delivered + 1) {
+      request_replay(self, channel, seq - 1);
+      return;
+    }
+    sub.buffer.pop_front();
+    st.bridge->link()->send(f);
+    sub.delivered = seq;
+  }
+}
+
+void request_replay(connection_actor* self, uint64_t channel, uint64_t upto) {
+  auto& st = self->state;
+  auto& sub = st.subs[channel];
+  if (sub.replaying)
+    return;
+  auto reader = storage_reader(st.ctx);
+  if (!reader) {
+    close_with(self, cc::server_restart, "storage reader restarting");
+    return;
+  }
+  sub.replaying = true;
+  self->request(reader, 30s, replay_atom::value, channel, sub.delivered, upto,
+                st.ctx->limits.replay_page)
+    .then(
+      [self, channel, upto](event_page& page) {
+        auto& s = self->state;
+        auto i = s.subs.find(channel);
+        if (i == s.subs.end())
+          return;
+        auto& sub = i->second;
+        sub.replaying = false;
+        for (size_t k = 0; k < page.seqs.size(); ++k) {
+          if (page.seqs[k] <= sub.delivered)
+            continue;
+          s.bridge->link()->send(page.frames[k]);
+          sub.delivered = page.seqs[k];
+        }
+        if (page.has_more && sub.delivered < upto) {
+          request_replay(self, channel, upto);
+          return;
+        }
+        if (sub.lagged) {
+          // Too much arrived meanwhile: ask the channel for its head and replay to it.
+          sub.lagged = false;
+          sub.buffer.clear();
+          self->request(sub.channel, 10s, subscribe_atom::value,
+                        caf::actor_cast<caf::actor>(self), s.user)
+            .then([self, channel](uint64_t head) { request_replay(self, channel, head); },
+                  [self](caf::error&) { close_with(self, cc::server_restart, "resubscribe failed"); });
+          return;
+        }
+        drain_buffer(self, channel);
+      },
+      [self](caf::error&) {
+        // Cannot guarantee a gap-free stream: let the client resume.
+        close_with(self, cc::server_restart, "replay failed");
+      });
+}
+
+void on_live(connection_actor* self, uint64_t channel, uint64_t seq, frame& f) {
+  auto& st = self->state;
+  auto i = st.subs.find(channel);
+  if (i == st.subs.end())
+    return;
+  auto& sub = i->second;
+  if (sub.replaying) {
+    if (sub.buffer.size() < st.ctx->limits.replay_buffer_events)
+      sub.buffer.emplace_back(seq, std::move(f));
+    else
+      sub.lagged = true;
+    return;
+  }
+  if (seq <= sub.delivered)
+    return; // duplicate
+  if (seq == sub.delivered + 1) {
+    st.bridge->link()->send(std::move(f));
+    sub.delivered = seq;
+    return;
+  }
+  sub.buffer.emplace_back(seq, std::move(f));
+  request_replay(self, channel, seq - 1);
+}
+
+/// Subscribes to `channel` and delivers everything after `after` first.
+void subscribe(connection_actor* self, uint64_t channel, uint64_t after,
+               std::function<void(caf::error)> done) {
+  auto& st = self->state;
+  with_channel(
+    self, st.ctx, channel,
+    [self, channel, after, done](caf::actor ch) {
+      self->request(ch, 10s, subscribe_atom::value, caf::actor_cast<caf::actor>(self),
+                    self->state.user)
+        .then(
+          [self, channel, after, ch, done](uint64_t head) {
+            auto& sub = self->state.subs[channel];
+            sub.channel = ch;
+            sub.delivered = std::max(sub.delivered, after);
+            if (head > sub.delivered)
+              request_replay(self, channel, head);
+            done(caf::none);
+          },
+          [done](caf::error& err) { done(err); });
+    },
+    done);
+}
+
+// -- client ops ----------------------------------------------------------------------
+
+void on_identified(connection_actor* self, const protocol::identify_op& op,
+                   const accounts::user& who) {
+  auto& st = self->state;
+  st.user = who.id;
+  st.user_name = who.name;
+  auto reader = storage_reader(st.ctx);
+  if (!reader) {
+    close_with(self, cc::server_restart, "storage reader restarting");
+    return;
+  }
+  std::unordered_map<uint64_t, uint64_t> resume;
+  for (auto& r : op.resume)
+    resume[r.channel] = r.last_seq;
+  self->request(reader, 30s, ready_atom::value, st.user, st.ctx->limits.max_channels_per_user)
+    .then(
+      [self, resume](std::vector<channel_summary>& chans) {
+        auto& s = self->state;
+        protocol::ready_info info;
+        info.user_id = s.user;
+        info.user_name = s.user_name;
+        info.session_id = s.session;
+        for (auto& c : chans) {
+          auto kind = c.kind == "private" ? protocol::channel_kind::private_channel
+                      : c.kind == "dm"    ? protocol::channel_kind::dm
+                                          : protocol::channel_kind::public_channel;
+          info.channels.push_back(protocol::channel_info{c.id, c.name, kind, c.head});
+        }
+        send_frame(self, protocol::encode_ready(info));
+        s.now = phase::ready;
+        for (auto& c : chans) {
+          // Resume from the client's seq where given; else from the head it was told.
+          auto i = resume.find(c.id);
+          auto after = i != resume.end() ? std::min(i->second, c.head) : c.head;
+          subscribe(self, c.id, after, [](caf::error) {});
+        }
+      },
+      [self](caf::error&) { close_with(self, cc::server_restart, "could not load channels"); });
+}
+
+void handle_op(connection_actor* self, protocol::client_op& op) {
+  auto& st = self->state;
+  if (auto* id = std::get_if<protocol::identify_op>(&op)) {
+    if (st.now != phase::awaiting_identify) {
+      send_error(self, id->req_json, "already_identified", "identify was already sent");
+      return;
+    }
+    st.now = phase::identifying;
+    auto who = st.ctx->accounts->authenticate(id->token);
+    if (!who) {
+      send_error(self, id->req_json, "auth_failed", "invalid or expired token");
+      close_with(self, cc::auth_failed, "auth failed");
+      return;
+    }
+    on_identified(self, *id, *who);
+    return;
+  }
+  if (std::holds_alternative<protocol::heartbeat_op>(op)) {
+    st.last_heartbeat_ms = now_ms();
+    send_frame(self, protocol::encode_heartbeat_ack());
+    return;
+  }
+  auto req = std::visit([](auto& x) { return x.req_json; }, op);
+  if (st.now != phase::ready) {
+    send_error(self, req, "not_identified", "identify first");
+    close_with(self, cc::protocol_error, "identify first");
+    return;
+  }
+  if (!st.ops.take(now_ms())) {
+    send_error(self, req, "rate_limited",
+               "too many requests, retry after " + std::to_string(st.ops.retry_after_ms(now_ms()))
+                 + " ms");
+    return;
+  }
+  auto append_to = [self](uint64_t channel, storage::event draft, std::string req) {
+    with_channel(
+      self, self->state.ctx, channel,
+      [self, draft, req](caf::actor ch) {
+        self->request(ch, 30s, append_atom::value, draft)
+          .then([self, req](storage::event& ev) { send_frame(self, protocol::encode_ack(req, ev)); },
+                [self, req](caf::error& err) { send_error(self, req, err); });
+      },
+      [self, req](caf::error err) { send_error(self, req, err); });
+  };
+  using storage::event_kind;
+  if (auto* x = std::get_if<protocol::send_op>(&op)) {
+    storage::event d;
+    d.kind = event_kind::message;
+    d.author = st.user;
+    d.text = std::move(x->text);
+    d.nonce = std::move(x->nonce);
+    d.thread_root = x->thread_root;
+    append_to(x->channel, std::move(d), x->req_json);
+  } else if (auto* x = std::get_if<protocol::edit_op>(&op)) {
+    storage::event d;
+    d.kind = event_kind::edit;
+    d.author = st.user;
+    d.target_seq = x->seq;
+    d.text = std::move(x->text);
+    append_to(x->channel, std::move(d), x->req_json);
+  } else if (auto* x = std::get_if<protocol::delete_op>(&op)) {
+    storage::event d;
+    d.kind = event_kind::remove;
+    d.author = st.user;
+    d.target_seq = x->seq;
+    append_to(x->channel, std::move(d), x->req_json);
+  } else if (auto* x = std::get_if<protocol::react_op>(&op)) {
+    storage::event d;
+    d.kind = x->add ? event_kind::reaction_add : event_kind::reaction_remove;
+    d.author = st.user;
+    d.target_seq = x->seq;
+    d.emoji = std::move(x->emoji);
+    append_to(x->channel, std::move(d), x->req_json);
+  } else if (auto* x = std::get_if<protocol::subscribe_op>(&op)) {
+    auto req2 = x->req_json;
+    auto channel = x->channel;
+    if (st.subs.count(channel) == 0 && st.subs.size() >= st.ctx->limits.max_channels_per_user) {
+      send_error(self, req2, "too_many_channels", "subscription limit reached");
+      return;
+    }
+    auto after = x->after.value_or(0);
+    bool live_only = !x->after.has_value();
+    // Live only: start from the current head, which subscribe() reports.
+    auto go = [self, channel, req2](uint64_t from) {
+      subscribe(self, channel, from, [self, channel, req2](caf::error err) {
+        if (err) {
+          self->state.subs.erase(channel);
+          send_error(self, req2, err);
+          return;
+        }
+        send_frame(self, encode_subscribed(req2, channel,
+                                                     self->state.subs[channel].delivered));
+      });
+    };
+    if (!live_only) {
+      go(after);
+    } else {
+      with_channel(
+        self, st.ctx, channel,
+        [self, channel, go, req2](caf::actor ch) {
+          self->request(ch, 10s, subscribe_atom::value, caf::actor_cast<caf::actor>(self),
+                        self->state.user)
+            .then([go](uint64_t head) { go(head); },
+                  [self, req2](caf::error& err) { send_error(self, req2, err); });
+        },
+        [self, req2](caf::error err) { send_error(self, req2, err); });
+    }
+  } else if (auto* x = std::get_if<protocol::unsubscribe_op>(&op)) {
+    auto i = st.subs.find(x->channel);
+    if (i != st.subs.end()) {
+      if (i->second.channel)
+        self->send(i->second.channel, unsubscribe_atom::value,
+                   caf::actor_cast<caf::actor>(self));
+      st.subs.erase(i);
+    }
+    send_frame(self, encode_ok(x->req_json));
+  } else if (auto* x = std::get_if<protocol::history_op>(&op)) {
+    auto h = *x;
+    with_channel(
+      self, st.ctx, h.channel,
+      [self, h](caf::actor ch) {
+        self->request(ch, 10s, member_check_atom::value, self->state.user)
+          .then(
+            [self, h](bool member) {
+              if (!member) {
+                send_error(self, h.req_json, "forbidden", "not a member of this channel");
+                return;
+              }
+              auto reader = storage_reader(self->state.ctx);
+              if (!reader) {
+                send_error(self, h.req_json, "unavailable", "storage reader restarting");
+                return;
+              }
+              auto fetch = [self, h, reader](int32_t dir, uint64_t anchor, uint32_t limit,
+                                             std::function<void(history_page&)> k) {
+                self->request(reader, 30s, history_atom::value, h.channel, dir, anchor, limit)
+                  .then([k](history_page& p) { k(p); },
+                        [self, h](caf::error& err) { send_error(self, h.req_json, err); });
+              };
+              auto reply = [self, h](std::vector<storage::event> evs, bool more) {
+                send_frame(self, protocol::encode_history(h.req_json, h.channel, evs, more));
+              };
+              using protocol::history_anchor;
+              switch (h.anchor) {
+                case history_anchor::latest:
+                  fetch(0, storage::latest_seq, h.limit, [reply](history_page& p) {
+                    std::reverse(p.events.begin(), p.events.end());
+                    reply(std::move(p.events), p.has_more);
+                  });
+                  break;
+                case history_anchor::before:
+                  fetch(0, h.seq, h.limit, [reply](history_page& p) {
+                    std::reverse(p.events.begin(), p.events.end());
+                    reply(std::move(p.events), p.has_more);
+                  });
+                  break;
+                case history_anchor::after:
+                  fetch(1, h.seq, h.limit,
+                        [reply](history_page& p) { reply(std::move(p.events), p.has_more); });
+                  break;
+                case history_anchor::around: {
+                  auto half = std::max<uint32_t>(h.limit / 2, 1);
+                  // Older half (anchor included), then newer half.
+                  fetch(0, h.seq + 1, half, [fetch, reply, h, half](history_page& older) {
+                    auto evs = std::move(older.events);
+                    std::reverse(evs.begin(), evs.end());
+                    bool more_before = older.has_more;
+                    fetch(1, h.seq, h.limit - std::min(h.limit, half),
+                          [evs, more_before, reply](history_page& newer) mutable {
+                            evs.insert(evs.end(), newer.events.begin(), newer.events.end());
+                            reply(std::move(evs), more_before || newer.has_more);
+                          });
+                  });
+                  break;
+                }
+              }
+            },
+            [self, h](caf::error& err) { send_error(self, h.req_json, err); });
+      },
+      [self, h](caf::error err) { send_error(self, h.req_json, err); });
+  }
+}
+
+void on_inbound(connection_actor* self, std::string& text, bool binary) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  if (binary) {
+    send_error(self, "", "binary_frame", "binary frames are not supported; send JSON text");
+    return;
+  }
+  auto parsed = protocol::parse_client_frame(text);
+  if (auto* err = std::get_if<protocol::protocol_error>(&parsed)) {
+    send_error(self, err->req_json, err->code, err->message);
+    if (st.now == phase::awaiting_identify) // the first frame must be a valid identify
+      close_with(self, cc::protocol_error, "expected identify");
+    return;
+  }
+  handle_op(self, std::get<protocol::client_op>(parsed));
+}
+
+caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
+                              std::shared_ptr<ws_bridge> bridge) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.bridge = bridge;
+  st.session = std::to_string(bridge->link()->id());
+  st.ops = token_bucket{ctx->limits.conn_rate_per_s, ctx->limits.conn_burst};
+  st.opened_ms = st.last_heartbeat_ms = now_ms();
+  // Whatever ends this actor (crash included) closes the socket, so the client resumes.
+  self->attach_functor([bridge](const caf::error& reason) {
+    bridge->link()->close(reason ? cc::server_restart : cc::normal,
+                          reason ? "server error, resume" : "bye");
+  });
+  send_frame(self, protocol::encode_hello(ctx->limits.heartbeat_interval.count(), st.session));
+  bridge->attach(caf::actor_cast<caf::actor>(self));
+  self->delayed_send(self, ctx->limits.heartbeat_interval, tick_atom::value);
+  return {
+    [self](inbound_atom, std::string& text, bool binary) { on_inbound(self, text, binary); },
+    [self](deliver_atom, uint64_t channel, uint64_t seq, frame& f) {
+      on_live(self, channel, seq, f);
+    },
+    [self](closed_atom, uint16_t) {
+      auto& s = self->state;
+      for (auto& [_, sub] : s.subs)
+        if (sub.channel)
+          self->send(sub.channel, unsubscribe_atom::value, caf::actor_cast<caf::actor>(self));
+      s.closing = true;
+      self->quit();
+    },
+    [self](tick_atom) {
+      auto& s = self->state;
+      auto now = now_ms();
+      auto interval = s.ctx->limits.heartbeat_interval.count();
+      if (s.now != phase::ready && now - s.opened_ms > s.ctx->limits.identify_timeout.count()) {
+        close_with(self, cc::auth_failed, "identify timeout");
+        return;
+      }
+      if (now - s.last_heartbeat_ms > 2 * interval) {
+        close_with(self, cc::heartbeat_timeout, "heartbeat timeout");
+        return;
+      }
+      self->delayed_send(self, s.ctx->limits.heartbeat_interval / 2, tick_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+runtime::child_spec connection_spec(node_context_ptr ctx) {
+  runtime::child_spec cs;
+  cs.id = "connection";
+  cs.kind = "connection";
+  cs.restart = runtime::restart_type::temporary;
+  cs.shutdown.timeout = std::chrono::milliseconds(2000);
+  cs.start = [ctx](runtime::child_context& c) -> caf::actor {
+    if (!c.args.match_elements<std::shared_ptr<ws_bridge>>())
+      return {};
+    auto bridge = c.args.get_as<std::shared_ptr<ws_bridge>>(0);
+    return c.self->spawn(connection_impl, ctx, bridge);
+  };
+  return cs;
+}
+
+std::shared_ptr<transport::ws_handler>
+make_ws_handler(caf::actor_system& sys, node_context_ptr ctx,
+                std::shared_ptr<transport::ws_link> link) {
+  auto sup = ctx->names->get("supervisor", "connections");
+  if (!sup)
+    return nullptr;
+  auto bridge = std::make_shared<ws_bridge>(link);
+  caf::anon_send(sup, runtime::start_child_atom::value, std::to_string(link->id()),
+                 caf::make_message(bridge));
+  (void) sys;
+  return bridge;
+}
+
+} // namespace sb::actors

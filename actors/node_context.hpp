@@ -1,0 +1,62 @@
+// node_context: what every chat actor of a node shares (the store, the durable writer,
+// id generation, accounts, the registry and the limits). Owned by main(), which outlives
+// the actor system; actors hold a shared_ptr so a late message can never see it freed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+namespace sb::storage {
+class store;
+class group_commit;
+class id_generator;
+} // namespace sb::storage
+
+namespace sb::accounts {
+class service;
+}
+
+namespace sb::runtime {
+class registry;
+}
+
+namespace sb::actors {
+
+/// Limits of the chat core, all configurable (see server/config.hpp).
+struct chat_limits {
+  /// Heartbeat interval announced in hello; a client silent for 2 intervals is closed.
+  /// Default: 30 s.
+  std::chrono::milliseconds heartbeat_interval{30000};
+  /// Time a client has to identify after hello. Default: 10 s.
+  std::chrono::milliseconds identify_timeout{10000};
+  /// Token bucket per connection: sustained ops/s and burst. Default: 20/s, burst 40.
+  double conn_rate_per_s = 20;
+  double conn_burst = 40;
+  /// Token bucket per channel (all senders): messages/s and burst. Default: 2000/s, 4000.
+  double channel_rate_per_s = 2000;
+  double channel_burst = 4000;
+  /// Events one replay page holds (resume and history pages). Default: 200.
+  uint32_t replay_page = 200;
+  /// Live events a connection buffers per channel while replaying. Default: 1,000.
+  uint32_t replay_buffer_events = 1000;
+  /// A channel actor with no subscribers and no writes for this long passivates.
+  /// Default: 60 s.
+  std::chrono::milliseconds channel_idle{60000};
+  /// Max channels one ready frame lists and one connection subscribes. Default: 1,000.
+  uint32_t max_channels_per_user = 1000;
+};
+
+/// Shared services of one node.
+struct node_context {
+  storage::store* db = nullptr;
+  storage::group_commit* writer = nullptr;
+  storage::id_generator* ids = nullptr;
+  accounts::service* accounts = nullptr;
+  std::shared_ptr<runtime::registry> names;
+  chat_limits limits;
+};
+
+using node_context_ptr = std::shared_ptr<const node_context>;
+
+} // namespace sb::actors
