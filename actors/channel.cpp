@@ -17,7 +17,7 @@
 #include "protocol/encode.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/registry.hpp"
-#include "storage/group_commit.hpp"
+#include "storage/commit_pool.hpp"
 #include "storage/ids.hpp"
 #include "storage/store.hpp"
 
@@ -184,7 +184,7 @@ caf::result<storage::event> append(channel_actor* self, storage::event d) {
   auto addr = self->address();
   auto seq = d.seq;
   auto s = st.ctx->writer->submit(
-    std::move(batch), [addr, seq](const storage::status& result) {
+    st.id, std::move(batch), [addr, seq](const storage::status& result) {
       // Runs on the writer thread: hand the outcome to the channel as a message.
       if (auto hdl = caf::actor_cast<caf::actor>(addr))
         caf::anon_send(hdl, committed_atom::value, seq, result.ok(), result.to_string());

@@ -9,7 +9,7 @@
 
 namespace sb::storage {
 class store;
-class group_commit;
+class commit_pool;
 class id_generator;
 } // namespace sb::storage
 
@@ -50,7 +50,7 @@ struct chat_limits {
 /// Shared services of one node.
 struct node_context {
   storage::store* db = nullptr;
-  storage::group_commit* writer = nullptr;
+  storage::commit_pool* writer = nullptr;
   storage::id_generator* ids = nullptr;
   accounts::service* accounts = nullptr;
   std::shared_ptr<runtime::registry> names;

@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage/group_commit.hpp"
+#include "storage/commit_pool.hpp"
 #include "storage/ids.hpp"
 #include "storage/store.hpp"
 
@@ -39,6 +39,7 @@ struct config {
   std::string dir;
   double seconds = 5;
   int appenders = 256;
+  std::size_t writers = 2; // group-commit writer threads (commit_pool); no-grouping uses 1
   std::vector<std::uint64_t> channels{1, 1000};
   bool json_only = false;
 };
@@ -83,6 +84,8 @@ config parse(int argc, char** argv) {
       c.seconds = std::atof(value().c_str());
     else if (a == "--appenders")
       c.appenders = std::atoi(value().c_str());
+    else if (a == "--writers")
+      c.writers = std::strtoull(value().c_str(), nullptr, 10);
     else if (a == "--channels") {
       c.channels.clear();
       std::stringstream ss{value()};
@@ -91,7 +94,7 @@ config parse(int argc, char** argv) {
     } else if (a == "--json-only")
       c.json_only = true;
     else if (a == "--help" || a == "-h") {
-      std::printf("usage: %s [--dir D] [--seconds S] [--appenders N] [--channels 1,1000] "
+      std::printf("usage: %s [--dir D] [--seconds S] [--appenders N] [--writers W] [--channels 1,1000] "
                   "[--json-only]\n", argv[0]);
       std::exit(0);
     } else
@@ -138,9 +141,10 @@ scenario_result run(const config& cfg, const std::string& dir, std::uint64_t cha
   if (!opened)
     die("open " + dir + ": " + opened.error().to_string());
   auto db = std::move(*opened);
-  group_commit_options go;
-  go.grouping = grouping;
-  group_commit gc{*db, go};
+  commit_pool_options go;
+  go.writer.grouping = grouping;
+  go.writers = grouping ? cfg.writers : 1;
+  commit_pool gc{*db, go};
   id_generator ids{1};
 
   const auto n_app = static_cast<std::size_t>(cfg.appenders);
@@ -194,7 +198,8 @@ scenario_result run(const config& cfg, const std::string& dir, std::uint64_t cha
     if (!batch)
       die("prepare: " + batch.error().to_string());
     ap.submitted = steady::now();
-    auto st = gc.submit(std::move(*batch), [&on_ack, a](const status& r) { on_ack(a, r); });
+    auto st = gc.submit(e.channel_id, std::move(*batch),
+                        [&on_ack, a](const status& r) { on_ack(a, r); });
     if (!st.ok())
       return false; // seq not used: no gap
     ch.last = e.seq; // submitted in seq order under the lock; group commit keeps FIFO

@@ -23,7 +23,7 @@
 #include "actors/node.hpp"
 #include "runtime/registry.hpp"
 #include "server/config.hpp"
-#include "storage/group_commit.hpp"
+#include "storage/commit_pool.hpp"
 #include "storage/ids.hpp"
 #include "storage/store.hpp"
 #include "transport/server.hpp"
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
                  db.error().to_string().c_str());
     return bad_storage;
   }
-  auto writer = std::make_unique<sb::storage::group_commit>(**db);
+  auto writer = std::make_unique<sb::storage::commit_pool>(**db);
   auto ids = std::make_unique<sb::storage::id_generator>(cfg.node_id);
   sb::accounts::options aopts;
   if (cfg.password_hash == "min") {

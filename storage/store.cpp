@@ -172,6 +172,8 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
     return status{errc::invalid_argument, "store_options.path is empty"};
   rocksdb::DBOptions dbo;
   dbo.max_background_jobs = opts.max_background_jobs;
+  // Lets one writer's WAL write overlap another's memtable insert (see commit_pool.hpp).
+  dbo.enable_pipelined_write = true;
   // Neither flag may ever add things to an existing dir: only a fresh dir gets CFs created.
   dbo.create_if_missing = false;
   dbo.create_missing_column_families = false;
