@@ -234,9 +234,21 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
   for (auto& rp : w.waiters)
     rp.deliver(ev);
   // Serialize once; every subscriber shares the bytes.
-  auto f = std::make_shared<const std::string>(protocol::encode_event(ev));
+  protocol::event_extras extras;
+  if (ev.kind == event_kind::message && ev.thread_root != 0) {
+    // A reply carries its root's reply count and last reply (a point read of the counter
+    // the same batch merged), so clients update the thread badge without a fetch.
+    if (auto t = st.ctx->db->thread_info(st.id, ev.thread_root))
+      extras.thread = protocol::thread_summary{t->reply_count, t->last_reply_seq};
+  }
+  auto f = std::make_shared<const std::string>(protocol::encode_event(ev, extras));
   for (auto& [_, sub] : st.subscribers)
     self->send(sub.conn, deliver_atom::value, st.id, ev.seq, f);
+  if (ev.kind == event_kind::member_join) {
+    // Every online device of the new member starts receiving this channel now.
+    if (auto u = st.ctx->names->get("user", std::to_string(ev.member_user())))
+      self->send(u, joined_atom::value, st.id, ev.seq);
+  }
   if (ev.kind == event_kind::member_leave) {
     // A member who left stops receiving the channel.
     for (auto i = st.subscribers.begin(); i != st.subscribers.end();)

@@ -10,6 +10,8 @@
 //   reader  -> requester       : replies to (replay_atom, ...), (history_atom, ...),
 //                                (ready_atom, user)
 //   group commit thread -> channel: (committed_atom, seq, ok, code, what)
+//   connection -> user         : (attach_atom, caf::actor conn)
+//   channel -> user -> connections: (joined_atom, channel, seq)  the user joined at seq
 #pragma once
 
 #include <cstdint>
@@ -42,6 +44,9 @@ using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using load_atom = caf::atom_constant<caf::atom("load")>;
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using joined_atom = caf::atom_constant<caf::atom("joined")>;
+using pump_atom = caf::atom_constant<caf::atom("pump")>;
 
 /// A page of a channel's log, already encoded as dispatch frames (replay, resume).
 struct event_page {

@@ -2,6 +2,7 @@
 #include "actors/connection.hpp"
 
 #include <deque>
+#include <optional>
 #include <mutex>
 #include <unordered_map>
 #include <variant>
@@ -17,6 +18,7 @@
 #include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/token_bucket.hpp"
+#include "actors/user.hpp"
 #include "protocol/client_op.hpp"
 #include "protocol/encode.hpp"
 #include "protocol/json_writer.hpp"
@@ -95,6 +97,10 @@ struct channel_sub {
   bool replaying = false;   // a replay page request is outstanding
   bool lagged = false;      // the buffer overflowed while replaying
   std::deque<std::pair<uint64_t, frame>> buffer; // live events held back during replay
+  std::deque<std::pair<uint64_t, frame>> page;   // replayed events not yet in the outbox
+  bool page_has_more = false;
+  uint64_t replay_upto = 0;
+  std::optional<uint64_t> resume_from; // identify asked to resume: send `resumed` when done
 };
 
 enum class phase { awaiting_identify, identifying, ready };
@@ -170,6 +176,7 @@ void close_with(connection_actor* self, uint16_t code, std::string reason) {
 // -- delivery without gaps -----------------------------------------------------------
 
 void request_replay(connection_actor* self, uint64_t channel, uint64_t upto);
+void pump_replay(connection_actor* self, uint64_t channel);
 
 /// Sends live or replayed events in seq order; a gap triggers a replay from storage.
 void drain_buffer(connection_actor* self, uint64_t channel) {
@@ -205,42 +212,68 @@ void request_replay(connection_actor* self, uint64_t channel, uint64_t upto) {
     return;
   }
   sub.replaying = true;
+  sub.replay_upto = upto;
   self->request(reader, 30s, replay_atom::value, channel, sub.delivered, upto,
                 st.ctx->limits.replay_page)
     .then(
-      [self, channel, upto](event_page& page) {
-        auto& s = self->state;
-        auto i = s.subs.find(channel);
-        if (i == s.subs.end())
+      [self, channel](event_page& page) {
+        auto i = self->state.subs.find(channel);
+        if (i == self->state.subs.end())
           return;
         auto& sub = i->second;
-        sub.replaying = false;
-        for (size_t k = 0; k < page.seqs.size(); ++k) {
-          if (page.seqs[k] <= sub.delivered)
-            continue;
-          s.bridge->link()->send(page.frames[k]);
-          sub.delivered = page.seqs[k];
-        }
-        if (page.has_more && sub.delivered < upto) {
-          request_replay(self, channel, upto);
-          return;
-        }
-        if (sub.lagged) {
-          // Too much arrived meanwhile: ask the channel for its head and replay to it.
-          sub.lagged = false;
-          sub.buffer.clear();
-          self->request(sub.channel, 10s, subscribe_atom::value,
-                        caf::actor_cast<caf::actor>(self), s.user)
-            .then([self, channel](uint64_t head) { request_replay(self, channel, head); },
-                  [self](caf::error&) { close_with(self, cc::server_restart, "resubscribe failed"); });
-          return;
-        }
-        drain_buffer(self, channel);
+        for (size_t k = 0; k < page.seqs.size(); ++k)
+          sub.page.emplace_back(page.seqs[k], std::move(page.frames[k]));
+        sub.page_has_more = page.has_more;
+        pump_replay(self, channel);
       },
       [self](caf::error&) {
         // Cannot guarantee a gap-free stream: let the client resume.
         close_with(self, cc::server_restart, "replay failed");
       });
+}
+
+/// Moves replayed events into the outbox while it is under half full, so a long resume
+/// never trips the slow-consumer limit; continues on a short timer when it is full.
+void pump_replay(connection_actor* self, uint64_t channel) {
+  auto& st = self->state;
+  auto i = st.subs.find(channel);
+  if (i == st.subs.end() || st.closing)
+    return;
+  auto& sub = i->second;
+  auto& link = *st.bridge->link();
+  while (!sub.page.empty()) {
+    if (link.outbox_bytes() >= st.ctx->limits.outbox_soft_bytes) {
+      self->delayed_send(self, std::chrono::milliseconds(5), pump_atom::value, channel);
+      return;
+    }
+    auto [seq, f] = std::move(sub.page.front());
+    sub.page.pop_front();
+    if (seq <= sub.delivered)
+      continue;
+    link.send(std::move(f));
+    sub.delivered = seq;
+  }
+  sub.replaying = false;
+  if (sub.page_has_more && sub.delivered < sub.replay_upto) {
+    request_replay(self, channel, sub.replay_upto);
+    return;
+  }
+  if (sub.resume_from) {
+    st.bridge->link()->send(std::make_shared<const std::string>(
+      protocol::encode_resumed(channel, *sub.resume_from, sub.delivered)));
+    sub.resume_from.reset();
+  }
+  if (sub.lagged) {
+    // Too much arrived meanwhile: ask the channel for its head and replay to it.
+    sub.lagged = false;
+    sub.buffer.clear();
+    self->request(sub.channel, 10s, subscribe_atom::value, caf::actor_cast<caf::actor>(self),
+                  st.user)
+      .then([self, channel](uint64_t head) { request_replay(self, channel, head); },
+            [self](caf::error&) { close_with(self, cc::server_restart, "resubscribe failed"); });
+    return;
+  }
+  drain_buffer(self, channel);
 }
 
 void on_live(connection_actor* self, uint64_t channel, uint64_t seq, frame& f) {
@@ -269,20 +302,27 @@ void on_live(connection_actor* self, uint64_t channel, uint64_t seq, frame& f) {
 
 /// Subscribes to `channel` and delivers everything after `after` first.
 void subscribe(connection_actor* self, uint64_t channel, uint64_t after,
-               std::function<void(caf::error)> done) {
+               std::function<void(caf::error)> done, bool resuming = false) {
   auto& st = self->state;
   with_channel(
     self, st.ctx, channel,
-    [self, channel, after, done](caf::actor ch) {
+    [self, channel, after, done, resuming](caf::actor ch) {
       self->request(ch, 10s, subscribe_atom::value, caf::actor_cast<caf::actor>(self),
                     self->state.user)
         .then(
-          [self, channel, after, ch, done](uint64_t head) {
+          [self, channel, after, ch, done, resuming](uint64_t head) {
             auto& sub = self->state.subs[channel];
             sub.channel = ch;
             sub.delivered = std::max(sub.delivered, after);
-            if (head > sub.delivered)
+            if (resuming)
+              sub.resume_from = sub.delivered;
+            if (head > sub.delivered) {
               request_replay(self, channel, head);
+            } else if (resuming) {
+              self->state.bridge->link()->send(std::make_shared<const std::string>(
+                protocol::encode_resumed(channel, sub.delivered, sub.delivered)));
+              sub.resume_from.reset();
+            }
             done(caf::none);
           },
           [done](caf::error& err) { done(err); });
@@ -321,11 +361,18 @@ void on_identified(connection_actor* self, const protocol::identify_op& op,
         }
         send_frame(self, protocol::encode_ready(info));
         s.now = phase::ready;
+        with_user(
+          self, s.ctx, s.user,
+          [self](caf::actor u) {
+            self->send(u, attach_atom::value, caf::actor_cast<caf::actor>(self));
+          },
+          [](caf::error) { /* best effort: joins still work via subscribe */ });
         for (auto& c : chans) {
           // Resume from the client's seq where given; else from the head it was told.
           auto i = resume.find(c.id);
-          auto after = i != resume.end() ? std::min(i->second, c.head) : c.head;
-          subscribe(self, c.id, after, [](caf::error) {});
+          bool resuming = i != resume.end();
+          auto after = resuming ? std::min(i->second, c.head) : c.head;
+          subscribe(self, c.id, after, [](caf::error) {}, resuming);
         }
       },
       [self](caf::error&) { close_with(self, cc::server_restart, "could not load channels"); });
@@ -552,6 +599,19 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
     [self](inbound_atom, std::string& text, bool binary) { on_inbound(self, text, binary); },
     [self](deliver_atom, uint64_t channel, uint64_t seq, frame& f) {
       on_live(self, channel, seq, f);
+    },
+    [self](pump_atom, uint64_t channel) { pump_replay(self, channel); },
+    [self](joined_atom, uint64_t channel, uint64_t seq) {
+      // Joined on some device or API: deliver from the join event on.
+      auto& s = self->state;
+      if (s.subs.count(channel) != 0 || s.subs.size() >= s.ctx->limits.max_channels_per_user)
+        return;
+      // Placeholder so a second notice does not subscribe twice.
+      s.subs[channel].delivered = seq - 1;
+      subscribe(self, channel, seq - 1, [self, channel](caf::error err) {
+        if (err)
+          self->state.subs.erase(channel);
+      });
     },
     [self](closed_atom, uint16_t) {
       auto& s = self->state;

@@ -7,6 +7,7 @@
 #include "actors/connection.hpp"
 #include "actors/http_api.hpp"
 #include "actors/reader.hpp"
+#include "actors/user.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -29,6 +30,16 @@ caf::expected<caf::actor> start_node(caf::actor_system& sys, node_context_ptr ct
   connections.children = {connection_spec(ctx)};
   connections.names = ctx->names;
 
+  runtime::supervisor_spec users;
+  users.name = "users";
+  users.flags.how = runtime::strategy::simple_one_for_one;
+  users.flags.intensity = 100;
+  users.flags.period = std::chrono::seconds(10);
+  users.children = {user_spec(ctx)};
+  users.names = ctx->names;
+
+  auto users_child = runtime::supervisor_child(std::move(users));
+  users_child.registered = true;
   auto channels_child = runtime::supervisor_child(std::move(channels));
   channels_child.registered = true;
   auto connections_child = runtime::supervisor_child(std::move(connections));
@@ -41,7 +52,7 @@ caf::expected<caf::actor> start_node(caf::actor_system& sys, node_context_ptr ct
   spec.flags.period = std::chrono::seconds(5);
   spec.names = ctx->names;
   spec.children = {reader_spec(ctx), auth_worker_spec(ctx), std::move(channels_child),
-                   std::move(connections_child)};
+                   std::move(users_child), std::move(connections_child)};
   return runtime::spawn_supervisor(sys, std::move(spec));
 }
 

@@ -4,6 +4,7 @@
 //   ├── reader       detached storage reader (replay, history, activation)   permanent
 //   ├── auth         detached account worker (argon2id, sign-up, log-in)      permanent
 //   ├── channels     simple_one_for_one of channel actors (transient)         supervisor
+//   ├── users        simple_one_for_one of user actors (temporary)            supervisor
 //   └── connections  simple_one_for_one of connection actors (temporary)      supervisor
 //
 // Started in this order and stopped in reverse: connections close first, then channels

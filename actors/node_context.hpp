@@ -38,6 +38,9 @@ struct chat_limits {
   double channel_burst = 4000;
   /// Events one replay page holds (resume and history pages). Default: 200.
   uint32_t replay_page = 200;
+  /// Replay stops filling a connection's outbox above this many bytes and continues when
+  /// it drains (half the outbox bound). Default: 512 KiB.
+  size_t outbox_soft_bytes = 512 * 1024;
   /// Live events a connection buffers per channel while replaying. Default: 1,000.
   uint32_t replay_buffer_events = 1000;
   /// A channel actor with no subscribers and no writes for this long passivates.

@@ -354,3 +354,60 @@ TEST_CASE("bad input gets an error frame or the documented close; the server ser
   CHECK(b.reply("ok2")->op() == "ack");
   CHECK(node.stop() == 0);
 }
+
+TEST_CASE("a join made anywhere reaches every online device of the new member at once") {
+  temp_dir dir;
+  chat_node node{dir};
+  REQUIRE(node.start() == "");
+  auto [a_id, alice] = node.user("alice");
+  auto [b_id, bob] = node.user("bob");
+  gateway_client b1, b2;
+  REQUIRE(b1.open(node.port(), bob) == "");
+  REQUIRE(b2.open(node.port(), bob) == "");
+  auto ch = node.channel(alice, "team", "private");
+  REQUIRE(node.http("POST", "/api/channels/" + ch + "/members", R"({"user":")" + b_id + "\"}", alice)
+            .status == 200);
+  for (auto* b : {&b1, &b2}) {
+    auto join = b->wait_for([&](const json_frame& f) {
+      return f.op() == "event" && f.str("type") == "member_join" && f.str("user") == b_id;
+    }, 10s);
+    CHECK(join);
+  }
+  REQUIRE(node.http("POST", "/api/channels/" + ch + "/messages", R"({"text":"welcome"})", alice)
+            .status == 201);
+  for (auto* b : {&b1, &b2})
+    CHECK(b->wait_for([](const json_frame& f) { return f.str("text") == "welcome"; }, 10s));
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("thread replies carry the root's reply count and last reply") {
+  temp_dir dir;
+  chat_node node{dir};
+  REQUIRE(node.start() == "");
+  auto [a_id, alice] = node.user("alice");
+  auto ch = node.channel(alice, "general");
+  gateway_client a;
+  REQUIRE(a.open(node.port(), alice) == "");
+  REQUIRE(a.send(ch, "root", "r0") == "");
+  auto root = a.reply("r0");
+  REQUIRE(root);
+  auto root_seq = root->num("seq");
+  for (int i = 1; i <= 3; ++i) {
+    auto req = "t" + std::to_string(i);
+    REQUIRE(a.ws.send_text(R"({"op":"send","req":")" + req + R"(","channel":")" + ch
+                           + R"(","text":"reply","thread_root":)" + std::to_string(root_seq) + "}")
+            == "");
+    auto ack = a.reply(req);
+    REQUIRE(ack);
+    auto ev = a.wait_for([&](const json_frame& f) {
+      return f.op() == "event" && f.num("seq") == ack->num("seq");
+    }, 10s);
+    REQUIRE(ev);
+    uint64_t count = 0, last = 0;
+    CHECK_FALSE(ev->root["thread"]["reply_count"].get(count));
+    CHECK_FALSE(ev->root["thread"]["last_reply_seq"].get(last));
+    CHECK(count == static_cast<uint64_t>(i));
+    CHECK(last == ack->num("seq"));
+  }
+  CHECK(node.stop() == 0);
+}
