@@ -47,6 +47,7 @@ using load_atom = caf::atom_constant<caf::atom("load")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using joined_atom = caf::atom_constant<caf::atom("joined")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
+using resubscribe_atom = caf::atom_constant<caf::atom("resub")>;
 
 /// A page of a channel's log, already encoded as dispatch frames (replay, resume).
 struct event_page {

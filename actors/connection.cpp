@@ -312,7 +312,11 @@ void subscribe(connection_actor* self, uint64_t channel, uint64_t after,
         .then(
           [self, channel, after, ch, done, resuming](uint64_t head) {
             auto& sub = self->state.subs[channel];
-            sub.channel = ch;
+            if (sub.channel != ch) {
+              // A channel that crashes loses its subscribers: watch it to resubscribe.
+              self->monitor(ch);
+              sub.channel = ch;
+            }
             sub.delivered = std::max(sub.delivered, after);
             if (resuming)
               sub.resume_from = sub.delivered;
@@ -592,6 +596,16 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
     bridge->link()->close(reason ? cc::server_restart : cc::normal,
                           reason ? "server error, resume" : "bye");
   });
+  self->set_down_handler([self](caf::down_msg& dm) {
+    // A subscribed channel actor went down (crash or passivation): its supervisor brings
+    // it back on demand; subscribe again from what we delivered, so nothing is skipped.
+    for (auto& [channel, sub] : self->state.subs)
+      if (sub.channel && sub.channel.address() == dm.source) {
+        sub.channel = nullptr;
+        self->delayed_send(self, std::chrono::milliseconds(20), resubscribe_atom::value, channel,
+                           uint32_t{0});
+      }
+  });
   send_frame(self, protocol::encode_hello(ctx->limits.heartbeat_interval.count(), st.session));
   bridge->attach(caf::actor_cast<caf::actor>(self));
   self->delayed_send(self, ctx->limits.heartbeat_interval, tick_atom::value);
@@ -601,6 +615,28 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
       on_live(self, channel, seq, f);
     },
     [self](pump_atom, uint64_t channel) { pump_replay(self, channel); },
+    [self](resubscribe_atom, uint64_t channel, uint32_t attempt) {
+      auto& s = self->state;
+      auto i = s.subs.find(channel);
+      if (i == s.subs.end() || i->second.channel || s.closing)
+        return;
+      subscribe(self, channel, i->second.delivered, [self, channel, attempt](caf::error err) {
+        if (!err)
+          return;
+        auto& s2 = self->state;
+        if (err.category() == caf::atom("sb_chat")
+            && static_cast<chat_errc>(err.code()) == chat_errc::forbidden) {
+          s2.subs.erase(channel); // no longer a member
+          return;
+        }
+        if (attempt >= 50) {
+          close_with(self, cc::server_restart, "channel unavailable, resume");
+          return;
+        }
+        self->delayed_send(self, std::chrono::milliseconds(100), resubscribe_atom::value, channel,
+                           attempt + 1);
+      });
+    },
     [self](joined_atom, uint64_t channel, uint64_t seq) {
       // Joined on some device or API: deliver from the join event on.
       auto& s = self->state;

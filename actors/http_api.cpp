@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <simdjson.h>
+#include <sodium.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -18,6 +19,8 @@
 #include "protocol/json_writer.hpp"
 #include "protocol/utf8.hpp"
 #include "runtime/actor_stats.hpp"
+#include "runtime/errors.hpp"
+#include "runtime/messages.hpp"
 #include "runtime/registry.hpp"
 #include "storage/ids.hpp"
 #include "storage/keys.hpp"
@@ -519,11 +522,58 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
   answer(self, error(404, "not_found", "no such endpoint"));
 }
 
+/// Operator API: POST /admin/api/actors/stop {"kind":"channel","key":"<id>"} kills a
+/// supervised actor as a crash would, so its supervisor restarts it (the console's "stop").
+void route_admin(request_actor* self, http_request& req, route& r) {
+  auto& ctx = self->state.ctx;
+  auto token = bearer(req.authorization);
+  if (ctx->admin_token.empty())
+    return answer(self, error(404, "not_found", "the admin API is disabled (no admin-token)"));
+  if (token.size() != ctx->admin_token.size()
+      || sodium_memcmp(token.data(), ctx->admin_token.data(), token.size()) != 0)
+    return answer(self, error(401, "unauthorized", "admin token required"));
+  auto& p = r.parts;
+  if (!(p.size() == 4 && p[2] == "actors" && p[3] == "stop" && req.method == "POST"))
+    return answer(self, error(404, "not_found", "no such endpoint"));
+  std::string kind, key;
+  {
+    thread_local simdjson::ondemand::parser parser;
+    simdjson::padded_string padded{req.body};
+    simdjson::ondemand::document doc;
+    std::string_view k, v;
+    if (parser.iterate(padded).get(doc) || doc["kind"].get_string().get(k)
+        || doc["key"].get_string().get(v))
+      return answer(self, error(400, "bad_json", "expected {\"kind\":..,\"key\":..}"));
+    kind = std::string{k};
+    key = std::string{v};
+  }
+  std::string sup_name = kind == "channel"      ? "channels"
+                         : kind == "user"       ? "users"
+                         : kind == "connection" ? "connections"
+                                                : "";
+  auto sup = sup_name.empty() ? caf::actor{} : ctx->names->get("supervisor", sup_name);
+  if (!sup)
+    return answer(self, error(400, "bad_value", "kind must be channel, user or connection"));
+  self->request(sup, 10s, runtime::kill_child_atom::value, key)
+    .then([self]() { answer(self, json(200, R"({"stopped":true})")); },
+          [self](caf::error& err) {
+            if (err.category() == runtime::runtime_error_category())
+              return answer(self, error(404, "unknown_actor", "no such running actor"));
+            answer(self, error(err));
+          });
+}
+
 caf::behavior request_impl(request_actor* self, node_context_ptr ctx, http_request req,
                            responder respond) {
   self->state.ctx = ctx;
   self->state.respond = std::move(respond);
   auto r = split(req.target);
+  if (r.parts.size() >= 2 && r.parts[0] == "admin" && r.parts[1] == "api") {
+    route_admin(self, req, r);
+    if (self->state.answered)
+      return {};
+    return {[](idle_atom, uint64_t) {}};
+  }
   if (r.parts.empty() || r.parts[0] != "api") {
     answer(self, error(404, "not_found", "no such endpoint"));
     return {};

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace sb::storage {
 class store;
@@ -58,6 +59,8 @@ struct node_context {
   accounts::service* accounts = nullptr;
   std::shared_ptr<runtime::registry> names;
   chat_limits limits;
+  /// Bearer token of the operator API under /admin/api/; empty disables it.
+  std::string admin_token;
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

@@ -50,6 +50,7 @@ node_config::node_config() {
     .add(channel_rate, "channel-rate", "messages/s per channel (default: 2000)")
     .add(channel_burst, "channel-burst", "message burst per channel (default: 4000)")
     .add(channel_idle_ms, "channel-idle-ms", "idle time before a channel passivates (default: 60000)")
+    .add(admin_token, "admin-token", "bearer token of /admin/api/; empty disables it (default)")
     .add(password_hash, "password-hash", "argon2id cost: interactive or min (default: interactive)");
 }
 

@@ -45,6 +45,8 @@ public:
   size_t channel_burst = 4000;
   /// Idle time after which a channel actor passivates, ms. Default: 60000.
   size_t channel_idle_ms = 60000;
+  /// Bearer token for the operator API under /admin/api/; empty disables it. Default: "".
+  std::string admin_token;
   /// argon2id cost: "interactive" (default) or "min" (tests and benchmarks only).
   std::string password_hash = "interactive";
 
