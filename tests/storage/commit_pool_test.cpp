@@ -31,7 +31,7 @@ TEST_CASE("per-shard FIFO completion across writers, everything durable after st
         e.seq = seq;
         e.id = c * 1000 + seq;
         e.author = 1;
-        e.text = "x";
+        e.text.assign(1, 'x');
         rocksdb::WriteBatch batch;
         REQUIRE((*db)->prepare(e, batch).ok());
         auto st = pool.submit(c, std::move(batch), [&, c, seq](const status& s) {
