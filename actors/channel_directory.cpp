@@ -16,29 +16,35 @@ caf::actor storage_reader(const node_context_ptr& ctx) {
   return ctx->names->get("reader", "reader");
 }
 
-void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
+void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
+                  const std::string& supervisor, const std::string& kind, std::string key,
                   std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail) {
-  auto key = std::to_string(channel);
-  if (auto hdl = ctx->names->get("channel", key)) {
+  if (auto hdl = ctx->names->get(kind, key)) {
     ok(hdl);
     return;
   }
-  auto sup = ctx->names->get("supervisor", "channels");
+  auto sup = ctx->names->get("supervisor", supervisor);
   if (!sup) {
-    fail(make_chat_error(chat_errc::storage_failed, "channel supervisor not running"));
+    fail(make_chat_error(chat_errc::storage_failed, supervisor + " supervisor not running"));
     return;
   }
   self->request(sup, std::chrono::seconds(10), runtime::start_child_atom::value, key,
                 caf::message{})
     .then([ok](caf::actor& hdl) { ok(hdl); },
-          [ctx, key, ok, fail](caf::error& err) {
+          [ctx, kind, key, ok, fail](caf::error& err) {
             // Lost the activation race: the winner is registered by now.
-            if (auto hdl = ctx->names->get("channel", key)) {
+            if (auto hdl = ctx->names->get(kind, key)) {
               ok(hdl);
               return;
             }
             fail(err);
           });
+}
+
+void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
+                  std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail) {
+  with_dynamic(self, ctx, "channels", "channel", std::to_string(channel), std::move(ok),
+               std::move(fail));
 }
 
 } // namespace sb::actors

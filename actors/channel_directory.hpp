@@ -15,6 +15,12 @@
 
 namespace sb::actors {
 
+/// Finds the registered actor (kind, key) or asks the dynamic supervisor `supervisor` to
+/// start it; calls `ok(actor)` or `fail(error)` from within `self`'s handlers.
+void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
+                  const std::string& supervisor, const std::string& kind, std::string key,
+                  std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail);
+
 /// Calls `ok(channel actor)` or `fail(error)` from within `self`'s handlers.
 void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
                   std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail);

@@ -13,46 +13,37 @@
 
 namespace sb::actors {
 
+namespace {
+
+/// A registered simple_one_for_one supervisor of `child`, tolerating 100 restarts in 10 s
+/// (its children fail independently: one bad channel must not take down the rest).
+runtime::child_spec dynamic_supervisor(const node_context_ptr& ctx, std::string name,
+                                       runtime::child_spec child) {
+  runtime::supervisor_spec spec;
+  spec.name = std::move(name);
+  spec.flags.how = runtime::strategy::simple_one_for_one;
+  spec.flags.intensity = 100;
+  spec.flags.period = std::chrono::seconds(10);
+  spec.children = {std::move(child)};
+  spec.names = ctx->names;
+  auto cs = runtime::supervisor_child(std::move(spec));
+  cs.registered = true;
+  return cs;
+}
+
+} // namespace
+
 caf::expected<caf::actor> start_node(caf::actor_system& sys, node_context_ptr ctx) {
-  runtime::supervisor_spec channels;
-  channels.name = "channels";
-  channels.flags.how = runtime::strategy::simple_one_for_one;
-  channels.flags.intensity = 100;
-  channels.flags.period = std::chrono::seconds(10);
-  channels.children = {channel_spec(ctx)};
-  channels.names = ctx->names;
-
-  runtime::supervisor_spec connections;
-  connections.name = "connections";
-  connections.flags.how = runtime::strategy::simple_one_for_one;
-  connections.flags.intensity = 100;
-  connections.flags.period = std::chrono::seconds(10);
-  connections.children = {connection_spec(ctx)};
-  connections.names = ctx->names;
-
-  runtime::supervisor_spec users;
-  users.name = "users";
-  users.flags.how = runtime::strategy::simple_one_for_one;
-  users.flags.intensity = 100;
-  users.flags.period = std::chrono::seconds(10);
-  users.children = {user_spec(ctx)};
-  users.names = ctx->names;
-
-  auto users_child = runtime::supervisor_child(std::move(users));
-  users_child.registered = true;
-  auto channels_child = runtime::supervisor_child(std::move(channels));
-  channels_child.registered = true;
-  auto connections_child = runtime::supervisor_child(std::move(connections));
-  connections_child.registered = true;
-
   runtime::supervisor_spec spec;
   spec.name = "node";
   spec.flags.how = runtime::strategy::one_for_one;
   spec.flags.intensity = 3;
   spec.flags.period = std::chrono::seconds(5);
   spec.names = ctx->names;
-  spec.children = {reader_spec(ctx), auth_worker_spec(ctx), std::move(channels_child),
-                   std::move(users_child), std::move(connections_child)};
+  spec.children = {reader_spec(ctx), auth_worker_spec(ctx),
+                   dynamic_supervisor(ctx, "channels", channel_spec(ctx)),
+                   dynamic_supervisor(ctx, "users", user_spec(ctx)),
+                   dynamic_supervisor(ctx, "connections", connection_spec(ctx))};
   return runtime::spawn_supervisor(sys, std::move(spec));
 }
 

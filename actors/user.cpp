@@ -9,6 +9,7 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/channel.hpp"
+#include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/messages.hpp"
@@ -71,26 +72,8 @@ runtime::child_spec user_spec(node_context_ptr ctx) {
 
 void with_user(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t user,
                std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail) {
-  auto key = std::to_string(user);
-  if (auto hdl = ctx->names->get("user", key)) {
-    ok(hdl);
-    return;
-  }
-  auto sup = ctx->names->get("supervisor", "users");
-  if (!sup) {
-    fail(make_chat_error(chat_errc::storage_failed, "user supervisor not running"));
-    return;
-  }
-  self->request(sup, std::chrono::seconds(10), runtime::start_child_atom::value, key,
-                caf::message{})
-    .then([ok](caf::actor& hdl) { ok(hdl); },
-          [ctx, key, ok, fail](caf::error& err) {
-            if (auto hdl = ctx->names->get("user", key)) {
-              ok(hdl);
-              return;
-            }
-            fail(err);
-          });
+  with_dynamic(self, ctx, "users", "user", std::to_string(user), std::move(ok),
+               std::move(fail));
 }
 
 } // namespace sb::actors
