@@ -55,6 +55,7 @@ struct channel_state {
   std::unordered_map<caf::actor_id, subscriber> subscribers;
   std::deque<pending_write> inflight;               // ascending seq, FIFO completions
   std::unordered_map<std::string, uint64_t> inflight_nonces; // author|nonce -> seq
+  std::unordered_map<std::string, bool> inflight_reactions;  // target|user|emoji -> added
   token_bucket sends;
   uint64_t idle_generation = 0;
 
@@ -77,6 +78,10 @@ bool is_content(event_kind k) {
   return k == event_kind::message || k == event_kind::edit || k == event_kind::remove
          || k == event_kind::reaction_add || k == event_kind::reaction_remove
          || k == event_kind::pin || k == event_kind::unpin;
+}
+
+std::string reaction_key(const storage::event& e) {
+  return std::to_string(e.target_seq) + "|" + std::to_string(e.author) + "|" + e.emoji;
 }
 
 void arm_idle_timer(channel_actor* self) {
@@ -141,6 +146,24 @@ caf::error check_append(channel_actor* self, const storage::event& d) {
     if ((d.kind == event_kind::edit || d.kind == event_kind::remove)
         && (*target)->author != d.author)
       return make_chat_error(chat_errc::forbidden, "only the author can change a message");
+    if (d.kind == event_kind::reaction_add || d.kind == event_kind::reaction_remove) {
+      // Reactions are a set per (message, user, emoji), so counts are exact: adding twice
+      // or removing what is not there is refused. In-flight changes count too.
+      bool present = false;
+      auto key = reaction_key(d);
+      if (auto i = st.inflight_reactions.find(key); i != st.inflight_reactions.end()) {
+        present = i->second;
+      } else {
+        auto has = st.ctx->db->has_reaction(st.id, d.target_seq, d.author, d.emoji);
+        if (!has)
+          return make_chat_error(chat_errc::storage_failed, has.error().to_string());
+        present = *has;
+      }
+      if (d.kind == event_kind::reaction_add && present)
+        return make_chat_error(chat_errc::bad_request, "already reacted with this emoji");
+      if (d.kind == event_kind::reaction_remove && !present)
+        return make_chat_error(chat_errc::bad_request, "no such reaction");
+    }
   }
   return caf::none;
 }
@@ -200,6 +223,8 @@ caf::result<storage::event> append(channel_actor* self, storage::event d) {
   }
   if (!d.nonce.empty())
     st.inflight_nonces.emplace(nonce_key(d.author, d.nonce), d.seq);
+  if (d.kind == event_kind::reaction_add || d.kind == event_kind::reaction_remove)
+    st.inflight_reactions[reaction_key(d)] = d.kind == event_kind::reaction_add;
   auto rp = self->make_response_promise<storage::event>();
   st.inflight.push_back(pending_write{std::move(d), {rp}});
   return rp;
@@ -225,6 +250,16 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
   st.durable_seq = ev.seq;
   if (!ev.nonce.empty())
     st.inflight_nonces.erase(nonce_key(ev.author, ev.nonce));
+  if (ev.kind == event_kind::reaction_add || ev.kind == event_kind::reaction_remove) {
+    // Drop the in-flight marker unless a later change of the same reaction is in flight.
+    auto key = reaction_key(ev);
+    bool later = std::any_of(st.inflight.begin(), st.inflight.end(), [&](const pending_write& w) {
+      return (w.ev.kind == event_kind::reaction_add || w.ev.kind == event_kind::reaction_remove)
+             && reaction_key(w.ev) == key;
+    });
+    if (!later)
+      st.inflight_reactions.erase(key);
+  }
   if (ev.kind == event_kind::member_join)
     st.members.insert(ev.member_user());
   else if (ev.kind == event_kind::member_leave)

@@ -229,6 +229,32 @@ route split(std::string_view target) {
   return r;
 }
 
+/// Decodes %XX escapes of a path segment (emoji in reaction URLs); nullopt if malformed.
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size())
+      return std::nullopt;
+    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0)
+      return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
 std::string bearer(const std::string& authorization) {
   constexpr std::string_view prefix = "Bearer ";
   if (authorization.size() > prefix.size() && authorization.compare(0, prefix.size(), prefix) == 0)
@@ -494,6 +520,41 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
       if (m == "POST")
         return send_message(self, who, *channel, b);
       return answer(self, error(405, "method_not_allowed", "use GET or POST"));
+    }
+    if ((p.size() == 5 || p.size() == 7) && (p[3] == "messages" || p[3] == "pins")) {
+      auto seq = parse_u64(p[4]);
+      if (!seq || *seq == 0)
+        return answer(self, error(404, "not_found", "no such message"));
+      storage::event d;
+      d.author = who.id;
+      d.target_seq = *seq;
+      if (p.size() == 5 && p[3] == "messages" && (m == "PATCH" || m == "DELETE")) {
+        d.kind = m == "PATCH" ? storage::event_kind::edit : storage::event_kind::remove;
+        if (d.kind == storage::event_kind::edit) {
+          if (!b.text)
+            return answer(self, error(400, "missing_field", "text is required"));
+          auto chars = protocol::utf8_length(*b.text);
+          if (!chars || *chars == 0 || *chars > max_message_chars)
+            return answer(self, error(400, "bad_value", "text must be 1..4000 characters of UTF-8"));
+          d.text = std::move(*b.text);
+        }
+      } else if (p.size() == 5 && p[3] == "pins" && (m == "PUT" || m == "DELETE")) {
+        d.kind = m == "PUT" ? storage::event_kind::pin : storage::event_kind::unpin;
+      } else if (p.size() == 7 && p[3] == "messages" && p[5] == "reactions"
+                 && (m == "PUT" || m == "DELETE")) {
+        auto emoji = percent_decode(p[6]);
+        if (!emoji || emoji->empty() || emoji->size() > storage::max_emoji_bytes
+            || !protocol::utf8_length(*emoji))
+          return answer(self, error(400, "bad_value", "emoji must be 1..64 bytes of UTF-8"));
+        d.kind = m == "PUT" ? storage::event_kind::reaction_add
+                            : storage::event_kind::reaction_remove;
+        d.emoji = std::move(*emoji);
+      } else {
+        return answer(self, error(405, "method_not_allowed", "unsupported method"));
+      }
+      return append(self, *channel, d, [self](storage::event& ev) {
+        answer(self, json(200, committed_json(ev)));
+      });
     }
     if (p.size() == 4 && (p[3] == "join" || p[3] == "leave") && m == "POST") {
       storage::event d;

@@ -77,6 +77,18 @@ inline std::string idempotency_key(std::uint64_t channel, std::uint64_t author,
 }
 
 /// Exclusive upper bound past every 16-byte key whose first 8 bytes are `be64(first)`:
+/// `reactions` key: be64(channel) | be64(seq) | be64(user) | emoji bytes.
+inline std::string reaction_key(std::uint64_t channel, std::uint64_t seq, std::uint64_t user,
+                                std::string_view emoji) {
+  std::string k;
+  k.reserve(24 + emoji.size());
+  put_be64(k, channel);
+  put_be64(k, seq);
+  put_be64(k, user);
+  k.append(emoji);
+  return k;
+}
+
 /// `be64(first) | ff*8 | 00`. Unlike `pair_key(first + 1, 0)` it cannot overflow.
 inline std::string scan_end(std::uint64_t first) {
   std::string k = id_key(first);

@@ -38,13 +38,14 @@ enum cf_index : std::size_t {
   cf_threads,
   cf_metadata,
   cf_auth,
+  cf_reactions,
   cf_count,
   cf_default = cf_count, // RocksDB's own; opened (it must be) but unused
 };
 
 constexpr std::array<const char*, cf_count> cf_names = {
   "events", "channels", "users", "members", "user_channels",
-  "read_state", "idempotency", "threads", "metadata", "auth",
+  "read_state", "idempotency", "threads", "metadata", "auth", "reactions",
 };
 
 constexpr const char* format_version_key = "format_version";
@@ -290,7 +291,15 @@ status store::prepare(const event& e, rocksdb::WriteBatch& batch) const {
     case event_kind::channel_updated:
       add(batch.Put(cf(cf_channels), keys::id_key(e.channel_id), encoded));
       break;
-    default: break; // edits, removals, reactions, pins live only in the log
+    case event_kind::reaction_add:
+      add(batch.Put(cf(cf_reactions), keys::reaction_key(e.channel_id, e.target_seq, e.author,
+                                                         e.emoji), ""));
+      break;
+    case event_kind::reaction_remove:
+      add(batch.Delete(cf(cf_reactions),
+                       keys::reaction_key(e.channel_id, e.target_seq, e.author, e.emoji)));
+      break;
+    default: break; // edits, removals, pins live only in the log
   }
   return from_rocks(s, "building batch for " + record_name(e.channel_id, e.seq));
 }
@@ -374,6 +383,14 @@ result<bool> store::auth_put_if_absent(std::string_view key, std::string_view va
       !put.ok())
     return put;
   return true;
+}
+
+result<bool> store::has_reaction(std::uint64_t channel, std::uint64_t seq, std::uint64_t user,
+                                 std::string_view emoji) const {
+  auto raw = get_raw(cf_reactions, keys::reaction_key(channel, seq, user, emoji));
+  if (!raw)
+    return raw.error();
+  return raw->has_value();
 }
 
 result<std::optional<std::string>> store::auth_get(std::string_view key) const {

@@ -130,6 +130,11 @@ public:
   /// One event, or nullopt when absent.
   result<std::optional<event>> get_event(std::uint64_t channel, std::uint64_t seq) const;
 
+  /// Whether `user` currently has reacted with `emoji` to (channel, seq): the `reactions`
+  /// set that reaction_add/reaction_remove events maintain in their own batch.
+  result<bool> has_reaction(std::uint64_t channel, std::uint64_t seq, std::uint64_t user,
+                            std::string_view emoji) const;
+
   /// Highest seq of `channel`, 0 when it has no events.
   result<std::uint64_t> last_seq(std::uint64_t channel) const;
 

@@ -464,3 +464,50 @@ TEST_CASE("kill a channel actor mid-stream: restarted, seq continues, nothing ac
   CHECK(seqs.size() == 120);
   CHECK(node.stop() == 0);
 }
+
+TEST_CASE("edits and deletes by the author only; reactions are a set per user and emoji") {
+  temp_dir dir;
+  chat_node node{dir};
+  REQUIRE(node.start() == "");
+  auto [a_id, alice] = node.user("alice");
+  auto [b_id, bob] = node.user("bob");
+  auto ch = node.channel(alice, "general");
+  REQUIRE(node.http("POST", "/api/channels/" + ch + "/join", "", bob).status == 200);
+  gateway_client watcher;
+  REQUIRE(watcher.open(node.port(), bob) == "");
+  auto sent = node.http("POST", "/api/channels/" + ch + "/messages", R"({"text":"typo"})", alice);
+  REQUIRE(sent.status == 201);
+  auto seq = std::to_string(parse_frame(sent.body)->num("seq"));
+  auto msg = "/api/channels/" + ch + "/messages/" + seq;
+  CHECK(node.http("PATCH", msg, R"({"text":"hijack"})", bob).status == 403);
+  CHECK(node.http("DELETE", msg, "", bob).status == 403);
+  CHECK(node.http("PATCH", msg, R"({"text":"fixed"})", alice).status == 200);
+  auto edit = watcher.wait_for([](const json_frame& f) { return f.str("type") == "edit"; }, 10s);
+  REQUIRE(edit);
+  CHECK(edit->str("text") == "fixed");
+  CHECK(std::to_string(edit->num("target")) == seq);
+  // Reactions: thumbs up (percent-encoded in the path), exactly once per user.
+  auto react = msg + "/reactions/%F0%9F%91%8D";
+  CHECK(node.http("PUT", react, "", bob).status == 200);
+  CHECK(node.http("PUT", react, "", bob).status == 400);
+  CHECK(node.http("PUT", react, "", alice).status == 200);
+  CHECK(node.http("DELETE", react, "", bob).status == 200);
+  CHECK(node.http("DELETE", react, "", bob).status == 400);
+  REQUIRE(watcher.ws.send_text(R"({"op":"react","req":"w1","channel":")" + ch + R"(","seq":)" + seq
+                               + R"(,"emoji":"🎉","add":true})") == "");
+  CHECK(watcher.reply("w1")->op() == "ack");
+  REQUIRE(watcher.ws.send_text(R"({"op":"react","req":"w2","channel":")" + ch + R"(","seq":)" + seq
+                               + R"(,"emoji":"🎉","add":true})") == "");
+  auto dup = watcher.reply("w2");
+  REQUIRE(dup);
+  CHECK(dup->str("code") == "bad_request");
+  CHECK(node.http("PUT", msg + "/reactions/%F0%9F%91", "", bob).status == 400); // bad UTF-8
+  CHECK(node.http("PUT", "/api/channels/" + ch + "/messages/999/reactions/x", "", bob).status
+        == 404);
+  // Delete is a tombstone event that replays in history.
+  CHECK(node.http("DELETE", msg, "", alice).status == 200);
+  auto h = node.http("GET", "/api/channels/" + ch + "/messages?after=0", "", bob);
+  CHECK(h.body.find(R"("type":"delete")") != std::string::npos);
+  CHECK(h.body.find(R"("type":"edit")") != std::string::npos);
+  CHECK(node.stop() == 0);
+}

@@ -70,7 +70,7 @@ TEST_CASE("the schema is exactly the documented column families") {
   std::vector<std::string> got{names.begin(), names.end()};
   CHECK(got == std::vector<std::string>{"events", "channels", "users", "members",
                                         "user_channels", "read_state", "idempotency",
-                                        "threads", "metadata", "auth"});
+                                        "threads", "metadata", "auth", "reactions"});
 }
 
 TEST_CASE("auth: put, get, delete, put_if_absent; persists across reopen") {
