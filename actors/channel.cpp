@@ -12,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/token_bucket.hpp"
 #include "protocol/encode.hpp"
@@ -363,7 +364,8 @@ caf::behavior channel_impl(channel_actor* self, node_context_ptr ctx, uint64_t i
       },
       [self](caf::error& err) { self->quit(err); });
   return {
-    [](idle_atom, uint64_t) { /* placeholder while loading */ },
+    // Loading: only the load reply (a response handler) runs; everything else waits.
+    [](idle_atom, uint64_t) {},
   };
 }
 
@@ -411,13 +413,8 @@ runtime::child_spec channel_spec(node_context_ptr ctx) {
   cs.restart = runtime::restart_type::transient;
   cs.registered = true;
   cs.start = [ctx](runtime::child_context& c) -> caf::actor {
-    uint64_t id = 0;
-    try {
-      id = std::stoull(c.key);
-    } catch (...) {
-      return {};
-    }
-    return c.self->spawn(channel_impl, ctx, id);
+    auto id = id_of_key(c.key);
+    return id ? c.self->spawn(channel_impl, ctx, *id) : caf::actor{};
   };
   return cs;
 }

@@ -1,6 +1,7 @@
 // Channel lookup and on-demand activation (see channel_directory.hpp).
 #include "actors/channel_directory.hpp"
 
+#include <charconv>
 #include <chrono>
 
 #include <caf/make_message.hpp>
@@ -11,6 +12,14 @@
 #include "runtime/registry.hpp"
 
 namespace sb::actors {
+
+std::optional<uint64_t> id_of_key(const std::string& key) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), v);
+  if (key.empty() || ec != std::errc{} || p != key.data() + key.size())
+    return std::nullopt;
+  return v;
+}
 
 caf::actor storage_reader(const node_context_ptr& ctx) {
   return ctx->names->get("reader", "reader");

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -24,6 +25,9 @@ void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
 /// Calls `ok(channel actor)` or `fail(error)` from within `self`'s handlers.
 void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
                   std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail);
+
+/// The id in a dynamic child's key ("42" -> 42); nullopt unless a plain decimal u64.
+std::optional<uint64_t> id_of_key(const std::string& key);
 
 /// The storage reader, or an invalid handle when it is down (restarting).
 caf::actor storage_reader(const node_context_ptr& ctx);

@@ -642,7 +642,7 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
       auto& s = self->state;
       if (s.subs.count(channel) != 0 || s.subs.size() >= s.ctx->limits.max_channels_per_user)
         return;
-      // Placeholder so a second notice does not subscribe twice.
+      // Reserve the entry so a second notice does not subscribe twice.
       s.subs[channel].delivered = seq - 1;
       subscribe(self, channel, seq - 1, [self, channel](caf::error err) {
         if (err)

@@ -59,13 +59,8 @@ runtime::child_spec user_spec(node_context_ptr ctx) {
   cs.restart = runtime::restart_type::temporary;
   cs.registered = true;
   cs.start = [ctx](runtime::child_context& c) -> caf::actor {
-    uint64_t id = 0;
-    try {
-      id = std::stoull(c.key);
-    } catch (...) {
-      return {};
-    }
-    return c.self->spawn(user_impl, ctx, id);
+    auto id = id_of_key(c.key);
+    return id ? c.self->spawn(user_impl, ctx, *id) : caf::actor{};
   };
   return cs;
 }
