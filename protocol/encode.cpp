@@ -8,20 +8,8 @@ using storage::event;
 using storage::event_kind;
 
 std::string_view event_type_name(event_kind kind) noexcept {
-  switch (kind) {
-    case event_kind::message: return "message";
-    case event_kind::edit: return "edit";
-    case event_kind::remove: return "delete";
-    case event_kind::reaction_add: return "reaction_add";
-    case event_kind::reaction_remove: return "reaction_remove";
-    case event_kind::member_join: return "member_join";
-    case event_kind::member_leave: return "member_leave";
-    case event_kind::channel_created: return "channel_created";
-    case event_kind::channel_updated: return "channel_updated";
-    case event_kind::pin: return "pin";
-    case event_kind::unpin: return "unpin";
-  }
-  return "unknown";
+  // The wire says "delete" where the log says "remove"; every other name is storage's.
+  return kind == event_kind::remove ? "delete" : storage::to_string(kind);
 }
 
 std::string_view channel_kind_name(channel_kind kind) noexcept {
