@@ -29,6 +29,7 @@ const char* to_string(errc code) noexcept {
     case errc::invalid_token: return "invalid_token";
     case errc::not_found: return "not_found";
     case errc::storage: return "storage";
+    case errc::forbidden: return "forbidden";
   }
   return "unknown";
 }

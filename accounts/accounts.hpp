@@ -57,6 +57,7 @@ enum class errc {
   invalid_token,       ///< malformed, unknown, revoked or expired session token
   not_found,           ///< no such user
   storage,             ///< the store failed (or another internal failure, e.g. out of memory)
+  forbidden,           ///< not allowed (e.g. a workspace owner leaving their workspace)
 };
 
 /// Stable snake_case name of a code, e.g. "invalid_credentials".

@@ -14,6 +14,7 @@
 
 #include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
+#include "accounts/workspaces.hpp"
 #include "actors/token_bucket.hpp"
 #include "protocol/encode.hpp"
 #include "runtime/actor_stats.hpp"
@@ -50,6 +51,10 @@ struct channel_state {
   std::string channel_name;
   std::string kind;             // public | private | dm
   uint64_t creator = 0;         // author of channel_created: its first member
+  uint64_t workspace = 0;       // 0 = the node's default workspace
+  std::string topic;
+  bool archived = false;        // archived: read-only until unarchived
+  std::vector<uint64_t> fixed_members; // DMs: exactly these users may be members
   uint64_t next_seq = 1;        // seq the next event gets
   uint64_t durable_seq = 0;     // highest seq known durable
   std::unordered_set<uint64_t> members;
@@ -101,18 +106,39 @@ caf::error check_append(channel_actor* self, const storage::event& d) {
   if (!st.exists)
     return make_chat_error(chat_errc::not_found, "no such channel");
   bool member = st.members.count(d.author) != 0;
+  auto in_workspace = [&](uint64_t user) {
+    if (st.workspace == accounts::default_workspace || !st.ctx->workspaces)
+      return true;
+    auto r = st.ctx->workspaces->is_member(st.workspace, user); // point read
+    return r && *r;
+  };
+  if (st.archived && d.kind != event_kind::channel_updated
+      && d.kind != event_kind::member_leave)
+    return make_chat_error(chat_errc::archived, "the channel is archived");
   switch (d.kind) {
     case event_kind::member_join: {
       // Authorization first, so a non-member learns nothing about the member list.
       auto who = d.member_user();
-      bool self_join_public = st.kind == "public" && who == d.author;
-      bool creator_first = st.members.empty() && who == d.author && d.author == st.creator;
-      if (!self_join_public && !creator_first && !member)
-        return make_chat_error(chat_errc::forbidden, "only members can add members");
+      if (st.kind == "dm") {
+        auto fixed = [&](uint64_t u) {
+          return std::find(st.fixed_members.begin(), st.fixed_members.end(), u)
+                 != st.fixed_members.end();
+        };
+        bool allowed = st.fixed_members.empty()
+                         ? st.members.size() < 2 && (member || d.author == st.creator)
+                         : fixed(who) && fixed(d.author);
+        if (!allowed)
+          return make_chat_error(chat_errc::forbidden, "a DM has fixed members");
+      } else {
+        bool self_join_public = st.kind == "public" && who == d.author;
+        bool creator_first = st.members.empty() && who == d.author && d.author == st.creator;
+        if (!self_join_public && !creator_first && !member)
+          return make_chat_error(chat_errc::forbidden, "only members can add members");
+        if (!in_workspace(who))
+          return make_chat_error(chat_errc::forbidden, "not a member of the channel's workspace");
+      }
       if (st.members.count(who) != 0)
         return make_chat_error(chat_errc::bad_request, "already a member");
-      if (st.kind == "dm" && st.members.size() >= 2)
-        return make_chat_error(chat_errc::forbidden, "a DM has fixed members");
       return caf::none;
     }
     case event_kind::member_leave:
@@ -124,8 +150,22 @@ caf::error check_append(channel_actor* self, const storage::event& d) {
         return make_chat_error(chat_errc::forbidden, "a DM has fixed members");
       return caf::none;
     case event_kind::channel_updated:
-      return member ? caf::none
-                    : make_chat_error(chat_errc::forbidden, "not a member of this channel");
+      if (!member)
+        return make_chat_error(chat_errc::forbidden, "not a member of this channel");
+      if (st.kind == "dm" && d.emoji != storage::channel_attr_topic)
+        return make_chat_error(chat_errc::bad_request, "a DM has only a topic to change");
+      if (st.archived && d.emoji != storage::channel_attr_archived)
+        return make_chat_error(chat_errc::archived, "the channel is archived");
+      if (d.emoji == storage::channel_attr_archived && (d.text == "1") == st.archived)
+        return make_chat_error(chat_errc::bad_request,
+                               st.archived ? "already archived" : "not archived");
+      {
+        storage::event probe = d;
+        probe.seq = 1;
+        if (auto v = storage::validate(probe); !v.ok())
+          return make_chat_error(chat_errc::bad_request, v.message());
+      }
+      return caf::none;
     default:
       break;
   }
@@ -218,9 +258,23 @@ caf::result<storage::event> append(channel_actor* self, storage::event d) {
   ++st.next_seq;
   if (d.kind == event_kind::channel_created) {
     st.exists = true;
-    st.channel_name = d.text;
     st.kind = d.emoji;
     st.creator = d.author;
+    st.workspace = d.subject;
+    if (st.kind == "dm")
+      st.fixed_members = storage::parse_member_list(d.text);
+    else
+      st.channel_name = d.text;
+  }
+  if (d.kind == event_kind::channel_updated) {
+    // Settings change when the seq is assigned, so a send right after an archive is
+    // refused; a failed write restarts the actor, which reloads them from storage.
+    if (d.emoji == storage::channel_attr_name)
+      st.channel_name = d.text;
+    else if (d.emoji == storage::channel_attr_topic)
+      st.topic = d.text;
+    else if (d.emoji == storage::channel_attr_archived)
+      st.archived = d.text == "1";
   }
   if (!d.nonce.empty())
     st.inflight_nonces.emplace(nonce_key(d.author, d.nonce), d.seq);
@@ -265,8 +319,6 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
     st.members.insert(ev.member_user());
   else if (ev.kind == event_kind::member_leave)
     st.members.erase(ev.member_user());
-  else if (ev.kind == event_kind::channel_updated && !ev.text.empty())
-    st.channel_name = ev.text;
   for (auto& rp : w.waiters)
     rp.deliver(ev);
   // Serialize once; every subscriber shares the bytes.
@@ -356,6 +408,10 @@ caf::behavior channel_impl(channel_actor* self, node_context_ptr ctx, uint64_t i
         s.channel_name = std::move(l.name);
         s.kind = std::move(l.kind);
         s.creator = l.creator;
+        s.workspace = l.workspace;
+        s.topic = std::move(l.topic);
+        s.archived = l.archived;
+        s.fixed_members = std::move(l.fixed_members);
         s.durable_seq = l.last_seq;
         s.next_seq = l.last_seq + 1;
         s.members.insert(l.members.begin(), l.members.end());

@@ -13,7 +13,7 @@
 //
 // Requests:
 //   (append_atom, storage::event draft) -> storage::event   the committed event
-//       draft: kind, author, text, nonce, thread_root, target_seq, emoji, subject_user
+//       draft: kind, author, text, nonce, thread_root, target_seq, emoji, subject
 //   (subscribe_atom, caf::actor conn, uint64_t user) -> uint64_t  durable head seq
 //   (unsubscribe_atom, caf::actor conn)
 //   (member_check_atom, uint64_t user) -> bool

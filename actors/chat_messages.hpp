@@ -48,6 +48,7 @@ using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using joined_atom = caf::atom_constant<caf::atom("joined")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
 using resubscribe_atom = caf::atom_constant<caf::atom("resub")>;
+using thread_atom = caf::atom_constant<caf::atom("thread")>;
 
 /// A page of a channel's log, already encoded as dispatch frames (replay, resume).
 struct event_page {
@@ -63,11 +64,16 @@ struct channel_summary {
   std::string name;
   std::string kind; ///< public | private | dm
   uint64_t head = 0;
+  uint64_t workspace = 0;
+  std::string topic;
+  bool archived = false;
+  std::vector<uint64_t> fixed_members; ///< DMs: their members
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, channel_summary& x) {
-  return f(caf::meta::type_name("channel_summary"), x.id, x.name, x.kind, x.head);
+  return f(caf::meta::type_name("channel_summary"), x.id, x.name, x.kind, x.head,
+           x.workspace, x.topic, x.archived, x.fixed_members);
 }
 
 /// What a channel actor recovers from storage when it activates.
@@ -78,12 +84,16 @@ struct channel_load {
   std::string kind;             ///< public | private | dm
   uint64_t creator = 0;         ///< author of channel_created
   std::vector<uint64_t> members;
+  uint64_t workspace = 0;
+  std::string topic;
+  bool archived = false;
+  std::vector<uint64_t> fixed_members; ///< DMs: the members fixed at creation
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, channel_load& x) {
   return f(caf::meta::type_name("channel_load"), x.exists, x.last_seq, x.name, x.kind,
-           x.creator, x.members);
+           x.creator, x.members, x.workspace, x.topic, x.archived, x.fixed_members);
 }
 
 /// A page of history, newest-first or oldest-first as asked, plus whether more exist.

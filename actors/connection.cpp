@@ -17,6 +17,7 @@
 #include "actors/channel.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/reader.hpp"
 #include "actors/token_bucket.hpp"
 #include "actors/user.hpp"
 #include "protocol/client_op.hpp"
@@ -357,12 +358,8 @@ void on_identified(connection_actor* self, const protocol::identify_op& op,
         info.user_id = s.user;
         info.user_name = s.user_name;
         info.session_id = s.session;
-        for (auto& c : chans) {
-          auto kind = c.kind == "private" ? protocol::channel_kind::private_channel
-                      : c.kind == "dm"    ? protocol::channel_kind::dm
-                                          : protocol::channel_kind::public_channel;
-          info.channels.push_back(protocol::channel_info{c.id, c.name, kind, c.head});
-        }
+        for (auto& c : chans)
+          info.channels.push_back(to_wire(c));
         send_frame(self, protocol::encode_ready(info));
         s.now = phase::ready;
         with_user(
@@ -542,21 +539,10 @@ void handle_op(connection_actor* self, protocol::client_op& op) {
                   fetch(1, h.seq, h.limit,
                         [reply](history_page& p) { reply(std::move(p.events), p.has_more); });
                   break;
-                case history_anchor::around: {
-                  auto half = std::max<uint32_t>(h.limit / 2, 1);
-                  // Older half (anchor included), then newer half.
-                  fetch(0, h.seq + 1, half, [fetch, reply, h, half](history_page& older) {
-                    auto evs = std::move(older.events);
-                    std::reverse(evs.begin(), evs.end());
-                    bool more_before = older.has_more;
-                    fetch(1, h.seq, h.limit - std::min(h.limit, half),
-                          [evs, more_before, reply](history_page& newer) mutable {
-                            evs.insert(evs.end(), newer.events.begin(), newer.events.end());
-                            reply(std::move(evs), more_before || newer.has_more);
-                          });
-                  });
+                case history_anchor::around:
+                  fetch(2, h.seq, h.limit,
+                        [reply](history_page& p) { reply(std::move(p.events), p.has_more); });
                   break;
-                }
               }
             },
             [self, h](caf::error& err) { send_error(self, h.req_json, err); });

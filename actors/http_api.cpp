@@ -1,6 +1,7 @@
 // http_api: routes and handlers of the HTTP API (see http_api.hpp, docs/protocol.md).
 #include "actors/http_api.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -8,13 +9,16 @@
 #include <sodium.h>
 
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/make_message.hpp>
 
 #include "accounts/accounts.hpp"
+#include "accounts/workspaces.hpp"
 #include "actors/channel.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/reader.hpp"
 #include "protocol/encode.hpp"
 #include "protocol/json_writer.hpp"
 #include "protocol/utf8.hpp"
@@ -26,6 +30,24 @@
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 #include "transport/server.hpp"
+
+namespace sb::actors::http_detail {
+
+/// A blocking piece of a request (RocksDB reads, synced writes) run on the auth worker.
+struct blocking_call {
+  std::function<transport::http_response()> fn;
+};
+
+/// Its answer.
+struct blocking_result {
+  transport::http_response response;
+};
+
+} // namespace sb::actors::http_detail
+
+// Node-local closures and responses; they never cross a node boundary.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::http_detail::blocking_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::http_detail::blocking_result)
 
 namespace sb::actors {
 
@@ -39,8 +61,11 @@ using responder = std::function<void(http_response)>;
 using signup_atom = caf::atom_constant<caf::atom("signup")>;
 using login_atom = caf::atom_constant<caf::atom("login")>;
 using logout_atom = caf::atom_constant<caf::atom("logout")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
 
 constexpr size_t max_message_chars = 4000;
+/// Largest `users` list a body may carry (group DMs: 8 others plus the caller).
+constexpr size_t max_body_users = 8;
 
 // -- responses -----------------------------------------------------------------------
 
@@ -65,6 +90,8 @@ unsigned status_of(std::string_view code) {
     return 404;
   if (code == "rate_limited")
     return 429;
+  if (code == "archived")
+    return 409;
   if (code == "overloaded" || code == "unavailable" || code == "timeout")
     return 503;
   if (code == "storage_failed" || code == "internal")
@@ -99,6 +126,7 @@ http_response error(const accounts::error& err) {
     case accounts::errc::invalid_token: status = 401; break;
     case accounts::errc::name_taken: status = 409; break;
     case accounts::errc::not_found: status = 404; break;
+    case accounts::errc::forbidden: status = 403; break;
     case accounts::errc::storage: status = 500; break;
     default: break;
   }
@@ -110,17 +138,28 @@ void write_user(protocol::json_writer& w, const accounts::user& u) {
     .field("display_name", u.display_name).end_object();
 }
 
-void write_channel(protocol::json_writer& w, uint64_t id, std::string_view name,
-                   std::string_view kind, uint64_t head) {
-  w.begin_object().id_field("id", id).field("name", name).field("kind", kind)
-    .field("head", head).end_object();
+/// A channel object, as `ready` lists it (protocol::append_channel_object).
+std::string channel_json(const channel_summary& c) {
+  std::string out;
+  protocol::append_channel_object(out, to_wire(c));
+  return out;
+}
+
+std::string workspace_json(const accounts::workspace& ws) {
+  std::string out;
+  protocol::json_writer w{out};
+  w.begin_object().id_field("id", ws.id).field("name", ws.name).id_field("owner", ws.owner)
+    .field("created", ws.created_ms).end_object();
+  return out;
 }
 
 // -- request parsing -----------------------------------------------------------------
 
 /// The body's fields we understand; absent fields stay empty. Nullopt: not a JSON object.
 struct body_fields {
-  std::optional<std::string> name, password, display_name, kind, text, nonce, user;
+  std::optional<std::string> name, password, display_name, kind, text, nonce, user, topic,
+    workspace;
+  std::optional<std::vector<std::string>> users; // at most max_body_users strings
   std::optional<uint64_t> thread_root;
   std::string bad; // names a field with the wrong type
 };
@@ -159,6 +198,25 @@ std::optional<body_fields> parse_body(const std::string& body) {
     else if (key == "text") take_string(out.text);
     else if (key == "nonce") take_string(out.nonce);
     else if (key == "user") take_string(out.user);
+    else if (key == "topic") take_string(out.topic);
+    else if (key == "workspace") take_string(out.workspace);
+    else if (key == "users") {
+      simdjson::ondemand::array arr;
+      if (value.get_array().get(arr)) {
+        out.bad = "users";
+      } else {
+        std::vector<std::string> list;
+        for (auto item : arr) {
+          std::string_view sv;
+          if (item.get_string().get(sv) || list.size() >= 64) {
+            out.bad = "users";
+            break;
+          }
+          list.emplace_back(sv);
+        }
+        out.users = std::move(list);
+      }
+    }
     else if (key == "thread_root") {
       uint64_t v = 0;
       if (value.get_uint64().get(v))
@@ -305,15 +363,81 @@ std::string committed_json(const storage::event& ev) {
   return out;
 }
 
-/// Creates a channel: channel_created then the creator's member_join.
+/// Runs `fn` (blocking RocksDB reads and synced writes) on the detached auth worker, so a
+/// cooperative scheduler thread never waits for an fsync, and answers with its response.
+void offload(request_actor* self, std::function<http_response()> fn) {
+  auto auth = self->state.ctx->names->get("auth", "auth");
+  if (!auth)
+    return answer(self, error(503, "unavailable", "auth worker restarting"));
+  self->request(auth, 30s, run_atom::value, http_detail::blocking_call{std::move(fn)})
+    .then([self](http_detail::blocking_result& r) { answer(self, std::move(r.response)); },
+          [self](caf::error& err) { answer(self, error(err)); });
+}
+
+/// Parses an optional `after` id/seq and `limit` (default 100, capped at `cap`) query.
+struct page_query {
+  uint64_t after = 0;
+  size_t limit = 100;
+};
+std::optional<page_query> parse_page(const route& r, size_t cap) {
+  page_query q;
+  if (auto a = r.param("after")) {
+    auto v = parse_u64(*a);
+    if (!v)
+      return std::nullopt;
+    q.after = *v;
+  }
+  if (auto l = r.param("limit")) {
+    auto v = parse_u64(*l);
+    if (!v || *v == 0)
+      return std::nullopt;
+    q.limit = static_cast<size_t>(std::min<uint64_t>(*v, cap));
+  }
+  return q;
+}
+
+/// Whether `user` is a durable member of `channel` (a point read of the members index).
+bool is_channel_member(storage::store& db, uint64_t channel, uint64_t user) {
+  auto m = db.members_of(channel, user - 1, 1);
+  return m && !m->empty() && m->front() == user;
+}
+
+/// A channel's summary with its head, or nullopt when it does not exist.
+std::optional<channel_summary> load_summary(storage::store& db, uint64_t channel) {
+  auto rec = db.channel_info(channel);
+  if (!rec || !*rec)
+    return std::nullopt;
+  auto s = summary_of(**rec);
+  if (auto last = db.last_seq(channel))
+    s.head = *last;
+  return s;
+}
+
+/// Creates a channel: channel_created then the creator's member_join. The workspace's
+/// channel index entry is written first, unsynced: the synced channel_created write makes
+/// it durable too (one WAL), and browsing skips an entry whose channel never got created.
 void create_channel(request_actor* self, const accounts::user& who, std::string name,
-                    std::string kind, std::function<void(uint64_t)> done) {
-  auto id = self->state.ctx->ids->next();
+                    std::string kind, uint64_t workspace, std::function<void(uint64_t)> done) {
+  auto& ctx = self->state.ctx;
+  if (workspace != accounts::default_workspace) {
+    auto ws = ctx->workspaces->get(workspace);
+    if (!ws)
+      return answer(self, error(ws.error()));
+    auto member = ctx->workspaces->is_member(workspace, who.id);
+    if (!member)
+      return answer(self, error(member.error()));
+    if (!*member)
+      return answer(self, error(403, "forbidden", "not a member of this workspace"));
+  }
+  auto id = ctx->ids->next();
+  if (auto indexed = ctx->workspaces->add_channel(workspace, id, false); !indexed)
+    return answer(self, error(indexed.error()));
   storage::event created;
   created.kind = storage::event_kind::channel_created;
   created.author = who.id;
   created.text = name;
   created.emoji = kind;
+  created.subject = workspace;
   append(self, id, created, [self, id, who, done](storage::event&) {
     storage::event join;
     join.kind = storage::event_kind::member_join;
@@ -334,11 +458,34 @@ void list_channels(request_actor* self, const accounts::user& who) {
         protocol::json_writer w{out};
         w.begin_object().key("channels").begin_array();
         for (auto& c : chans)
-          write_channel(w, c.id, c.name, c.kind, c.head);
+          w.raw(channel_json(c));
         w.end_array().end_object();
         answer(self, json(200, std::move(out)));
       },
       [self](caf::error& err) { answer(self, error(err)); });
+}
+
+/// Checks (through the channel actor) that `who` is a member, then asks the reader.
+template <class Request, class OnPage>
+void member_read(request_actor* self, const accounts::user& who, uint64_t channel,
+                 Request req, OnPage on_page) {
+  with_channel(
+    self, self->state.ctx, channel,
+    [self, who, req, on_page](caf::actor ch) {
+      self->request(ch, 10s, member_check_atom::value, who.id)
+        .then(
+          [self, req, on_page](bool member) {
+            if (!member)
+              return answer(self, error(403, "forbidden", "not a member of this channel"));
+            auto reader = storage_reader(self->state.ctx);
+            if (!reader)
+              return answer(self, error(503, "unavailable", "storage reader restarting"));
+            req(reader).then([on_page](history_page& p) { on_page(p); },
+                             [self](caf::error& err) { answer(self, error(err)); });
+          },
+          [self](caf::error& err) { answer(self, error(err)); });
+    },
+    [self](caf::error err) { answer(self, error(err)); });
 }
 
 void history(request_actor* self, const accounts::user& who, uint64_t channel,
@@ -352,42 +499,48 @@ void history(request_actor* self, const accounts::user& who, uint64_t channel,
       return answer(self, error(400, "bad_value", "limit must be a positive integer"));
     limit = static_cast<uint32_t>(std::min<uint64_t>(*v, 200));
   }
-  if (auto b = r.param("before")) {
-    auto v = parse_u64(*b);
-    if (!v)
-      return answer(self, error(400, "bad_value", "before must be a seq"));
+  int anchors = 0;
+  for (auto name : {"before", "after", "around"}) {
+    auto p = r.param(name);
+    if (!p)
+      continue;
+    ++anchors;
+    auto v = parse_u64(*p);
+    if (!v || (*v == 0 && std::string_view{name} != "after"))
+      return answer(self, error(400, "bad_value", std::string{name} + " must be a seq"));
     anchor = *v;
-  } else if (auto a = r.param("after")) {
-    auto v = parse_u64(*a);
-    if (!v)
-      return answer(self, error(400, "bad_value", "after must be a seq"));
-    dir = 1;
-    anchor = *v;
+    dir = std::string_view{name} == "before" ? 0 : std::string_view{name} == "after" ? 1 : 2;
   }
-  with_channel(
-    self, self->state.ctx, channel,
-    [self, who, channel, dir, anchor, limit](caf::actor ch) {
-      self->request(ch, 10s, member_check_atom::value, who.id)
-        .then(
-          [self, channel, dir, anchor, limit](bool member) {
-            if (!member)
-              return answer(self, error(403, "forbidden", "not a member of this channel"));
-            auto reader = storage_reader(self->state.ctx);
-            if (!reader)
-              return answer(self, error(503, "unavailable", "storage reader restarting"));
-            self->request(reader, 30s, history_atom::value, channel, dir, anchor, limit)
-              .then(
-                [self, channel, dir](history_page& p) {
-                  if (dir == 0)
-                    std::reverse(p.events.begin(), p.events.end());
-                  answer(self, json(200, protocol::encode_history("", channel, p.events,
-                                                                  p.has_more)));
-                },
-                [self](caf::error& err) { answer(self, error(err)); });
-          },
-          [self](caf::error& err) { answer(self, error(err)); });
+  if (anchors > 1)
+    return answer(self, error(400, "bad_value", "use at most one of before, after, around"));
+  member_read(
+    self, who, channel,
+    [self, channel, dir, anchor, limit](caf::actor reader) {
+      return self->request(reader, 30s, history_atom::value, channel, dir, anchor, limit);
     },
-    [self](caf::error err) { answer(self, error(err)); });
+    [self, channel, dir](history_page& p) {
+      if (dir == 0)
+        std::reverse(p.events.begin(), p.events.end());
+      answer(self, json(200, protocol::encode_history("", channel, p.events, p.has_more)));
+    });
+}
+
+/// GET /api/channels/{id}/threads/{root}: the root message, then its replies, oldest first.
+void thread_replies(request_actor* self, const accounts::user& who, uint64_t channel,
+                    uint64_t root, const route& r) {
+  auto q = parse_page(r, 200);
+  if (!q)
+    return answer(self, error(400, "bad_value", "after must be a seq, limit 1..200"));
+  auto after = q->after;
+  auto limit = static_cast<uint32_t>(q->limit);
+  member_read(
+    self, who, channel,
+    [self, channel, root, after, limit](caf::actor reader) {
+      return self->request(reader, 30s, thread_atom::value, channel, root, after, limit);
+    },
+    [self, channel](history_page& p) {
+      answer(self, json(200, protocol::encode_history("", channel, p.events, p.has_more)));
+    });
 }
 
 void send_message(request_actor* self, const accounts::user& who, uint64_t channel,
@@ -413,14 +566,56 @@ void send_message(request_actor* self, const accounts::user& who, uint64_t chann
          [self](storage::event& ev) { answer(self, json(201, committed_json(ev))); });
 }
 
-void open_dm(request_actor* self, const accounts::user& who, uint64_t other) {
+/// A DM being opened: its members join one after another.
+struct dm_opening {
+  uint64_t id = 0;
+  accounts::user who;
+  std::vector<uint64_t> order; // the caller first
+  channel_summary summary;
+};
+
+/// Adds member `i` of `op` (skipping one already in), then the next; answers at the end.
+void join_dm_members(request_actor* self, std::shared_ptr<const dm_opening> op, size_t i) {
+  if (i == op->order.size()) {
+    std::string out;
+    protocol::json_writer w{out};
+    w.begin_object().raw_field("channel", channel_json(op->summary)).end_object();
+    return answer(self, json(200, std::move(out)));
+  }
+  storage::event j;
+  j.kind = storage::event_kind::member_join;
+  j.author = op->who.id;
+  j.subject = op->order[i] == op->who.id ? 0 : op->order[i];
+  append(self, op->id, j, [self, op, i](storage::event&) { join_dm_members(self, op, i + 1); },
+         [self, op, i](const caf::error& err) {
+           if (describe(err).first != "bad_request") // "already a member" is done
+             return answer(self, error(err));
+           join_dm_members(self, op, i + 1);
+         });
+}
+
+/// Opens the DM (one other user) or group DM (up to 8 others) of exactly these members:
+/// the same member set always maps to the same channel.
+void open_dm(request_actor* self, const accounts::user& who, std::vector<uint64_t> others) {
   auto& ctx = self->state.ctx;
-  if (other == who.id)
+  std::vector<uint64_t> members = others;
+  members.push_back(who.id);
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  if (members.size() < 2)
     return answer(self, error(400, "bad_value", "a DM needs another user"));
-  if (!ctx->accounts->get(other))
-    return answer(self, error(404, "not_found", "no such user"));
-  auto a = std::min(who.id, other), b = std::max(who.id, other);
-  auto key = "d:" + storage::keys::pair_key(a, b);
+  if (members.size() > max_body_users + 1)
+    return answer(self, error(400, "bad_value", "a group DM has at most 9 members"));
+  for (auto m : members)
+    if (m != who.id && !ctx->accounts->get(m))
+      return answer(self, error(404, "not_found", "no such user"));
+  // The key of a member set: "d:" + the sorted ids (be64); a 1:1 DM is "d:" + pair_key.
+  std::string key = "d:";
+  std::string text;
+  for (auto m : members) {
+    storage::keys::put_be64(key, m);
+    text += (text.empty() ? "" : ",") + std::to_string(m);
+  }
   auto fresh = ctx->ids->next();
   auto put = ctx->db->auth_put_if_absent(key, storage::keys::id_key(fresh));
   if (!put)
@@ -432,40 +627,194 @@ void open_dm(request_actor* self, const accounts::user& who, uint64_t other) {
       return answer(self, error(500, "storage_failed", "could not read the DM"));
     id = storage::keys::get_be64((*existing)->data());
   }
+  auto op = std::make_shared<dm_opening>();
+  op->id = id;
+  op->who = who;
+  op->summary.id = id;
+  op->summary.kind = "dm";
+  op->summary.fixed_members = members;
   // Idempotent creation: steps already done answer bad_request and are skipped, so a DM
-  // whose creation was interrupted is completed by the next open.
-  auto skip_done = [](std::function<void()> next) {
-    return [next](const caf::error&) { next(); };
-  };
-  auto finish = [self, id, who, other] {
-    std::string out;
-    protocol::json_writer w{out};
-    w.begin_object().key("channel");
-    write_channel(w, id, "", "dm", 0);
-    w.end_object();
-    (void) who;
-    (void) other;
-    answer(self, json(200, std::move(out)));
-  };
-  auto join_other = [self, id, who, other, finish, skip_done] {
-    storage::event j;
-    j.kind = storage::event_kind::member_join;
-    j.author = who.id;
-    j.subject_user = other;
-    append(self, id, j, [finish](storage::event&) { finish(); }, skip_done(finish));
-  };
-  auto join_self = [self, id, who, join_other, skip_done] {
-    storage::event j;
-    j.kind = storage::event_kind::member_join;
-    j.author = who.id;
-    append(self, id, j, [join_other](storage::event&) { join_other(); }, skip_done(join_other));
-  };
+  // whose creation was interrupted is completed by the next open. The caller joins first.
+  op->order.push_back(who.id);
+  for (auto m : members)
+    if (m != who.id)
+      op->order.push_back(m);
   storage::event created;
   created.kind = storage::event_kind::channel_created;
   created.author = who.id;
   created.emoji = "dm";
-  append(self, id, created, [join_self](storage::event&) { join_self(); },
-         skip_done(join_self));
+  created.text = text;
+  append(self, id, created, [self, op](storage::event&) { join_dm_members(self, op, 0); },
+         [self, op](const caf::error& err) {
+           if (describe(err).first != "bad_request") // "channel already exists" is done
+             return answer(self, error(err));
+           join_dm_members(self, op, 0);
+         });
+}
+
+/// The workspace routes: /api/workspaces[/{id}[/members[/{user}]|/channels]].
+void route_workspaces(request_actor* self, const accounts::user& who, http_request& req,
+                      route& r, body_fields& b) {
+  auto& m = req.method;
+  auto& p = r.parts;
+  auto ctx = self->state.ctx;
+  auto* wss = ctx->workspaces;
+  if (p.size() == 2) {
+    if (m == "POST") {
+      if (!b.name)
+        return answer(self, error(400, "missing_field", "name is required"));
+      auto name = *b.name;
+      return offload(self, [wss, who, name] {
+        auto ws = wss->create(name, who.id);
+        if (!ws)
+          return error(ws.error());
+        return json(201, "{\"workspace\":" + workspace_json(*ws) + "}");
+      });
+    }
+    if (m == "GET") {
+      return offload(self, [wss, who] {
+        std::string out;
+        protocol::json_writer w{out};
+        w.begin_object().key("workspaces").begin_array();
+        w.raw(workspace_json(*wss->get(accounts::default_workspace)));
+        auto mine = wss->of_user(who.id, 0, accounts::max_workspace_page);
+        if (!mine)
+          return error(mine.error());
+        for (auto id : *mine)
+          if (auto ws = wss->get(id))
+            w.raw(workspace_json(*ws));
+        w.end_array().end_object();
+        return json(200, std::move(out));
+      });
+    }
+    return answer(self, error(405, "method_not_allowed", "use GET or POST"));
+  }
+  auto ws_id = parse_u64(p[2]);
+  if (!ws_id)
+    return answer(self, error(404, "not_found", "no such workspace"));
+  auto id = *ws_id;
+  // Every route below needs the caller to be a member (so non-members learn nothing).
+  auto guarded = [wss, who, id](std::function<http_response(const accounts::workspace&)> k) {
+    return [wss, who, id, k] {
+      auto ws = wss->get(id);
+      if (!ws)
+        return error(ws.error());
+      auto member = wss->is_member(id, who.id);
+      if (!member)
+        return error(member.error());
+      if (!*member)
+        return error(403, "forbidden", "not a member of this workspace");
+      return k(*ws);
+    };
+  };
+  if (p.size() == 3 && m == "GET") {
+    return offload(self, guarded([wss, who](const accounts::workspace& ws) {
+      auto role = wss->role(ws.id, who.id);
+      std::string out;
+      protocol::json_writer w{out};
+      w.begin_object().raw_field("workspace", workspace_json(ws))
+        .field("role", role && *role == accounts::workspace_role::owner ? "owner" : "member")
+        .end_object();
+      return json(200, std::move(out));
+    }));
+  }
+  if (p.size() == 4 && p[3] == "members" && m == "GET") {
+    auto q = parse_page(r, accounts::max_workspace_page);
+    if (!q)
+      return answer(self, error(400, "bad_value", "after must be a user id, limit 1..1000"));
+    return offload(self, guarded([wss, ctx, q](const accounts::workspace& ws) {
+      if (ws.id == accounts::default_workspace)
+        return error(400, "bad_request", "every user belongs to the default workspace");
+      auto page = wss->members(ws.id, q->after, q->limit);
+      if (!page)
+        return error(page.error());
+      std::string out;
+      protocol::json_writer w{out};
+      w.begin_object().key("members").begin_array();
+      for (auto u : *page)
+        if (auto user = ctx->accounts->get(u))
+          write_user(w, *user);
+      w.end_array().field("has_more", page->size() == q->limit).end_object();
+      return json(200, std::move(out));
+    }));
+  }
+  if (p.size() == 4 && p[3] == "members" && m == "POST") {
+    auto other = b.user ? parse_u64(*b.user) : std::nullopt;
+    if (!other)
+      return answer(self, error(400, "bad_value", "user must be a user id string"));
+    auto u = *other;
+    return offload(self, guarded([wss, ctx, u](const accounts::workspace& ws) {
+      if (!ctx->accounts->get(u))
+        return error(404, "not_found", "no such user");
+      auto added = wss->add_member(ws.id, u);
+      if (!added)
+        return error(added.error());
+      return json(200, *added ? R"({"added":true})" : R"({"added":false})");
+    }));
+  }
+  if (p.size() == 5 && p[3] == "members" && m == "DELETE") {
+    auto other = parse_u64(p[4]);
+    if (!other)
+      return answer(self, error(404, "not_found", "no such user"));
+    auto u = *other;
+    return offload(self, guarded([wss, who, u](const accounts::workspace& ws) {
+      if (u != who.id && ws.owner != who.id)
+        return error(403, "forbidden", "only the owner removes other members");
+      auto removed = wss->remove_member(ws.id, u);
+      if (!removed)
+        return error(removed.error());
+      return json(200, *removed ? R"({"removed":true})" : R"({"removed":false})");
+    }));
+  }
+  if (p.size() == 4 && p[3] == "channels" && m == "GET") {
+    // Browse: public channels of the workspace, plus private ones the caller is in.
+    auto q = parse_page(r, 200);
+    if (!q)
+      return answer(self, error(400, "bad_value", "after must be a channel id, limit 1..200"));
+    return offload(self, guarded([wss, ctx, who, q](const accounts::workspace& ws) {
+      auto page = wss->channels(ws.id, q->after, q->limit);
+      if (!page)
+        return error(page.error());
+      std::string out;
+      protocol::json_writer w{out};
+      w.begin_object().key("channels").begin_array();
+      for (auto ch : *page) {
+        auto s = load_summary(*ctx->db, ch);
+        if (!s || s->kind == "dm")
+          continue;
+        bool member = is_channel_member(*ctx->db, ch, who.id);
+        if (s->kind != "public" && !member)
+          continue;
+        w.begin_object().raw_field("channel", channel_json(*s)).field("member", member)
+          .end_object();
+      }
+      w.end_array();
+      if (page->size() == q->limit)
+        w.id_field("next", page->back()); // pass as `after` for the next page
+      w.end_object();
+      return json(200, std::move(out));
+    }));
+  }
+  answer(self, error(404, "not_found", "no such endpoint"));
+}
+
+/// Appends the channel_updated events of `attrs` one after another; answers the last.
+void update_channel(request_actor* self, uint64_t author, uint64_t channel,
+                    std::vector<std::pair<std::string, std::string>> attrs) {
+  if (attrs.empty())
+    return answer(self, error(400, "missing_field", "name or topic is required"));
+  auto [attr, value] = attrs.front();
+  attrs.erase(attrs.begin());
+  storage::event d;
+  d.kind = storage::event_kind::channel_updated;
+  d.author = author;
+  d.emoji = attr;
+  d.text = value;
+  append(self, channel, d, [self, author, channel, attrs](storage::event& ev) {
+    if (attrs.empty())
+      return answer(self, json(200, committed_json(ev)));
+    update_channel(self, author, channel, attrs);
+  });
 }
 
 /// Routes that need a logged-in user.
@@ -481,6 +830,37 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
     w.end_object();
     return answer(self, json(200, std::move(out)));
   }
+  if (p.size() >= 2 && p[1] == "users" && m == "GET") {
+    // GET /api/users?name=ada or /api/users/{id}: find someone to DM or invite.
+    auto& accts = *self->state.ctx->accounts;
+    std::optional<accounts::result<accounts::user>> found;
+    if (p.size() == 2) {
+      auto name = r.param("name");
+      if (!name)
+        return answer(self, error(400, "missing_field", "name is required"));
+      auto decoded = percent_decode(*name);
+      if (!decoded)
+        return answer(self, error(400, "bad_value", "name is not percent-encoded"));
+      found.emplace(accts.find(*decoded));
+    } else if (p.size() == 3) {
+      auto id = parse_u64(p[2]);
+      if (!id)
+        return answer(self, error(404, "not_found", "no such user"));
+      found.emplace(accts.get(*id));
+    } else {
+      return answer(self, error(404, "not_found", "no such endpoint"));
+    }
+    if (!*found)
+      return answer(self, error(found->error()));
+    std::string out;
+    protocol::json_writer w{out};
+    w.begin_object().key("user");
+    write_user(w, **found);
+    w.end_object();
+    return answer(self, json(200, std::move(out)));
+  }
+  if (p.size() >= 2 && p[1] == "workspaces")
+    return route_workspaces(self, who, req, r, b);
   if (p.size() == 2 && p[1] == "channels") {
     if (m == "GET")
       return list_channels(self, who);
@@ -488,32 +868,122 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
       auto kind = b.kind.value_or("public");
       if (kind != "public" && kind != "private")
         return answer(self, error(400, "bad_value", "kind must be public or private"));
-      if (!b.name || b.name->empty() || b.name->size() > 80)
+      if (!b.name || b.name->empty() || b.name->size() > storage::max_channel_name_bytes)
         return answer(self, error(400, "bad_value", "name must be 1..80 bytes"));
       if (!protocol::utf8_length(*b.name))
         return answer(self, error(400, "bad_utf8", "name is not valid UTF-8"));
+      uint64_t workspace = accounts::default_workspace;
+      if (b.workspace) {
+        auto v = parse_u64(*b.workspace);
+        if (!v)
+          return answer(self, error(400, "bad_value", "workspace must be a workspace id string"));
+        workspace = *v;
+      }
       auto name = *b.name;
-      return create_channel(self, who, name, kind, [self, name, kind](uint64_t id) {
-        std::string out;
-        protocol::json_writer w{out};
-        w.begin_object().key("channel");
-        write_channel(w, id, name, kind, 2);
-        w.end_object();
-        answer(self, json(201, std::move(out)));
+      return create_channel(self, who, name, kind, workspace,
+                            [self, name, kind, workspace](uint64_t id) {
+        channel_summary s;
+        s.id = id;
+        s.name = name;
+        s.kind = kind;
+        s.head = 2;
+        s.workspace = workspace;
+        answer(self, json(201, "{\"channel\":" + channel_json(s) + "}"));
       });
     }
     return answer(self, error(405, "method_not_allowed", "use GET or POST"));
   }
   if (p.size() == 2 && p[1] == "dms" && m == "POST") {
-    auto other = b.user ? parse_u64(*b.user) : std::nullopt;
-    if (!other)
-      return answer(self, error(400, "bad_value", "user must be a user id string"));
-    return open_dm(self, who, *other);
+    std::vector<uint64_t> others;
+    if (b.users) {
+      for (auto& u : *b.users) {
+        auto v = parse_u64(u);
+        if (!v)
+          return answer(self, error(400, "bad_value", "users must be user id strings"));
+        others.push_back(*v);
+      }
+    } else if (b.user) {
+      auto v = parse_u64(*b.user);
+      if (!v)
+        return answer(self, error(400, "bad_value", "user must be a user id string"));
+      others.push_back(*v);
+    } else {
+      return answer(self, error(400, "missing_field", "user or users is required"));
+    }
+    return open_dm(self, who, std::move(others));
   }
   if (p.size() >= 3 && p[1] == "channels") {
     auto channel = parse_u64(p[2]);
     if (!channel)
       return answer(self, error(404, "not_found", "no such channel"));
+    auto ctx = self->state.ctx;
+    auto ch = *channel;
+    if (p.size() == 3 && m == "GET") {
+      // Details: members see every channel; others only public channels of a workspace
+      // they belong to (what browsing shows them).
+      return offload(self, [ctx, who, ch] {
+        auto s = load_summary(*ctx->db, ch);
+        if (!s)
+          return error(404, "not_found", "no such channel");
+        bool member = is_channel_member(*ctx->db, ch, who.id);
+        if (!member) {
+          auto in_ws = ctx->workspaces->is_member(s->workspace, who.id);
+          if (s->kind != "public" || !in_ws || !*in_ws)
+            return error(403, "forbidden", "not a member of this channel");
+        }
+        std::string out;
+        protocol::json_writer w{out};
+        w.begin_object().raw_field("channel", channel_json(*s)).field("member", member)
+          .end_object();
+        return json(200, std::move(out));
+      });
+    }
+    if (p.size() == 3 && m == "PATCH") {
+      std::vector<std::pair<std::string, std::string>> attrs;
+      if (b.name) {
+        if (b.name->empty() || b.name->size() > storage::max_channel_name_bytes
+            || !protocol::utf8_length(*b.name))
+          return answer(self, error(400, "bad_value", "name must be 1..80 bytes of UTF-8"));
+        attrs.emplace_back(std::string{storage::channel_attr_name}, *b.name);
+      }
+      if (b.topic) {
+        if (b.topic->size() > storage::max_channel_topic_bytes
+            || !protocol::utf8_length(*b.topic))
+          return answer(self, error(400, "bad_value", "topic must be 0..1000 bytes of UTF-8"));
+        attrs.emplace_back(std::string{storage::channel_attr_topic}, *b.topic);
+      }
+      return update_channel(self, who.id, ch, std::move(attrs));
+    }
+    if (p.size() == 4 && (p[3] == "archive" || p[3] == "unarchive") && m == "POST")
+      return update_channel(self, who.id, ch,
+                            {{std::string{storage::channel_attr_archived},
+                              p[3] == "archive" ? "1" : "0"}});
+    if (p.size() == 5 && p[3] == "threads" && m == "GET") {
+      auto root = parse_u64(p[4]);
+      if (!root || *root == 0)
+        return answer(self, error(404, "not_found", "no such thread root"));
+      return thread_replies(self, who, ch, *root, r);
+    }
+    if (p.size() == 4 && p[3] == "members" && m == "GET") {
+      auto q = parse_page(r, 1000);
+      if (!q)
+        return answer(self, error(400, "bad_value", "after must be a user id, limit 1..1000"));
+      return offload(self, [ctx, who, ch, q] {
+        if (!is_channel_member(*ctx->db, ch, who.id))
+          return error(403, "forbidden", "not a member of this channel");
+        auto page = ctx->db->members_of(ch, q->after, q->limit);
+        if (!page)
+          return error(500, "storage_failed", "could not read the members");
+        std::string out;
+        protocol::json_writer w{out};
+        w.begin_object().key("members").begin_array();
+        for (auto u : *page)
+          if (auto user = ctx->accounts->get(u))
+            write_user(w, *user);
+        w.end_array().field("has_more", page->size() == q->limit).end_object();
+        return json(200, std::move(out));
+      });
+    }
     if (p.size() == 4 && p[3] == "messages") {
       if (m == "GET")
         return history(self, who, *channel, r);
@@ -574,7 +1044,7 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
       storage::event d;
       d.kind = storage::event_kind::member_join;
       d.author = who.id;
-      d.subject_user = *other;
+      d.subject = *other;
       return append(self, *channel, d, [self](storage::event& ev) {
         answer(self, json(200, committed_json(ev)));
       });
@@ -697,6 +1167,9 @@ caf::behavior request_impl(request_actor* self, node_context_ptr ctx, http_reque
 
 caf::behavior auth_worker(runtime::supervised_actor*, node_context_ptr ctx) {
   return {
+    [](run_atom, http_detail::blocking_call& call) {
+      return http_detail::blocking_result{call.fn()};
+    },
     [ctx](signup_atom, const std::string& name, const std::string& password,
           const std::string& display) -> caf::result<std::string> {
       auto u = ctx->accounts->sign_up(name, password, display);

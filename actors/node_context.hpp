@@ -16,7 +16,8 @@ class id_generator;
 
 namespace sb::accounts {
 class service;
-}
+class workspaces;
+} // namespace sb::accounts
 
 namespace sb::runtime {
 class registry;
@@ -57,6 +58,7 @@ struct node_context {
   storage::commit_pool* writer = nullptr;
   storage::id_generator* ids = nullptr;
   accounts::service* accounts = nullptr;
+  accounts::workspaces* workspaces = nullptr;
   std::shared_ptr<runtime::registry> names;
   chat_limits limits;
   /// Bearer token of the operator API under /admin/api/; empty disables it.

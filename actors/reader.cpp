@@ -2,8 +2,11 @@
 // from the node context, so a restart after a crash loses nothing.
 #include "actors/reader.hpp"
 
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 
+#include "actors/channel.hpp"
 #include "actors/chat_messages.hpp"
 #include "protocol/encode.hpp"
 #include "runtime/actor_stats.hpp"
@@ -18,6 +21,35 @@ caf::error storage_error(const storage::status& st) {
   // The message names keys by number only (storage's own rule); no message text.
   return caf::make_error(caf::sec::runtime_error, st.to_string());
 }
+
+} // namespace
+
+channel_summary summary_of(const storage::channel_record& rec) {
+  channel_summary s;
+  s.id = rec.id;
+  s.name = rec.name;
+  s.kind = rec.kind;
+  s.workspace = rec.workspace;
+  s.topic = rec.topic;
+  s.archived = rec.archived;
+  s.fixed_members = rec.fixed_members;
+  return s;
+}
+
+protocol::channel_info to_wire(const channel_summary& s) {
+  protocol::channel_info c;
+  c.id = s.id;
+  c.name = s.name;
+  c.kind = protocol::channel_kind_of(s.kind);
+  c.head_seq = s.head;
+  c.workspace = s.workspace;
+  c.topic = s.topic;
+  c.archived = s.archived;
+  c.members = s.fixed_members;
+  return c;
+}
+
+namespace {
 
 caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
   return {
@@ -45,6 +77,29 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
           uint32_t limit) -> caf::result<history_page> {
       history_page page;
       page.channel = channel;
+      if (dir == 2) {
+        // Around: the anchor and older events (half), then newer ones; ascending.
+        uint32_t half = std::max<uint32_t>(limit / 2, 1);
+        uint64_t from = anchor == storage::latest_seq ? anchor : anchor + 1;
+        auto older = ctx->db->read_range(channel, storage::direction::backward, from, half + 1);
+        if (!older)
+          return storage_error(older.error());
+        bool more_before = older->size() > half;
+        if (more_before)
+          older->resize(half);
+        std::reverse(older->begin(), older->end());
+        uint32_t rest = limit - std::min(limit, half);
+        auto newer = ctx->db->read_range(channel, storage::direction::forward, anchor, rest + 1);
+        if (!newer)
+          return storage_error(newer.error());
+        bool more_after = newer->size() > rest;
+        if (more_after)
+          newer->resize(rest);
+        page.events = std::move(*older);
+        page.events.insert(page.events.end(), newer->begin(), newer->end());
+        page.has_more = more_before || more_after;
+        return page;
+      }
       auto d = dir == 0 ? storage::direction::backward : storage::direction::forward;
       // One extra event tells whether more exist without a second scan.
       auto evs = ctx->db->read_range(channel, d, anchor, limit + 1);
@@ -57,6 +112,32 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
       }
       return page;
     },
+    [ctx](thread_atom, uint64_t channel, uint64_t root, uint64_t after,
+          uint32_t limit) -> caf::result<history_page> {
+      // The root first (when `after` is 0), then its replies from the reply index.
+      history_page page;
+      page.channel = channel;
+      if (after == 0) {
+        auto r = ctx->db->get_event(channel, root);
+        if (!r)
+          return storage_error(r.error());
+        if (!*r || (*r)->kind != storage::event_kind::message || (*r)->thread_root != 0)
+          return make_chat_error(chat_errc::not_found, "no such thread root");
+        page.events.push_back(std::move(**r));
+      }
+      auto seqs = ctx->db->thread_replies(channel, root, after, limit + 1);
+      if (!seqs)
+        return storage_error(seqs.error());
+      if (seqs->size() > limit) {
+        seqs->resize(limit);
+        page.has_more = true;
+      }
+      auto evs = ctx->db->get_events(channel, *seqs);
+      if (!evs)
+        return storage_error(evs.error());
+      page.events.insert(page.events.end(), evs->begin(), evs->end());
+      return page;
+    },
     [ctx](load_atom, uint64_t channel) -> caf::result<channel_load> {
       channel_load out;
       auto info = ctx->db->channel_info(channel);
@@ -64,10 +145,15 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
         return storage_error(info.error());
       if (!*info)
         return out;
+      auto& rec = **info;
       out.exists = true;
-      out.name = (*info)->text;
-      out.kind = (*info)->emoji;
-      out.creator = (*info)->author;
+      out.name = rec.name;
+      out.kind = rec.kind;
+      out.creator = rec.creator;
+      out.workspace = rec.workspace;
+      out.topic = rec.topic;
+      out.archived = rec.archived;
+      out.fixed_members = rec.fixed_members;
       auto last = ctx->db->last_seq(channel);
       if (!last)
         return storage_error(last.error());
@@ -92,10 +178,9 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
       for (auto ch : *chans) {
         channel_summary s;
         s.id = ch;
-        if (auto info = ctx->db->channel_info(ch); info && *info) {
-          s.name = (*info)->text;
-          s.kind = (*info)->emoji;
-        }
+        if (auto info = ctx->db->channel_info(ch); info && *info)
+          s = summary_of(**info);
+        s.id = ch;
         if (auto last = ctx->db->last_seq(ch); last)
           s.head = *last;
         out.push_back(std::move(s));

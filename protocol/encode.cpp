@@ -62,10 +62,40 @@ void write_event_fields(json_writer& w, const event& e, const event_extras& extr
       w.id_field("user", e.member_user());
       break;
     case event_kind::channel_created:
+      w.field("kind", std::string_view(e.emoji)).id_field("workspace", e.subject);
+      if (e.emoji == "dm") {
+        w.key("members").begin_array();
+        for (auto m : storage::parse_member_list(e.text)) w.id(m);
+        w.end_array();
+      } else {
+        w.field("name", std::string_view(e.text));
+      }
+      break;
     case event_kind::channel_updated:
-      w.field("name", std::string_view(e.text));
+      // One attribute per event: {"name":..}, {"topic":..} or {"archived":bool}.
+      if (e.emoji == storage::channel_attr_archived)
+        w.field("archived", e.text == "1");
+      else
+        w.field(std::string_view(e.emoji), std::string_view(e.text));
       break;
   }
+}
+
+void write_channel_object(json_writer& w, const channel_info& c) {
+  w.begin_object()
+      .id_field("id", c.id)
+      .field("name", std::string_view(c.name))
+      .field("kind", channel_kind_name(c.kind))
+      .field("head", c.head_seq)
+      .id_field("workspace", c.workspace)
+      .field("topic", std::string_view(c.topic))
+      .field("archived", c.archived);
+  if (c.kind == channel_kind::dm) {
+    w.key("members").begin_array();
+    for (auto m : c.members) w.id(m);
+    w.end_array();
+  }
+  w.end_object();
 }
 
 void write_req(json_writer& w, std::string_view req_json) {
@@ -79,6 +109,17 @@ void append_event_object(std::string& out, const event& e, const event_extras& e
   w.begin_object();
   write_event_fields(w, e, extras);
   w.end_object();
+}
+
+void append_channel_object(std::string& out, const channel_info& c) {
+  json_writer w(out);
+  write_channel_object(w, c);
+}
+
+channel_kind channel_kind_of(std::string_view stored) noexcept {
+  return stored == "private" ? channel_kind::private_channel
+         : stored == "dm"    ? channel_kind::dm
+                             : channel_kind::public_channel;
 }
 
 std::string encode_event(const event& e, const event_extras& extras) {
@@ -137,14 +178,7 @@ std::string encode_ready(const ready_info& info) {
       .end_object();
   w.field("session", std::string_view(info.session_id));
   w.key("channels").begin_array();
-  for (const auto& c : info.channels) {
-    w.begin_object()
-        .id_field("id", c.id)
-        .field("name", std::string_view(c.name))
-        .field("kind", channel_kind_name(c.kind))
-        .field("head", c.head_seq)
-        .end_object();
-  }
+  for (const auto& c : info.channels) write_channel_object(w, c);
   w.end_array().end_object();
   return out;
 }

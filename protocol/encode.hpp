@@ -64,6 +64,10 @@ struct channel_info {
   std::string name;
   channel_kind kind = channel_kind::public_channel;
   std::uint64_t head_seq = 0; ///< seq of the channel's newest event (0 = empty)
+  std::uint64_t workspace = 0; ///< 0 = the node's default workspace
+  std::string topic;
+  bool archived = false;
+  std::vector<std::uint64_t> members; ///< DMs only: their fixed members
 };
 
 /// Everything the ready frame carries.
@@ -74,8 +78,15 @@ struct ready_info {
   std::vector<channel_info> channels;
 };
 
-/// `{"op":"ready","user":{"id":"..","name":".."},"session":"..","channels":[{"id","name","kind","head"},..]}`
+/// `{"op":"ready","user":{"id":"..","name":".."},"session":"..","channels":[{"id","name",
+/// "kind","head","workspace","topic","archived"(,"members" for DMs)},..]}`
 std::string encode_ready(const ready_info& info);
+
+/// Appends one channel object as `ready` and the HTTP API write it.
+void append_channel_object(std::string& out, const channel_info& c);
+
+/// The wire kind of a stored kind name ("private", "dm", else public).
+channel_kind channel_kind_of(std::string_view stored) noexcept;
 
 /// `{"op":"history","req":..,"channel":"..","events":[<event objects>],"has_more":bool}`
 std::string encode_history(std::string_view req_json, std::uint64_t channel,

@@ -18,6 +18,7 @@
 #include <caf/system_messages.hpp>
 
 #include "accounts/accounts.hpp"
+#include "accounts/workspaces.hpp"
 #include "actors/connection.hpp"
 #include "actors/http_api.hpp"
 #include "actors/node.hpp"
@@ -71,12 +72,15 @@ int main(int argc, char** argv) {
   }
   auto accounts = std::make_unique<sb::accounts::service>(
     **db, [gen = ids.get()] { return gen->next(); }, aopts);
+  auto workspaces = std::make_unique<sb::accounts::workspaces>(
+    **db, [gen = ids.get()] { return gen->next(); });
 
   auto ctx = std::make_shared<sb::actors::node_context>();
   ctx->db = db->get();
   ctx->writer = writer.get();
   ctx->ids = ids.get();
   ctx->accounts = accounts.get();
+  ctx->workspaces = workspaces.get();
   ctx->names = sb::runtime::registry::make();
   auto& lim = ctx->limits;
   lim.heartbeat_interval = std::chrono::milliseconds(cfg.heartbeat_interval_ms);

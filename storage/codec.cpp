@@ -2,6 +2,8 @@
 // read is bounds-checked and every length is capped before anything is allocated.
 #include "storage/event.hpp"
 
+#include <charconv>
+
 namespace sb::storage {
 
 const char* to_string(event_kind kind) noexcept {
@@ -114,6 +116,23 @@ private:
 
 } // namespace
 
+std::vector<std::uint64_t> parse_member_list(std::string_view text) {
+  std::vector<std::uint64_t> out;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto part = text.substr(0, comma);
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (ec != std::errc{} || p != part.data() + part.size() || v == 0)
+      return {};
+    out.push_back(v);
+    if (comma == std::string_view::npos)
+      break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
 status validate(const event& e) {
   auto bad = [](std::string what) { return status{errc::invalid_argument, std::move(what)}; };
   if (!valid_kind(static_cast<std::uint8_t>(e.kind)))
@@ -133,6 +152,20 @@ status validate(const event& e) {
   if ((e.kind == event_kind::reaction_add || e.kind == event_kind::reaction_remove)
       && e.emoji.empty())
     return bad("reaction without emoji");
+  if (e.kind == event_kind::channel_updated) {
+    if (e.emoji == channel_attr_name) {
+      if (e.text.empty() || e.text.size() > max_channel_name_bytes)
+        return bad("channel name must be 1..80 bytes");
+    } else if (e.emoji == channel_attr_topic) {
+      if (e.text.size() > max_channel_topic_bytes)
+        return bad("channel topic longer than 1000 bytes");
+    } else if (e.emoji == channel_attr_archived) {
+      if (e.text != "0" && e.text != "1")
+        return bad("archived must be \"0\" or \"1\"");
+    } else {
+      return bad("channel_updated needs an attribute: name, topic or archived");
+    }
+  }
   return {};
 }
 
@@ -148,7 +181,7 @@ std::string encode(const event& e) {
   put_varint(out, e.time_ms);
   put_varint(out, e.target_seq);
   put_varint(out, e.thread_root);
-  put_varint(out, e.subject_user);
+  put_varint(out, e.subject);
   put_string(out, e.text);
   put_string(out, e.emoji);
   put_string(out, e.nonce);
@@ -176,7 +209,7 @@ result<event> decode(std::string_view bytes) {
   e.time_ms = r.varint("time_ms");
   e.target_seq = r.varint("target_seq");
   e.thread_root = r.varint("thread_root");
-  e.subject_user = r.varint("subject_user");
+  e.subject = r.varint("subject");
   e.text = r.string("text", max_text_bytes);
   e.emoji = r.string("emoji", max_emoji_bytes);
   e.nonce = r.string("nonce", max_nonce_bytes);

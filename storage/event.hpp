@@ -3,7 +3,7 @@
 // Codec (format version 1), chosen to be compact and to decode safely from hostile bytes:
 //   u8 version(=1) | varint kind | varint channel_id | varint seq | varint id
 //   | varint author | varint time_ms | varint target_seq | varint thread_root
-//   | varint subject_user | str text | str emoji | str nonce
+//   | varint subject | str text | str emoji | str nonce
 // where varint is unsigned LEB128 (at most 10 bytes) and str is varint length + bytes.
 // A new field means a new version byte; decoders reject versions they do not know
 // instead of guessing.
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/status.hpp"
 
@@ -27,8 +28,8 @@ enum class event_kind : std::uint8_t {
   reaction_remove = 5,
   member_join = 6,  ///< member_user() joins (added by author)
   member_leave = 7, ///< member_user() leaves (removed by author)
-  channel_created = 8, ///< text holds the channel's name
-  channel_updated = 9, ///< text holds the channel's new name/topic
+  channel_created = 8, ///< text: name (dm: member ids "7,9"), emoji: kind, subject: workspace
+  channel_updated = 9, ///< emoji: the attribute (name|topic|archived), text: its new value
   pin = 10,         ///< pins target_seq
   unpin = 11,
 };
@@ -57,16 +58,30 @@ struct event {
   std::uint64_t time_ms = 0;      ///< server time, Unix milliseconds
   std::uint64_t target_seq = 0;   ///< edit/remove/reaction/pin: the event acted on
   std::uint64_t thread_root = 0;  ///< message: seq of the thread root, 0 = not a reply
-  std::uint64_t subject_user = 0; ///< member_join/leave: the member; 0 = the author
+  /// member_join/leave: the member (0 = the author); channel_created: the workspace
+  /// (0 = the node's default workspace).
+  std::uint64_t subject = 0;
   std::string text;               ///< message/edit body, channel name; never logged
-  std::string emoji;              ///< reaction_add/remove; channel_created: the kind (public|private|dm)
+  std::string emoji;              ///< reaction_add/remove; channel_created: the kind
+                                  ///< (public|private|dm); channel_updated: the attribute
   std::string nonce;              ///< client-chosen idempotency token, empty = none
 
   /// The user a membership event is about.
-  std::uint64_t member_user() const noexcept { return subject_user != 0 ? subject_user : author; }
+  std::uint64_t member_user() const noexcept { return subject != 0 ? subject : author; }
 
   friend bool operator==(const event&, const event&) = default;
 };
+
+/// Attributes a channel_updated event may set (its `emoji`), with their value rules:
+/// name 1..80 bytes, topic 0..1000 bytes, archived "1" or "0".
+inline constexpr std::string_view channel_attr_name = "name";
+inline constexpr std::string_view channel_attr_topic = "topic";
+inline constexpr std::string_view channel_attr_archived = "archived";
+inline constexpr std::size_t max_channel_name_bytes = 80;
+inline constexpr std::size_t max_channel_topic_bytes = 1000;
+
+/// Parses a DM's member list ("7,9,12", the text of its channel_created); empty on error.
+std::vector<std::uint64_t> parse_member_list(std::string_view text);
 
 /// Checks an event before it is written: seq >= 1, caps, required fields per kind.
 status validate(const event& e);

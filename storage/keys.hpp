@@ -65,6 +65,21 @@ inline std::string read_state_key(std::uint64_t user, std::uint64_t channel) {
 inline std::string thread_key(std::uint64_t channel, std::uint64_t root_seq) {
   return pair_key(channel, root_seq);
 }
+/// `threads` reply index: channel | root seq | reply seq (24 bytes; the 16-byte key of the
+/// same root holds its counter).
+inline std::string thread_reply_key(std::uint64_t channel, std::uint64_t root_seq,
+                                    std::uint64_t reply_seq) {
+  std::string k = pair_key(channel, root_seq);
+  put_be64(k, reply_seq);
+  return k;
+}
+/// `channels` attribute record: channel | attribute name (the 8-byte key holds the
+/// channel_created event).
+inline std::string channel_attr_key(std::uint64_t channel, std::string_view attr) {
+  std::string k = id_key(channel);
+  k.append(attr);
+  return k;
+}
 /// `idempotency`: channel | author | nonce bytes (nonce is last, so it may have any length).
 inline std::string idempotency_key(std::uint64_t channel, std::uint64_t author,
                                    std::string_view nonce) {

@@ -270,8 +270,12 @@ status store::prepare(const event& e, rocksdb::WriteBatch& batch) const {
   switch (e.kind) {
     case event_kind::message:
       if (e.thread_root != 0)
+      {
         add(batch.Merge(cf(cf_threads), keys::thread_key(e.channel_id, e.thread_root),
                         two_be64(1, e.seq)));
+        add(batch.Put(cf(cf_threads), keys::thread_reply_key(e.channel_id, e.thread_root, e.seq),
+                      ""));
+      }
       // The author has read everything up to their own message.
       add(batch.Put(cf(cf_read_state), keys::read_state_key(e.author, e.channel_id),
                     be64_value(e.seq)));
@@ -288,8 +292,10 @@ status store::prepare(const event& e, rocksdb::WriteBatch& batch) const {
                        keys::user_channel_key(e.member_user(), e.channel_id)));
       break;
     case event_kind::channel_created:
-    case event_kind::channel_updated:
       add(batch.Put(cf(cf_channels), keys::id_key(e.channel_id), encoded));
+      break;
+    case event_kind::channel_updated:
+      add(batch.Put(cf(cf_channels), keys::channel_attr_key(e.channel_id, e.emoji), encoded));
       break;
     case event_kind::reaction_add:
       add(batch.Put(cf(cf_reactions), keys::reaction_key(e.channel_id, e.target_seq, e.author,
@@ -367,6 +373,21 @@ status store::auth_delete(std::string_view key, bool sync) {
   return from_rocks(db_->Delete(wo, cf(cf_auth), slice(key)), "auth_delete");
 }
 
+status store::auth_write(
+  std::span<const std::pair<std::string, std::optional<std::string>>> ops, bool sync) {
+  rocksdb::WriteBatch batch;
+  for (auto& [key, value] : ops) {
+    auto s = value ? batch.Put(cf(cf_auth), slice(key), slice(*value))
+                   : batch.Delete(cf(cf_auth), slice(key));
+    if (!s.ok())
+      return from_rocks(s, "auth_write");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  std::lock_guard guard{auth_write_mutex_};
+  return from_rocks(db_->Write(wo, &batch), "auth_write");
+}
+
 result<bool> store::auth_put_if_absent(std::string_view key, std::string_view value) {
   rocksdb::WriteOptions wo;
   wo.sync = opts_.sync;
@@ -398,6 +419,41 @@ result<std::optional<std::string>> store::auth_get(std::string_view key) const {
 }
 
 // -- reads -------------------------------------------------------------------------------
+
+result<std::vector<std::pair<std::string, std::string>>> store::auth_scan(
+  std::string_view prefix, std::string_view after, std::size_t limit) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  limit = std::min(limit, max_read_limit);
+  if (limit == 0)
+    return out;
+  // Lower bound: the smallest key > `after` is `after` + "\0"; never below the prefix.
+  std::string lower{prefix};
+  if (!after.empty() && after > prefix) {
+    lower = std::string{after};
+    lower.push_back('\0');
+  }
+  // Upper bound: the prefix with its last non-0xff byte incremented (none: no bound).
+  std::string upper{prefix};
+  while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff)
+    upper.pop_back();
+  if (!upper.empty())
+    upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+  rocksdb::Slice lower_s{lower}, upper_s{upper};
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_s;
+  if (!upper.empty())
+    ro.iterate_upper_bound = &upper_s;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, cf(cf_auth))};
+  for (it->Seek(lower_s); it->Valid() && out.size() < limit; it->Next()) {
+    auto k = it->key().ToStringView();
+    if (k.substr(0, prefix.size()) != prefix)
+      break;
+    out.emplace_back(std::string{k}, it->value().ToString());
+  }
+  if (!it->status().ok())
+    return from_rocks(it->status(), "scanning auth");
+  return out;
+}
 
 result<std::optional<std::string>> store::get_raw(std::size_t cf_index,
                                                   const std::string& key) const {
@@ -578,17 +634,95 @@ result<std::uint64_t> store::read_state(std::uint64_t user, std::uint64_t channe
   return *v;
 }
 
-result<std::optional<event>> store::channel_info(std::uint64_t channel) const {
-  auto raw = get_raw(cf_channels, keys::id_key(channel));
-  if (!raw)
-    return raw.error();
-  if (!raw->has_value())
-    return std::optional<event>{};
-  auto e = decode(**raw);
-  if (!e)
-    return status{errc::corrupt_record, "channel record " + std::to_string(channel) + ": "
-                                          + e.error().to_string()};
-  return std::optional<event>{std::move(*e)};
+result<std::optional<channel_record>> store::channel_info(std::uint64_t channel) const {
+  // One bounded scan: the 8-byte key (channel_created) sorts before its attribute keys.
+  std::string lower = keys::id_key(channel);
+  std::string upper = keys::id_key(channel);
+  upper.append(9, '\xff');
+  rocksdb::Slice lower_s{lower}, upper_s{upper};
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_s;
+  ro.iterate_upper_bound = &upper_s;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, cf(cf_channels))};
+  std::optional<channel_record> out;
+  auto corrupt = [channel](const std::string& what) {
+    return status{errc::corrupt_record, "channel record " + std::to_string(channel) + ": " + what};
+  };
+  for (it->Seek(lower_s); it->Valid(); it->Next()) {
+    auto key = it->key().ToStringView();
+    if (key.size() < 8 || keys::get_be64(key.data()) != channel)
+      break;
+    auto e = decode(it->value().ToStringView());
+    if (!e)
+      return corrupt(e.error().to_string());
+    if (key.size() == 8) {
+      if (e->kind != event_kind::channel_created)
+        return corrupt("not a channel_created event");
+      out.emplace();
+      out->id = channel;
+      out->creator = e->author;
+      out->workspace = e->subject;
+      out->kind = e->emoji;
+      if (e->emoji == "dm")
+        out->fixed_members = parse_member_list(e->text);
+      else
+        out->name = e->text;
+      continue;
+    }
+    if (!out)
+      return corrupt("attribute without channel_created");
+    if (e->emoji == channel_attr_name)
+      out->name = e->text;
+    else if (e->emoji == channel_attr_topic)
+      out->topic = e->text;
+    else if (e->emoji == channel_attr_archived)
+      out->archived = e->text == "1";
+  }
+  if (!it->status().ok())
+    return from_rocks(it->status(), "reading channel record");
+  return out;
+}
+
+result<std::vector<std::uint64_t>> store::thread_replies(std::uint64_t channel,
+                                                         std::uint64_t root_seq,
+                                                         std::uint64_t after,
+                                                         std::size_t limit) const {
+  std::vector<std::uint64_t> out;
+  limit = std::min(limit, max_read_limit);
+  if (limit == 0 || after == latest_seq)
+    return out;
+  std::string lower = keys::thread_reply_key(channel, root_seq, after + 1);
+  std::string upper = keys::pair_key(channel, root_seq);
+  upper.append(8, '\xff');
+  upper.push_back('\0');
+  rocksdb::Slice lower_s{lower}, upper_s{upper};
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_s;
+  ro.iterate_upper_bound = &upper_s;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, cf(cf_threads))};
+  for (it->Seek(lower_s); it->Valid() && out.size() < limit; it->Next()) {
+    auto key = it->key().ToStringView();
+    if (key.size() != 24)
+      return status{errc::corruption, "malformed key in threads"};
+    out.push_back(keys::get_be64(key.data() + 16));
+  }
+  if (!it->status().ok())
+    return from_rocks(it->status(), "scanning threads");
+  return out;
+}
+
+result<std::vector<event>> store::get_events(std::uint64_t channel,
+                                             std::span<const std::uint64_t> seqs) const {
+  std::vector<event> out;
+  out.reserve(seqs.size());
+  for (auto seq : seqs) {
+    auto e = get_event(channel, seq);
+    if (!e)
+      return e.error();
+    if (*e)
+      out.push_back(std::move(**e));
+  }
+  return out;
 }
 
 result<std::optional<std::string>> store::get_user(std::uint64_t user) const {

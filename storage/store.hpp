@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <rocksdb/write_batch.h>
@@ -69,6 +70,20 @@ struct thread_stats {
   friend bool operator==(const thread_stats&, const thread_stats&) = default;
 };
 
+/// A channel's current settings, folded from its channel_created event and the latest
+/// channel_updated event of each attribute.
+struct channel_record {
+  std::uint64_t id = 0;
+  std::uint64_t creator = 0;    ///< author of channel_created
+  std::uint64_t workspace = 0;  ///< 0 = the node's default workspace
+  std::string kind;             ///< public | private | dm
+  std::string name;             ///< "" for DMs
+  std::string topic;
+  bool archived = false;
+  std::vector<std::uint64_t> fixed_members; ///< DMs: the members fixed at creation
+  friend bool operator==(const channel_record&, const channel_record&) = default;
+};
+
 /// An open RocksDB data directory with the Switchboard schema.
 class store {
 public:
@@ -117,6 +132,11 @@ public:
   /// Deletes `key` from `auth` (absent is not an error).
   status auth_delete(std::string_view key, bool sync);
 
+  /// One write of several `auth` puts (value set) and deletes (value nullopt), applied
+  /// atomically: all or none survive a crash. Synced per `sync`.
+  status auth_write(std::span<const std::pair<std::string, std::optional<std::string>>> ops,
+                    bool sync);
+
   /// Writes `key` = `value` only if `key` is absent (synced per options().sync): true when
   /// written, false when `key` already existed (e.g. a user name is taken; nothing written).
   result<bool> auth_put_if_absent(std::string_view key, std::string_view value);
@@ -161,11 +181,27 @@ public:
   /// Last seq `user` has read in `channel`, 0 when never set.
   result<std::uint64_t> read_state(std::uint64_t user, std::uint64_t channel) const;
 
-  /// The latest channel_created/channel_updated event of `channel`, if any.
-  result<std::optional<event>> channel_info(std::uint64_t channel) const;
+  /// The channel's settings, or nullopt when no channel_created event is stored.
+  result<std::optional<channel_record>> channel_info(std::uint64_t channel) const;
+
+  /// Seqs of the replies to thread `root_seq` of `channel` with seq > `after`, ascending,
+  /// at most `limit` (capped at max_read_limit): an index, so no log scan.
+  result<std::vector<std::uint64_t>> thread_replies(std::uint64_t channel,
+                                                    std::uint64_t root_seq,
+                                                    std::uint64_t after,
+                                                    std::size_t limit) const;
+
+  /// Events of `channel` at the given seqs (absent ones skipped), in the given order.
+  result<std::vector<event>> get_events(std::uint64_t channel,
+                                        std::span<const std::uint64_t> seqs) const;
 
   /// An opaque user record stored by `put_user`, if any.
   result<std::optional<std::string>> get_user(std::uint64_t user) const;
+
+  /// Up to `limit` (capped at max_read_limit) entries of `auth` whose key starts with
+  /// `prefix` and sorts after `after` (a full key; "" = from the start), ascending.
+  result<std::vector<std::pair<std::string, std::string>>> auth_scan(
+    std::string_view prefix, std::string_view after, std::size_t limit) const;
 
   /// Value of `key` in `auth`, or nullopt when absent.
   result<std::optional<std::string>> auth_get(std::string_view key) const;

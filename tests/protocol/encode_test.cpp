@@ -73,13 +73,31 @@ TEST_CASE("encode_event: per-kind fields") {
   e.kind = event_kind::member_join;
   CHECK(encode_event(e) == head + "member_join" + common + R"(,"user":"7"})"); // subject 0 = author
   e.kind = event_kind::member_leave;
-  e.subject_user = 99;
+  e.subject = 99;
   CHECK(encode_event(e) == head + "member_leave" + common + R"(,"user":"99"})");
   e.kind = event_kind::channel_created;
   e.text = "general";
-  CHECK(encode_event(e) == head + "channel_created" + common + R"(,"name":"general"})");
+  e.emoji = "public";
+  e.subject = 12;
+  CHECK(encode_event(e) == head + "channel_created" + common
+                             + R"(,"kind":"public","workspace":"12","name":"general"})");
+  e.emoji = "dm";
+  e.text = "7,99";
+  e.subject = 0;
+  CHECK(encode_event(e) == head + "channel_created" + common
+                             + R"(,"kind":"dm","workspace":"0","members":["7","99"]})");
   e.kind = event_kind::channel_updated;
-  CHECK(encode_event(e) == head + "channel_updated" + common + R"(,"name":"general"})");
+  e.emoji = "name";
+  e.text = "general-2";
+  CHECK(encode_event(e) == head + "channel_updated" + common + R"(,"name":"general-2"})");
+  e.emoji = "topic";
+  e.text = "ship it \"now\"";
+  CHECK(encode_event(e) == head + "channel_updated" + common + R"(,"topic":"ship it \"now\""})");
+  e.emoji = "archived";
+  e.text = "1";
+  CHECK(encode_event(e) == head + "channel_updated" + common + R"(,"archived":true})");
+  e.text = "0";
+  CHECK(encode_event(e) == head + "channel_updated" + common + R"(,"archived":false})");
 }
 
 TEST_CASE("ack, error, hello, heartbeat_ack, resumed") {
@@ -100,14 +118,14 @@ TEST_CASE("ready") {
   info.user_id = 7;
   info.user_name = "ada";
   info.session_id = "sess";
-  info.channels.push_back({1, "general", channel_kind::public_channel, 10});
-  info.channels.push_back({2, "ops", channel_kind::private_channel, 0});
-  info.channels.push_back({3, "", channel_kind::dm, 5});
+  info.channels.push_back({1, "general", channel_kind::public_channel, 10, 0, "", false, {}});
+  info.channels.push_back({2, "ops", channel_kind::private_channel, 0, 0, "", false, {}});
+  info.channels.push_back({3, "", channel_kind::dm, 5, 0, "", false, {7, 9}});
   CHECK(encode_ready(info) ==
         R"({"op":"ready","user":{"id":"7","name":"ada"},"session":"sess","channels":[)"
-        R"({"id":"1","name":"general","kind":"public","head":10},)"
-        R"({"id":"2","name":"ops","kind":"private","head":0},)"
-        R"({"id":"3","name":"","kind":"dm","head":5}]})");
+        R"({"id":"1","name":"general","kind":"public","head":10,"workspace":"0","topic":"","archived":false},)"
+        R"({"id":"2","name":"ops","kind":"private","head":0,"workspace":"0","topic":"","archived":false},)"
+        R"({"id":"3","name":"","kind":"dm","head":5,"workspace":"0","topic":"","archived":false,"members":["7","9"]}]})");
   info.channels.clear();
   CHECK(encode_ready(info).ends_with(R"("channels":[]})"));
 }
@@ -165,7 +183,7 @@ TEST_CASE("every encoder emits valid JSON even from invalid UTF-8 strings") {
   e.nonce = "\x80";
   auto ev = parse_json(parser, encode_event(e));
   CHECK(std::string_view(ev["text"]) == "bad \xEF\xBF\xBD\xEF\xBF\xBD end");
-  ready_info info{1, "\xFE", "\x01", {{1, "\xC0", channel_kind::dm, 1}}};
+  ready_info info{1, "\xFE", "\x01", {{1, "\xC0", channel_kind::dm, 1, 0, "\xC1", false, {}}}};
   auto ready = parse_json(parser, encode_ready(info));
   CHECK(std::string_view(ready["session"]) == "\x01");
   parse_json(parser, encode_error("", "x", "\xF8"));

@@ -20,9 +20,9 @@ event sample(event_kind kind) {
   e.time_ms = 1'717'000'000'123ull;
   e.target_seq = 41;
   e.thread_root = kind == event_kind::message ? 40 : 0;
-  e.subject_user = 99;
+  e.subject = 99;
   e.text = std::string("h\0llo \xF0\x9F\x91\x8B", 11); // embedded NUL and UTF-8
-  e.emoji = ":+1:";
+  e.emoji = kind == event_kind::channel_updated ? "topic" : ":+1:";
   e.nonce = "client-nonce-1";
   return e;
 }

@@ -237,7 +237,7 @@ TEST_CASE("membership is indexed both ways and removed on leave") {
   auto member = [&](std::uint64_t channel, std::uint64_t user, event_kind k) {
     event e = msg(channel, ++seq, 1);
     e.kind = k;
-    e.subject_user = user;
+    e.subject = user;
     e.text.clear();
     append_ok(*s, e);
   };
@@ -273,16 +273,90 @@ TEST_CASE("channel records and user records") {
   auto c = msg(4, 1);
   c.kind = event_kind::channel_created;
   c.text = "general";
+  c.emoji = "public";
+  c.subject = 77; // workspace
   append_ok(*s, c);
+  REQUIRE(s->channel_info(4)->has_value());
+  auto rec = **s->channel_info(4);
+  CHECK(rec.id == 4);
+  CHECK(rec.name == "general");
+  CHECK(rec.kind == "public");
+  CHECK(rec.workspace == 77);
+  CHECK(rec.topic.empty());
+  CHECK_FALSE(rec.archived);
+  // Each attribute keeps its own latest value: a topic change does not lose the name.
   auto u = msg(4, 2);
   u.kind = event_kind::channel_updated;
+  u.emoji = "name";
   u.text = "general-2";
   append_ok(*s, u);
-  REQUIRE(s->channel_info(4)->has_value());
-  CHECK((*s->channel_info(4))->text == "general-2");
+  u = msg(4, 3);
+  u.kind = event_kind::channel_updated;
+  u.emoji = "topic";
+  u.text = "launch week";
+  append_ok(*s, u);
+  u = msg(4, 4);
+  u.kind = event_kind::channel_updated;
+  u.emoji = "archived";
+  u.text = "1";
+  append_ok(*s, u);
+  rec = **s->channel_info(4);
+  CHECK(rec.name == "general-2");
+  CHECK(rec.topic == "launch week");
+  CHECK(rec.archived);
+  CHECK(rec.kind == "public");
+  // Channel 5 (adjacent key) is unaffected; a DM's text is its member list.
+  CHECK_FALSE(s->channel_info(5)->has_value());
+  auto dm = msg(5, 1);
+  dm.kind = event_kind::channel_created;
+  dm.emoji = "dm";
+  dm.text = "3,9";
+  append_ok(*s, dm);
+  CHECK((**s->channel_info(5)).fixed_members == std::vector<std::uint64_t>{3, 9});
+  CHECK((**s->channel_info(5)).name.empty());
+  CHECK((**s->channel_info(4)).name == "general-2");
+  // channel_updated needs a known attribute and a valid value.
+  u = msg(4, 5);
+  u.kind = event_kind::channel_updated;
+  u.emoji = "colour";
+  u.text = "red";
+  CHECK_FALSE(s->append({&u, 1}).ok());
+  u.emoji = "archived";
+  u.text = "yes";
+  CHECK_FALSE(s->append({&u, 1}).ok());
+  u.emoji = "name";
+  u.text = "";
+  CHECK_FALSE(s->append({&u, 1}).ok());
   REQUIRE(s->put_user(3, "profile").ok());
   CHECK(*s->get_user(3) == std::optional<std::string>{"profile"});
   CHECK_FALSE(s->get_user(4)->has_value());
+}
+
+TEST_CASE("thread reply index pages replies without scanning the log") {
+  temp_dir tmp;
+  auto s = open_ok(tmp.sub("db"));
+  append_ok(*s, msg(6, 1));
+  for (std::uint64_t seq = 2; seq <= 40; ++seq) {
+    auto m = msg(6, seq);
+    m.thread_root = seq % 2 == 0 ? 1 : 0; // even seqs reply to 1
+    append_ok(*s, m);
+  }
+  auto first = s->thread_replies(6, 1, 0, 5);
+  REQUIRE(first);
+  CHECK(*first == std::vector<std::uint64_t>{2, 4, 6, 8, 10});
+  auto next = s->thread_replies(6, 1, 10, 100);
+  REQUIRE(next);
+  CHECK(next->size() == 15);
+  CHECK(next->front() == 12);
+  CHECK(next->back() == 40);
+  CHECK(s->thread_replies(6, 3, 0, 10)->empty());
+  CHECK(s->thread_replies(7, 1, 0, 10)->empty());
+  CHECK(s->thread_info(6, 1)->reply_count == 20);
+  auto evs = s->get_events(6, *first);
+  REQUIRE(evs);
+  REQUIRE(evs->size() == 5);
+  CHECK((*evs)[4].seq == 10);
+  CHECK((*evs)[4].thread_root == 1);
 }
 
 TEST_CASE("prepare rejects invalid events and writes nothing") {
@@ -382,4 +456,36 @@ TEST_CASE("RocksDB-level corruption is reported as corruption") {
   auto r = store::open(o);
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code() == errc::corruption);
+}
+
+TEST_CASE("auth_write is atomic and auth_scan pages a prefix") {
+  temp_dir tmp;
+  auto s = open_ok(tmp.sub("db"));
+  std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+  for (int i = 0; i < 12; ++i)
+    ops.emplace_back("p:" + std::string(1, static_cast<char>('a' + i)), std::to_string(i));
+  ops.emplace_back("q:x", "other prefix");
+  ops.emplace_back(std::string{"p\xff"}, "past the prefix");
+  REQUIRE(s->auth_write(ops, true).ok());
+  auto page = s->auth_scan("p:", "", 5);
+  REQUIRE(page);
+  REQUIRE(page->size() == 5);
+  CHECK((*page)[0] == std::pair<std::string, std::string>{"p:a", "0"});
+  auto rest = s->auth_scan("p:", page->back().first, 100);
+  REQUIRE(rest);
+  CHECK(rest->size() == 7);
+  CHECK(rest->back().first == "p:l");
+  // A delete and a put in one write.
+  std::vector<std::pair<std::string, std::optional<std::string>>> change{
+    {"p:a", std::nullopt}, {"p:z", "26"}};
+  REQUIRE(s->auth_write(change, true).ok());
+  auto all = s->auth_scan("p:", "", 100);
+  REQUIRE(all);
+  CHECK(all->size() == 12);
+  CHECK(all->front().first == "p:b");
+  CHECK(all->back().first == "p:z");
+  // A prefix ending in 0xff bytes has no upper bound but still stops at the prefix.
+  auto ff = s->auth_scan(std::string{"p\xff"}, "", 10);
+  REQUIRE(ff);
+  CHECK(ff->size() == 1);
 }

@@ -1,0 +1,365 @@
+// accounts::workspaces: workspace records, memberships (wm:/uw:) and channel lists (wc:)
+// in the store's `auth` column family (layout in accounts/workspaces.hpp).
+//
+// Membership changes are check-then-write (read wm:, then one atomic auth_write of wm: and
+// uw:). A process-wide mutex serializes those two steps so that concurrent add/remove calls
+// report exact true/false answers; the store's own auth mutex keeps every write atomic.
+#include "accounts/workspaces.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "storage/keys.hpp"
+
+namespace sb::accounts {
+
+namespace {
+
+constexpr std::uint8_t workspace_record_version = 1;
+constexpr std::string_view workspace_prefix = "w:";
+constexpr std::string_view member_prefix = "wm:";
+constexpr std::string_view user_ws_prefix = "uw:";
+constexpr std::string_view channel_prefix = "wc:";
+
+using write_ops = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
+/// Serializes the read-then-write of add_member/remove_member (see the note at the top).
+std::mutex& membership_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+error storage_error(const storage::status& st) {
+  return error{errc::storage, "storage: " + st.to_string()};
+}
+
+error no_such_workspace(std::uint64_t ws) {
+  return error{errc::not_found, "no such workspace " + std::to_string(ws)};
+}
+
+/// Strict UTF-8 (no overlongs, surrogates or > U+10FFFF) without C0/C1 controls or DEL,
+/// 1..max_workspace_name_bytes bytes.
+bool workspace_name_ok(std::string_view s) {
+  if (s.empty() || s.size() > max_workspace_name_bytes)
+    return false;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto b = static_cast<unsigned char>(s[i]);
+    std::uint32_t cp = 0;
+    std::size_t len = 0;
+    if (b < 0x80) {
+      cp = b;
+      len = 1;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      cp = b & 0x1f;
+      len = 2;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      cp = b & 0x0f;
+      len = 3;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      cp = b & 0x07;
+      len = 4;
+    } else {
+      return false;
+    }
+    if (i + len > s.size())
+      return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff
+        || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+// -- keys ---------------------------------------------------------------------------------
+
+/// `prefix` followed by be64(a).
+std::string key1(std::string_view prefix, std::uint64_t a) {
+  std::string k;
+  k.reserve(prefix.size() + 8);
+  k.append(prefix);
+  storage::keys::put_be64(k, a);
+  return k;
+}
+
+/// `prefix` followed by be64(a) | be64(b).
+std::string key2(std::string_view prefix, std::uint64_t a, std::uint64_t b) {
+  std::string k = key1(prefix, a);
+  storage::keys::put_be64(k, b);
+  return k;
+}
+
+std::string workspace_key(std::uint64_t ws) { return key1(workspace_prefix, ws); }
+std::string member_key(std::uint64_t ws, std::uint64_t user) {
+  return key2(member_prefix, ws, user);
+}
+std::string user_ws_key(std::uint64_t user, std::uint64_t ws) {
+  return key2(user_ws_prefix, user, ws);
+}
+std::string channel_key(std::uint64_t ws, std::uint64_t channel) {
+  return key2(channel_prefix, ws, channel);
+}
+
+// -- records ------------------------------------------------------------------------------
+
+void put_str(std::string& out, std::string_view s) {
+  // Names are at most 80 bytes, far below the be16 limit.
+  out.push_back(static_cast<char>((s.size() >> 8) & 0xff));
+  out.push_back(static_cast<char>(s.size() & 0xff));
+  out.append(s);
+}
+
+bool get_str(std::string_view& in, std::string& out) {
+  if (in.size() < 2)
+    return false;
+  std::size_t n = (static_cast<std::size_t>(static_cast<unsigned char>(in[0])) << 8)
+                  | static_cast<unsigned char>(in[1]);
+  in.remove_prefix(2);
+  if (in.size() < n)
+    return false;
+  out.assign(in.substr(0, n));
+  in.remove_prefix(n);
+  return true;
+}
+
+std::string encode_workspace(const workspace& w) {
+  std::string out;
+  out.reserve(1 + 24 + 2 + w.name.size());
+  out.push_back(static_cast<char>(workspace_record_version));
+  storage::keys::put_be64(out, w.id);
+  storage::keys::put_be64(out, w.owner);
+  storage::keys::put_be64(out, w.created_ms);
+  put_str(out, w.name);
+  return out;
+}
+
+std::optional<workspace> decode_workspace(std::string_view in) {
+  if (in.size() < 25 || static_cast<std::uint8_t>(in[0]) != workspace_record_version)
+    return std::nullopt;
+  workspace w;
+  w.id = storage::keys::get_be64(in.data() + 1);
+  w.owner = storage::keys::get_be64(in.data() + 9);
+  w.created_ms = storage::keys::get_be64(in.data() + 17);
+  in.remove_prefix(25);
+  if (!get_str(in, w.name) || !in.empty())
+    return std::nullopt;
+  return w;
+}
+
+/// The role byte of a wm: value; nullopt when it is not a known role.
+std::optional<workspace_role> decode_role(std::string_view v) {
+  if (v.size() != 1)
+    return std::nullopt;
+  auto b = static_cast<std::uint8_t>(v[0]);
+  if (b == static_cast<std::uint8_t>(workspace_role::member))
+    return workspace_role::member;
+  if (b == static_cast<std::uint8_t>(workspace_role::owner))
+    return workspace_role::owner;
+  return std::nullopt;
+}
+
+std::string encode_role(workspace_role r) {
+  return std::string(1, static_cast<char>(static_cast<std::uint8_t>(r)));
+}
+
+// -- reads --------------------------------------------------------------------------------
+
+/// Whether w:<ws> exists (false for the default workspace, which has no record).
+result<bool> workspace_exists(const storage::store& db, std::uint64_t ws) {
+  auto raw = db.auth_get(workspace_key(ws));
+  if (!raw)
+    return storage_error(raw.error());
+  return raw->has_value();
+}
+
+/// The role stored in wm:<ws><user>, or nullopt when not a member.
+result<std::optional<workspace_role>> stored_role(const storage::store& db, std::uint64_t ws,
+                                                  std::uint64_t user) {
+  auto raw = db.auth_get(member_key(ws, user));
+  if (!raw)
+    return storage_error(raw.error());
+  if (!raw->has_value())
+    return std::optional<workspace_role>{};
+  auto r = decode_role(**raw);
+  if (!r)
+    return error{errc::storage, "corrupt membership entry of workspace " + std::to_string(ws)};
+  return std::optional<workspace_role>{*r};
+}
+
+/// Second halves of the keys `prefix | be64(first) | be64(second)` with second > `after`,
+/// ascending, at most min(limit, max_workspace_page).
+result<std::vector<std::uint64_t>> scan_ids(const storage::store& db, std::string_view prefix,
+                                            std::uint64_t first, std::uint64_t after,
+                                            std::size_t limit) {
+  std::vector<std::uint64_t> out;
+  limit = std::min(limit, max_workspace_page);
+  if (limit == 0)
+    return out;
+  auto scan_prefix = key1(prefix, first);
+  auto rows = db.auth_scan(scan_prefix, key2(prefix, first, after), limit);
+  if (!rows)
+    return storage_error(rows.error());
+  out.reserve(rows->size());
+  for (auto& [k, v] : *rows) {
+    if (k.size() != scan_prefix.size() + 8)
+      return error{errc::storage, "corrupt workspace index key"};
+    out.push_back(storage::keys::get_be64(k.data() + scan_prefix.size()));
+  }
+  return out;
+}
+
+} // namespace
+
+workspaces::workspaces(storage::store& db, std::function<std::uint64_t()> next_id,
+                       std::function<std::uint64_t()> now_ms)
+  : db_(db), next_id_(std::move(next_id)), now_ms_(std::move(now_ms)) {}
+
+result<workspace> workspaces::create(std::string_view name, std::uint64_t owner) {
+  if (!workspace_name_ok(name))
+    return error{errc::bad_name,
+                 "workspace name must be 1-80 bytes of UTF-8 without control characters"};
+  if (!next_id_ || !now_ms_)
+    return error{errc::storage, "workspaces: no id generator or clock"};
+  workspace w;
+  w.id = next_id_();
+  if (w.id == default_workspace)
+    return error{errc::storage, "id generator returned 0"};
+  w.owner = owner;
+  w.created_ms = now_ms_();
+  w.name = std::string{name};
+
+  write_ops ops;
+  ops.reserve(3);
+  ops.emplace_back(workspace_key(w.id), encode_workspace(w));
+  ops.emplace_back(member_key(w.id, owner), encode_role(workspace_role::owner));
+  ops.emplace_back(user_ws_key(owner, w.id), std::string{});
+  if (auto st = db_.auth_write(ops, db_.options().sync); !st.ok())
+    return storage_error(st);
+  return w;
+}
+
+result<workspace> workspaces::get(std::uint64_t id) const {
+  if (id == default_workspace)
+    return workspace{default_workspace, 0, 0, "default"};
+  auto raw = db_.auth_get(workspace_key(id));
+  if (!raw)
+    return storage_error(raw.error());
+  if (!raw->has_value())
+    return no_such_workspace(id);
+  auto w = decode_workspace(**raw);
+  if (!w || w->id != id)
+    return error{errc::storage, "corrupt workspace record " + std::to_string(id)};
+  return std::move(*w);
+}
+
+result<bool> workspaces::is_member(std::uint64_t ws, std::uint64_t user) const {
+  if (ws == default_workspace)
+    return true;
+  auto r = stored_role(db_, ws, user);
+  if (!r)
+    return r.error();
+  return r->has_value();
+}
+
+result<workspace_role> workspaces::role(std::uint64_t ws, std::uint64_t user) const {
+  if (ws == default_workspace)
+    return workspace_role::member;
+  auto r = stored_role(db_, ws, user);
+  if (!r)
+    return r.error();
+  if (!r->has_value())
+    return error{errc::not_found, "user " + std::to_string(user) + " is not a member of workspace "
+                                    + std::to_string(ws)};
+  return **r;
+}
+
+result<bool> workspaces::add_member(std::uint64_t ws, std::uint64_t user) {
+  if (ws == default_workspace)
+    return error{errc::not_found, "the default workspace has no member list"};
+  std::lock_guard guard{membership_mutex()};
+  auto exists = workspace_exists(db_, ws);
+  if (!exists)
+    return exists.error();
+  if (!*exists)
+    return no_such_workspace(ws);
+  auto current = stored_role(db_, ws, user);
+  if (!current)
+    return current.error();
+  if (current->has_value())
+    return false;
+  write_ops ops;
+  ops.reserve(2);
+  ops.emplace_back(member_key(ws, user), encode_role(workspace_role::member));
+  ops.emplace_back(user_ws_key(user, ws), std::string{});
+  if (auto st = db_.auth_write(ops, db_.options().sync); !st.ok())
+    return storage_error(st);
+  return true;
+}
+
+result<bool> workspaces::remove_member(std::uint64_t ws, std::uint64_t user) {
+  if (ws == default_workspace)
+    return error{errc::not_found, "the default workspace has no member list"};
+  std::lock_guard guard{membership_mutex()};
+  auto exists = workspace_exists(db_, ws);
+  if (!exists)
+    return exists.error();
+  if (!*exists)
+    return no_such_workspace(ws);
+  auto current = stored_role(db_, ws, user);
+  if (!current)
+    return current.error();
+  if (!current->has_value())
+    return false;
+  if (**current == workspace_role::owner)
+    return error{errc::forbidden, "the owner cannot leave workspace " + std::to_string(ws)};
+  write_ops ops;
+  ops.reserve(2);
+  ops.emplace_back(member_key(ws, user), std::nullopt);
+  ops.emplace_back(user_ws_key(user, ws), std::nullopt);
+  if (auto st = db_.auth_write(ops, db_.options().sync); !st.ok())
+    return storage_error(st);
+  return true;
+}
+
+result<std::vector<std::uint64_t>> workspaces::members(std::uint64_t ws, std::uint64_t after,
+                                                       std::size_t limit) const {
+  if (ws == default_workspace)
+    return error{errc::not_found, "the default workspace has no member list"};
+  auto exists = workspace_exists(db_, ws);
+  if (!exists)
+    return exists.error();
+  if (!*exists)
+    return no_such_workspace(ws);
+  return scan_ids(db_, member_prefix, ws, after, limit);
+}
+
+result<std::vector<std::uint64_t>> workspaces::of_user(std::uint64_t user, std::uint64_t after,
+                                                       std::size_t limit) const {
+  return scan_ids(db_, user_ws_prefix, user, after, limit);
+}
+
+result<bool> workspaces::add_channel(std::uint64_t ws, std::uint64_t channel, bool sync) {
+  write_ops ops;
+  ops.emplace_back(channel_key(ws, channel), std::string{});
+  if (auto st = db_.auth_write(ops, sync && db_.options().sync); !st.ok())
+    return storage_error(st);
+  return true;
+}
+
+result<std::vector<std::uint64_t>> workspaces::channels(std::uint64_t ws, std::uint64_t after,
+                                                        std::size_t limit) const {
+  return scan_ids(db_, channel_prefix, ws, after, limit);
+}
+
+} // namespace sb::accounts
