@@ -142,9 +142,11 @@ caf::error check_append(channel_actor* self, const storage::event& d) {
       return caf::none;
     }
     case event_kind::member_leave:
-      if (d.member_user() != d.author)
+      // Members leave by themselves; a user who left the channel's workspace may be
+      // removed by anyone (the workspace leave does it for every channel of theirs).
+      if (d.member_user() != d.author && in_workspace(d.member_user()))
         return make_chat_error(chat_errc::forbidden, "members can only remove themselves");
-      if (!member)
+      if (st.members.count(d.member_user()) == 0)
         return make_chat_error(chat_errc::bad_request, "not a member");
       if (st.kind == "dm")
         return make_chat_error(chat_errc::forbidden, "a DM has fixed members");

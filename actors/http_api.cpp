@@ -33,14 +33,17 @@
 
 namespace sb::actors::http_detail {
 
-/// A blocking piece of a request (RocksDB reads, synced writes) run on the auth worker.
+struct blocking_result;
+
+/// A blocking piece of a request, run on the auth worker.
 struct blocking_call {
-  std::function<transport::http_response()> fn;
+  std::function<blocking_result()> fn;
 };
 
-/// Its answer.
+/// Its answer, plus ids the request continues with (e.g. channels to leave).
 struct blocking_result {
   transport::http_response response;
+  std::vector<uint64_t> follow_up;
 };
 
 } // namespace sb::actors::http_detail
@@ -365,13 +368,42 @@ std::string committed_json(const storage::event& ev) {
 
 /// Runs `fn` (blocking RocksDB reads and synced writes) on the detached auth worker, so a
 /// cooperative scheduler thread never waits for an fsync, and answers with its response.
-void offload(request_actor* self, std::function<http_response()> fn) {
+void offload_then(request_actor* self, std::function<http_detail::blocking_result()> fn,
+                  std::function<void(http_detail::blocking_result&)> k) {
   auto auth = self->state.ctx->names->get("auth", "auth");
   if (!auth)
     return answer(self, error(503, "unavailable", "auth worker restarting"));
   self->request(auth, 30s, run_atom::value, http_detail::blocking_call{std::move(fn)})
-    .then([self](http_detail::blocking_result& r) { answer(self, std::move(r.response)); },
+    .then([k](http_detail::blocking_result& r) { k(r); },
           [self](caf::error& err) { answer(self, error(err)); });
+}
+
+void offload(request_actor* self, std::function<http_response()> fn) {
+  offload_then(
+    self, [fn] { return http_detail::blocking_result{fn(), {}}; },
+    [self](http_detail::blocking_result& r) { answer(self, std::move(r.response)); });
+}
+
+/// Appends member_leave of `user` to each of `channels` in turn (skipping channels they
+/// already left), then answers `done`.
+void leave_channels(request_actor* self, uint64_t author, uint64_t user,
+                    std::shared_ptr<const std::vector<uint64_t>> channels, size_t i,
+                    http_response done) {
+  if (i == channels->size())
+    return answer(self, std::move(done));
+  storage::event d;
+  d.kind = storage::event_kind::member_leave;
+  d.author = author;
+  d.subject = user == author ? 0 : user;
+  auto next = [self, author, user, channels, i, done] {
+    leave_channels(self, author, user, channels, i + 1, done);
+  };
+  append(self, (*channels)[i], d, [next](storage::event&) { next(); },
+         [self, next](const caf::error& err) {
+           if (describe(err).first != "bad_request") // "not a member" is done
+             return answer(self, error(err));
+           next();
+         });
 }
 
 /// Parses an optional `after` id/seq and `limit` (default 100, capped at `cap`) query.
@@ -757,14 +789,41 @@ void route_workspaces(request_actor* self, const accounts::user& who, http_reque
     if (!other)
       return answer(self, error(404, "not_found", "no such user"));
     auto u = *other;
-    return offload(self, guarded([wss, who, u](const accounts::workspace& ws) {
+    // The user also leaves every channel of the workspace they are in.
+    auto g = guarded([wss, who, u](const accounts::workspace& ws) {
       if (u != who.id && ws.owner != who.id)
         return error(403, "forbidden", "only the owner removes other members");
       auto removed = wss->remove_member(ws.id, u);
       if (!removed)
         return error(removed.error());
       return json(200, *removed ? R"({"removed":true})" : R"({"removed":false})");
-    }));
+    });
+    return offload_then(
+      self,
+      [g, ctx, u, id] {
+        http_detail::blocking_result out{g(), {}};
+        if (out.response.status != 200)
+          return out;
+        uint64_t after = 0;
+        for (;;) {
+          auto page = ctx->db->channels_of(u, after, 1000);
+          if (!page)
+            break;
+          for (auto ch : *page)
+            if (auto rec = ctx->db->channel_info(ch); rec && *rec && (*rec)->workspace == id)
+              out.follow_up.push_back(ch);
+          if (page->size() < 1000)
+            break;
+          after = page->back();
+        }
+        return out;
+      },
+      [self, who, u](http_detail::blocking_result& r) {
+        if (r.follow_up.empty())
+          return answer(self, std::move(r.response));
+        auto chans = std::make_shared<const std::vector<uint64_t>>(std::move(r.follow_up));
+        leave_channels(self, who.id, u, chans, 0, std::move(r.response));
+      });
   }
   if (p.size() == 4 && p[3] == "channels" && m == "GET") {
     // Browse: public channels of the workspace, plus private ones the caller is in.
@@ -1167,9 +1226,7 @@ caf::behavior request_impl(request_actor* self, node_context_ptr ctx, http_reque
 
 caf::behavior auth_worker(runtime::supervised_actor*, node_context_ptr ctx) {
   return {
-    [](run_atom, http_detail::blocking_call& call) {
-      return http_detail::blocking_result{call.fn()};
-    },
+    [](run_atom, http_detail::blocking_call& call) { return call.fn(); },
     [ctx](signup_atom, const std::string& name, const std::string& password,
           const std::string& display) -> caf::result<std::string> {
       auto u = ctx->accounts->sign_up(name, password, display);

@@ -140,10 +140,20 @@ TEST_CASE("workspaces: create, invite, list, members, leave; channels belong to 
   // Leaving: members leave, the owner removes others, the owner cannot leave.
   CHECK(node.http("DELETE", "/api/workspaces/" + wid + "/members/" + ada, "", tb).status == 403);
   CHECK(node.http("DELETE", "/api/workspaces/" + wid + "/members/" + ada, "", ta).status == 403);
+  gateway_client bob_ws;
+  REQUIRE(bob_ws.open(node.port(), tb) == "");
   auto left = node.http("DELETE", "/api/workspaces/" + wid + "/members/" + bob, "", tb);
   CHECK(left.status == 200);
   CHECK(bool_at(left, "/removed"));
   CHECK(node.http("GET", "/api/workspaces/" + wid, "", tb).status == 403);
+  // ... and left its channels (a member_leave event in each), so it can no longer post.
+  auto leave_ev = bob_ws.wait_for(
+    [&](const json_frame& f) { return f.str("type") == "member_leave" && f.str("user") == bob; },
+    10s);
+  CHECK(leave_ev);
+  CHECK(node.http("POST", "/api/channels/" + gid + "/messages", R"({"text":"still here?"})", tb)
+          .status == 403);
+  CHECK(array_size(node.http("GET", "/api/channels", "", tb), "/channels") == 0);
 
   // Everything survives a restart.
   REQUIRE(node.stop() == 0);

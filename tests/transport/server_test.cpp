@@ -13,6 +13,13 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
 #include "tests/support/ws_client.hpp"
 #include "transport/server.hpp"
 
@@ -569,6 +576,168 @@ TEST_CASE("ws: a client close reaches on_closed exactly once; the link outlives 
   CHECK_FALSE(link->send(make_frame("late")));
   link->close(close_code::normal, "no-op");
   CHECK(link->outbox_bytes() == 0);
+  srv.stop();
+  CHECK(p->each_closed_once());
+}
+
+// --- gathered writes (the session writes pre-framed bytes on the socket; see frame_socket
+// in transport/server.cpp): every frame size, pongs from Beast in the middle of a backlog,
+// close after a backlog, a peer close during a backlog.
+
+namespace {
+
+namespace rawws {
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+} // namespace rawws
+
+/// Frame `i` of the flood: sizes cover the 2-, 4- and 10-byte headers and both the copied
+/// and the referenced payload paths; the index is written at the start when it fits.
+std::string flood_body(int i) {
+  static const size_t sizes[] = {0, 1, 125, 126, 127, 2047, 2048, 2049, 65535, 65536, 70000, 300};
+  std::string s(sizes[i % 12], static_cast<char>('a' + i % 26));
+  const std::string tag = std::to_string(i) + ":";
+  if (s.size() >= tag.size())
+    s.replace(0, tag.size(), tag);
+  return s;
+}
+
+/// A synchronous client on a plain Beast stream (pings, which ws_client lacks); reads time
+/// out after 10 s so a broken server fails the test instead of hanging it.
+struct raw_client {
+  rawws::net::io_context ioc;
+  rawws::websocket::stream<rawws::tcp::socket> ws{ioc};
+  int pongs = 0;
+
+  void connect(uint16_t port) {
+    ws.next_layer().connect({rawws::net::ip::make_address(localhost), port});
+    timeval tv{10, 0};
+    ::setsockopt(ws.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ws.handshake(localhost, "/ws");
+    ws.control_callback([this](rawws::websocket::frame_type k, rawws::beast::string_view) {
+      if (k == rawws::websocket::frame_type::pong)
+        ++pongs;
+    });
+  }
+
+  std::string read() {
+    rawws::beast::flat_buffer b;
+    ws.read(b);
+    return rawws::beast::buffers_to_string(b.data());
+  }
+};
+
+} // namespace
+
+TEST_CASE("ws: gathered writes keep every frame whole and in order; pings mid-backlog get pongs") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  auto o = test_options();
+  o.outbox_max_bytes = 64 << 20;
+  o.outbox_max_frames = 100000;
+  server srv{o, test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+
+  raw_client c;
+  REQUIRE_NOTHROW(c.connect(srv.port()));
+  REQUIRE(p->wait([&] { return p->created == 1; }));
+  auto link = p->link_number(0);
+
+  // ~50 MB from another thread: far more than the socket buffers, so the session has an
+  // async raw write in flight while the pings arrive (Beast's pongs must wait for it).
+  constexpr int n = 3000;
+  std::atomic<int> accepted{0};
+  std::thread flood([&] {
+    for (int i = 0; i < n; ++i) {
+      if (!link->send(make_frame(flood_body(i))))
+        return;
+      ++accepted;
+    }
+  });
+  flood.join();
+  REQUIRE(accepted == n);
+  int pings = 0;
+  for (; pings < 5; ++pings)
+    REQUIRE_NOTHROW(c.ws.ping({}));
+  int bad = 0;
+  for (int i = 0; i < n; ++i) {
+    std::string got;
+    REQUIRE_NOTHROW(got = c.read());
+    if (got != flood_body(i) && ++bad < 5)
+      CHECK(got.size() == flood_body(i).size());
+    if (i % 500 == 250) {
+      REQUIRE_NOTHROW(c.ws.ping({}));
+      ++pings;
+    }
+  }
+  CHECK(bad == 0);
+  // The echo of "end" is queued after Beast answered every ping: all pongs came first.
+  REQUIRE_NOTHROW(c.ws.write(rawws::net::buffer(std::string("end"))));
+  CHECK(c.read() == "end");
+  CHECK(c.pongs == pings);
+  CHECK(eventually([&] { return link->outbox_bytes() == 0; }));
+
+  REQUIRE_NOTHROW(c.ws.close(rawws::websocket::close_code::normal));
+  REQUIRE(p->wait([&] { return p->closed_count.size() == 1; }));
+  CHECK(p->closed_code.begin()->second == close_code::normal);
+  srv.stop();
+  CHECK(p->each_closed_once());
+}
+
+TEST_CASE("ws: link close after a backlog larger than the socket buffers: all frames, then the code") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  auto o = test_options();
+  o.outbox_max_bytes = 32 << 20;
+  server srv{o, test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+
+  ws_client c;
+  REQUIRE(c.connect(localhost, srv.port()) == "");
+  REQUIRE(p->wait([&] { return p->created == 1; }));
+  auto link = p->link_number(0);
+  constexpr int n = 200;
+  for (int i = 0; i < n; ++i)
+    REQUIRE(link->send(make_frame(std::to_string(i) + std::string(64 * 1024, 'x'))));
+  link->close(close_code::rate_limited, "slow down");
+  CHECK_FALSE(link->send(make_frame("after close")));
+  int in_order = 0;
+  for (int i = 0; i < n; ++i) {
+    auto got = c.read(5000ms);
+    if (got && *got == std::to_string(i) + std::string(64 * 1024, 'x'))
+      ++in_order;
+  }
+  CHECK(in_order == n);
+  REQUIRE(c.wait_closed(5000ms));
+  CHECK(c.close_code() == close_code::rate_limited);
+  REQUIRE(p->wait([&] { return p->closed_count.size() == 1; }));
+  CHECK(p->closed_code.begin()->second == close_code::rate_limited);
+  CHECK(link->outbox_bytes() == 0);
+}
+
+TEST_CASE("ws: a peer close during a backlog ends the session once, with the peer's code") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  auto o = test_options();
+  o.outbox_max_bytes = 32 << 20;
+  server srv{o, test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+
+  raw_client c;
+  REQUIRE_NOTHROW(c.connect(srv.port()));
+  REQUIRE(p->wait([&] { return p->created == 1; }));
+  auto link = p->link_number(0);
+  for (int i = 0; i < 200; ++i)
+    REQUIRE(link->send(make_frame(std::string(64 * 1024, 'y'))));
+  // Beast's close() sends the close frame, then reads (and drops) the backlog until the
+  // server's close reply: that reply waits for the raw write in flight, no frame follows it.
+  REQUIRE_NOTHROW(c.ws.close(rawws::websocket::close_reason(4321)));
+  REQUIRE(p->wait([&] { return p->closed_count.size() == 1; }));
+  CHECK(p->closed_code.begin()->second == 4321);
+  CHECK(eventually([&] { return link->outbox_bytes() == 0; }));
+  CHECK_FALSE(link->send(make_frame("late")));
   srv.stop();
   CHECK(p->each_closed_once());
 }
