@@ -43,6 +43,9 @@ struct chat_limits {
   /// Replay stops filling a connection's outbox above this many bytes and continues when
   /// it drains (half the outbox bound). Default: 512 KiB.
   size_t outbox_soft_bytes = 512 * 1024;
+  /// Bytes of encoded replay frames the storage reader keeps for clients resuming the
+  /// same channel tail (a resume storm encodes each event once). Default: 32 MiB.
+  size_t replay_cache_bytes = 32u << 20;
   /// Live events a connection buffers per channel while replaying. Default: 1,000.
   uint32_t replay_buffer_events = 1000;
   /// A channel actor with no subscribers and no writes for this long passivates.

@@ -8,6 +8,7 @@
 
 #include "actors/channel.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/frame_cache.hpp"
 #include "protocol/encode.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/registry.hpp"
@@ -52,22 +53,39 @@ protocol::channel_info to_wire(const channel_summary& s) {
 namespace {
 
 caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
+  // Frames of recent replays, shared by every client resuming the same tail.
+  auto cache = std::make_shared<frame_cache>(ctx->limits.replay_cache_bytes);
   return {
-    [ctx](replay_atom, uint64_t channel, uint64_t after, uint64_t upto,
-          uint32_t limit) -> caf::result<event_page> {
+    [ctx, cache](replay_atom, uint64_t channel, uint64_t after, uint64_t upto,
+                 uint32_t limit) -> caf::result<event_page> {
       event_page page;
       page.channel = channel;
       if (upto <= after)
         return page;
       auto want = std::min<uint64_t>(limit == 0 ? 1 : limit, upto - after);
-      auto evs = ctx->db->read_range(channel, storage::direction::forward, after, want);
-      if (!evs)
-        return storage_error(evs.error());
-      for (auto& e : *evs) {
-        if (e.seq > upto)
+      // Cached frames first (the log is gapless: seqs after+1, after+2, ...), then storage.
+      uint64_t next = after + 1;
+      while (page.seqs.size() < want && next <= upto) {
+        auto f = cache->find(channel, next);
+        if (!f)
           break;
-        page.seqs.push_back(e.seq);
-        page.frames.push_back(std::make_shared<const std::string>(protocol::encode_event(e)));
+        page.seqs.push_back(next);
+        page.frames.push_back(std::move(f));
+        ++next;
+      }
+      if (page.seqs.size() < want && next <= upto) {
+        auto evs = ctx->db->read_range(channel, storage::direction::forward, next - 1,
+                                       want - page.seqs.size());
+        if (!evs)
+          return storage_error(evs.error());
+        for (auto& e : *evs) {
+          if (e.seq > upto)
+            break;
+          auto f = std::make_shared<const std::string>(protocol::encode_event(e));
+          cache->insert(channel, e.seq, f);
+          page.seqs.push_back(e.seq);
+          page.frames.push_back(std::move(f));
+        }
       }
       page.has_more = !page.seqs.empty() && page.seqs.back() < upto
                       && page.seqs.size() == want;

@@ -49,6 +49,8 @@ node_config::node_config() {
     .add(conn_burst, "conn-burst", "client op burst per connection (default: 40)")
     .add(channel_rate, "channel-rate", "messages/s per channel (default: 2000)")
     .add(channel_burst, "channel-burst", "message burst per channel (default: 4000)")
+    .add(replay_cache_bytes, "replay-cache-bytes",
+         "encoded replay frames kept for resume storms (default: 33554432)")
     .add(channel_idle_ms, "channel-idle-ms", "idle time before a channel passivates (default: 60000)")
     .add(admin_token, "admin-token", "bearer token of /admin/api/; empty disables it (default)")
     .add(password_hash, "password-hash", "argon2id cost: interactive or min (default: interactive)");

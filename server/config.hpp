@@ -43,6 +43,9 @@ public:
   /// Messages per second per channel, and burst. Default: 2000, 4000.
   size_t channel_rate = 2000;
   size_t channel_burst = 4000;
+  /// Bytes of encoded frames kept for resume storms (clients replaying the same tail).
+  /// Default: 33554432 (32 MiB).
+  size_t replay_cache_bytes = 32u << 20;
   /// Idle time after which a channel actor passivates, ms. Default: 60000.
   size_t channel_idle_ms = 60000;
   /// Bearer token for the operator API under /admin/api/; empty disables it. Default: "".

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   lim.channel_burst = static_cast<double>(cfg.channel_burst);
   lim.channel_idle = std::chrono::milliseconds(cfg.channel_idle_ms);
   lim.outbox_soft_bytes = cfg.outbox_max_bytes / 2;
+  lim.replay_cache_bytes = cfg.replay_cache_bytes;
   ctx->admin_token = cfg.admin_token;
 
   int rc = clean;

@@ -1,0 +1,72 @@
+// frame_cache: recently replayed event frames by (channel, seq), bounded in bytes.
+//
+// A resume storm (a deploy, a network blip) makes thousands of connections ask for the same
+// tail of the same channels. Events never change once written (an edit is a new event), so
+// an encoded frame can be shared by every replay of that seq: the reader looks here before
+// reading and encoding, and a storm costs one read and one encode per event instead of one
+// per event per client. Eviction is oldest-inserted first. Not thread-safe: owned by the one
+// reader actor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace sb::actors {
+
+/// Encoded event frames of recent replays, at most `max_bytes` of frame text.
+class frame_cache {
+public:
+  using frame = std::shared_ptr<const std::string>;
+
+  /// Default bound: 32 MiB of frame text (plus ~100 bytes of bookkeeping per frame).
+  explicit frame_cache(std::size_t max_bytes = 32u << 20) : max_bytes_(max_bytes) {}
+
+  /// The frame of (channel, seq), or nullptr.
+  frame find(std::uint64_t channel, std::uint64_t seq) const {
+    auto i = frames_.find(key{channel, seq});
+    return i == frames_.end() ? nullptr : i->second;
+  }
+
+  /// Remembers a frame (no-op if present or larger than the whole bound).
+  void insert(std::uint64_t channel, std::uint64_t seq, frame f) {
+    if (!f || f->size() > max_bytes_)
+      return;
+    key k{channel, seq};
+    if (!frames_.emplace(k, f).second)
+      return;
+    order_.push_back(k);
+    bytes_ += f->size();
+    while (bytes_ > max_bytes_ && !order_.empty()) {
+      auto old = frames_.find(order_.front());
+      bytes_ -= old->second->size();
+      frames_.erase(old);
+      order_.pop_front();
+    }
+  }
+
+  std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t size() const noexcept { return frames_.size(); }
+
+private:
+  struct key {
+    std::uint64_t channel;
+    std::uint64_t seq;
+    bool operator==(const key&) const = default;
+  };
+  struct key_hash {
+    std::size_t operator()(const key& k) const noexcept {
+      return std::hash<std::uint64_t>{}(k.channel * 0x9e3779b97f4a7c15ull ^ k.seq);
+    }
+  };
+
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;
+  std::unordered_map<key, frame, key_hash> frames_;
+  std::deque<key> order_; // insertion order, for eviction
+};
+
+} // namespace sb::actors
