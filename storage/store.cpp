@@ -143,8 +143,13 @@ rocksdb::ColumnFamilyOptions cf_options(const store_options& opts, const std::st
   }
   if (name == cf_names[cf_threads])
     o.merge_operator = merge_op;
-  if (name == cf_names[cf_idempotency])
+  if (name == cf_names[cf_idempotency]) {
     o.compaction_filter = &expiry_filter;
+    // Nearly every nonce lookup is a miss (a first send): a memtable bloom filter answers
+    // it without a skiplist search.
+    o.memtable_whole_key_filtering = true;
+    o.memtable_prefix_bloom_size_ratio = 0.05;
+  }
   return o;
 }
 

@@ -300,6 +300,35 @@ TEST_CASE("authorization: only members read, write, subscribe or resume a privat
   // Alice's message must never reach mallory (resume asked for it, subscribe too).
   REQUIRE(node.http("POST", base + "/messages", R"({"text":"private"})", alice).status == 201);
   CHECK_FALSE(m.wait_for([](const json_frame& f) { return f.op() == "event"; }, 500ms));
+  // Every other path on the message (seq 3) and the channel is denied too.
+  CHECK(node.http("PUT", base + "/messages/3/reactions/%F0%9F%91%8D", "", mallory).status == 403);
+  CHECK(node.http("DELETE", base + "/messages/3/reactions/%F0%9F%91%8D", "", mallory).status
+        == 403);
+  CHECK(node.http("PATCH", base + "/messages/3", R"({"text":"mine now"})", mallory).status == 403);
+  CHECK(node.http("DELETE", base + "/messages/3", "", mallory).status == 403);
+  CHECK(node.http("PUT", base + "/pins/3", "", mallory).status == 403);
+  CHECK(node.http("DELETE", base + "/pins/3", "", mallory).status == 403);
+  CHECK(node.http("GET", base + "/threads/3", "", mallory).status == 403);
+  CHECK(node.http("GET", base + "/members", "", mallory).status == 403);
+  CHECK(node.http("GET", base, "", mallory).status == 403);
+  CHECK(node.http("PATCH", base, R"({"topic":"pwned"})", mallory).status == 403);
+  CHECK(node.http("POST", base + "/archive", "", mallory).status == 403);
+  CHECK(node.http("POST", base + "/messages", R"({"text":"r","thread_root":3})", mallory).status
+        == 403);
+  for (auto op : {R"({"op":"react","req":"x4","channel":")" + ch + R"(","seq":3,"emoji":"x","add":true})",
+                  R"({"op":"edit","req":"x4","channel":")" + ch + R"(","seq":3,"text":"mine"})",
+                  R"({"op":"delete","req":"x4","channel":")" + ch + R"(","seq":3})",
+                  R"({"op":"history","req":"x4","channel":")" + ch + R"(","around":3})"}) {
+    REQUIRE(m.ws.send_text(op) == "");
+    auto r = m.reply("x4");
+    REQUIRE(r);
+    CHECK(r->str("code") == "forbidden");
+  }
+  // A member cannot change someone else's message either.
+  auto [b_id, bob] = node.user("bob");
+  REQUIRE(node.http("POST", base + "/members", R"({"user":")" + b_id + "\"}", alice).status == 200);
+  CHECK(node.http("PATCH", base + "/messages/3", R"({"text":"bob's now"})", bob).status == 403);
+  CHECK(node.http("DELETE", base + "/messages/3", "", bob).status == 403);
   // An invited member gets in.
   CHECK(node.http("POST", base + "/members", R"({"user":")" + m_id + "\"}", alice).status == 200);
   CHECK(node.http("GET", base + "/messages", "", mallory).status == 200);
