@@ -134,6 +134,171 @@ bool is_http_parse_error(const beast::error_code& ec) {
 }
 
 // ---------------------------------------------------------------------------------------
+// frame_socket: the layer under the websocket stream
+
+/// The TCP socket under `websocket::stream`, with a second way in: `write_raw`, which the
+/// session uses to send outbound messages as pre-framed bytes (many messages in one
+/// gathered write) instead of one `websocket::async_write` per message.
+///
+/// Why raw writes are safe next to Beast (the invariant: at most one write is in flight on
+/// the socket, and every write is a whole number of WebSocket frames):
+/// * Server->client frames are unmasked, permessage-deflate is off and the session never
+///   fragments, so a text message on the wire is exactly `header(len) + payload`; the
+///   session builds those bytes itself. Beast keeps no per-message write state for a
+///   stream that never calls its write functions (`wr_cont` stays false).
+/// * Beast still writes by itself: the 101 response, pong replies and the close reply from
+///   its read loop, a close frame when it fails the connection, and our `async_close`.
+///   Every one of those reaches the socket through `async_write_some` below, which
+///   writes the whole buffer (`net::async_write`) before it completes, so a Beast frame is
+///   never split into pieces a raw write could fall between.
+/// * While a raw write is in flight, a Beast write is held here and starts when the raw
+///   write completes; while a Beast write is in flight, `busy()` is true and the session
+///   starts no raw write (it resumes from `on_idle`). A raw write that completes at once
+///   (`write_raw_now`, a non-blocking send) runs wholly inside one strand handler, so
+///   nothing can interleave with it either.
+/// * Beast switches its status away from `open` before it writes a close frame (peer close
+///   or failure) and writes nothing after it; the session checks `is_open()` before every
+///   raw write, so no data frame follows a close frame. Our own `async_close` starts only
+///   once no raw write is in flight and after the last one (close-after-flush).
+/// Everything here runs on the session's strand.
+class frame_socket {
+public:
+  using executor_type = tcp::socket::executor_type;
+  using next_layer_type = tcp::socket;
+  using lowest_layer_type = tcp::socket;
+
+  explicit frame_socket(tcp::socket&& s) : sock_(std::move(s)) {}
+
+  executor_type get_executor() noexcept { return sock_.get_executor(); }
+  tcp::socket& next_layer() noexcept { return sock_; }
+  const tcp::socket& next_layer() const noexcept { return sock_; }
+
+  /// Called (on the strand) when a Beast write completed without error and nothing else
+  /// is in flight: the session may write again. Runs before Beast's own continuation;
+  /// the session is alive then (Beast's operation holds one of its handlers).
+  std::function<void()> on_idle;
+
+  /// A write (Beast's or raw) is in flight.
+  bool busy() const { return beast_writing_ || raw_ != nullptr; }
+
+  template <class MutableBufferSequence, class ReadHandler>
+  auto async_read_some(const MutableBufferSequence& buffers, ReadHandler&& handler) {
+    return sock_.async_read_some(buffers, std::forward<ReadHandler>(handler));
+  }
+
+  /// Beast's writes: whole-buffer, serialized with the raw writes.
+  template <class ConstBufferSequence, class WriteHandler>
+  auto async_write_some(const ConstBufferSequence& buffers, WriteHandler&& handler) {
+    return net::async_initiate<WriteHandler, void(beast::error_code, std::size_t)>(
+      [this](auto h, const ConstBufferSequence& b) {
+        if (raw_) {
+          // The raw write in flight owns the held operation: if the io_context is destroyed
+          // with it pending, both go together (no reference cycle keeps the session).
+          raw_->held = std::make_unique<held_write<ConstBufferSequence, decltype(h)>>(b, std::move(h));
+          return;
+        }
+        start_beast(b, std::move(h));
+      },
+      handler, buffers);
+  }
+
+  /// Tries to send `buffers` now without blocking. Returns the bytes sent (maybe fewer than
+  /// asked, maybe 0); `ec` is set on a socket error. Precondition: `!busy()`.
+  template <class ConstBufferSequence>
+  size_t write_raw_now(const ConstBufferSequence& buffers, beast::error_code& ec) {
+    if (!nonblocking_) {
+      sock_.non_blocking(true, ec);
+      if (ec)
+        return 0;
+      nonblocking_ = true;
+    }
+    const size_t n = sock_.write_some(buffers, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again)
+      ec = {};
+    return n;
+  }
+
+  /// Writes all of `buffers` (which must stay valid until `handler(ec)` runs).
+  /// Precondition: `!busy()`.
+  template <class ConstBufferSequence, class Handler>
+  void write_raw(const ConstBufferSequence& buffers, Handler&& handler) {
+    auto state = std::make_shared<raw_state>();
+    raw_ = state.get();
+    net::async_write(sock_, buffers,
+                     [this, state = std::move(state), h = std::forward<Handler>(handler)](
+                       beast::error_code ec, std::size_t) mutable {
+                       raw_ = nullptr;
+                       if (auto held = std::move(state->held))
+                         held->start(*this);
+                       h(ec); // may release the session: `this` is not used after it
+                     });
+  }
+
+private:
+  struct held_base {
+    virtual ~held_base() = default;
+    virtual void start(frame_socket& s) = 0;
+  };
+  template <class Buffers, class Handler>
+  struct held_write final : held_base {
+    held_write(const Buffers& b, Handler&& h) : buffers(b), handler(std::move(h)) {}
+    void start(frame_socket& s) override { s.start_beast(buffers, std::move(handler)); }
+    Buffers buffers;
+    Handler handler;
+  };
+  struct raw_state {
+    std::unique_ptr<held_base> held;
+  };
+
+  template <class Buffers, class Handler>
+  void start_beast(const Buffers& b, Handler&& h) {
+    beast_writing_ = true;
+    net::async_write(sock_, b,
+                     [this, h = std::forward<Handler>(h)](beast::error_code ec,
+                                                          std::size_t n) mutable {
+                       beast_writing_ = false;
+                       if (!ec && on_idle)
+                         on_idle();
+                       std::move(h)(ec, n); // `this` is not used after it
+                     });
+  }
+
+  tcp::socket sock_;
+  raw_state* raw_ = nullptr; // the raw write in flight (owned by its completion handler)
+  bool beast_writing_ = false;
+  bool nonblocking_ = false;
+};
+
+template <class TeardownHandler>
+void async_teardown(beast::role_type role, frame_socket& s, TeardownHandler&& handler) {
+  beast::websocket::async_teardown(role, s.next_layer(), std::forward<TeardownHandler>(handler));
+}
+
+inline void teardown(beast::role_type role, frame_socket& s, beast::error_code& ec) {
+  beast::websocket::teardown(role, s.next_layer(), ec);
+}
+
+/// Writes the header of an unmasked, final text frame of `len` payload bytes into `out`;
+/// returns its size (2, 4 or 10 bytes).
+size_t text_frame_header(char* out, size_t len) {
+  out[0] = static_cast<char>(0x81); // FIN + opcode text
+  if (len < 126) {
+    out[1] = static_cast<char>(len);
+    return 2;
+  }
+  if (len <= 0xffff) {
+    out[1] = static_cast<char>(126);
+    out[2] = static_cast<char>((len >> 8) & 0xff);
+    out[3] = static_cast<char>(len & 0xff);
+    return 4;
+  }
+  out[1] = static_cast<char>(127);
+  for (int i = 0; i < 8; ++i)
+    out[2 + i] = static_cast<char>((static_cast<uint64_t>(len) >> (56 - 8 * i)) & 0xff);
+  return 10;
+}
+
+// ---------------------------------------------------------------------------------------
 // ws_session
 
 /// One WebSocket connection: the read loop, the bounded outbox and the close sequence.
@@ -151,7 +316,12 @@ public:
   }
 
   /// Starts the WebSocket handshake; called on the strand with the upgrade request.
-  void run(http::request<http::string_body> req) { do_accept(std::move(req)); }
+  void run(http::request<http::string_body> req) {
+    // Raw `this`: frame_socket calls it only while a Beast operation (which holds one of
+    // our handlers, hence the session) is completing.
+    ws_.next_layer().on_idle = [this] { flush(); };
+    do_accept(std::move(req));
+  }
 
   /// Any thread: reserve outbox space, then hand the frame to the strand.
   bool enqueue(frame f) {
@@ -168,9 +338,18 @@ public:
         net::post(strand_, [self = shared_from_this()] { self->on_overflow(); });
       return false;
     }
-    net::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
-      self->on_enqueue(std::move(f));
-    });
+    // Frames meet on the session's inbox; only the first one since the strand last took
+    // it posts (one handler per batch, not per frame). Order is kept: the inbox is FIFO
+    // and the strand takes it whole.
+    bool post = false;
+    {
+      std::lock_guard lock(inbox_mu_);
+      inbox_.push_back(std::move(f));
+      if (!inbox_posted_)
+        post = inbox_posted_ = true;
+    }
+    if (post)
+      net::post(strand_, [self = shared_from_this()] { self->on_inbox(); });
     return true;
   }
 
@@ -256,32 +435,152 @@ private:
 
   // --- outbox ---
 
-  void on_enqueue(frame f) {
-    if (close_started_ || finished_)
-      return release(*f);
-    queue_.push_back(std::move(f));
-    if (!writing_)
-      do_write();
+  /// Moves what `enqueue` left in the inbox to the queue (or drops it once closing).
+  void take_inbox() {
+    {
+      std::lock_guard lock(inbox_mu_);
+      inbox_.swap(taken_);
+      inbox_posted_ = false;
+    }
+    for (auto& f : taken_) {
+      if (close_started_ || finished_)
+        release(*f);
+      else
+        queue_.push_back(std::move(f));
+    }
+    taken_.clear();
+    if (taken_.capacity() > 64)
+      taken_.shrink_to_fit();
   }
 
-  void do_write() {
-    writing_ = std::move(queue_.front());
-    queue_.pop_front();
-    ws_.async_write(net::buffer(*writing_),
-                    beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+  void on_inbox() {
+    take_inbox();
+    flush();
   }
 
-  void on_write(beast::error_code ec, std::size_t) {
-    release(*writing_);
-    writing_.reset();
+  /// Writes queued frames while the socket takes them; then, once closing and empty,
+  /// sends the close frame. Safe to call any time on the strand.
+  void flush() {
+    while (!queue_.empty() && !writing_ && !finished_) {
+      // Beast is writing (pong, close reply): on_idle calls us again. Beast is closing
+      // (peer close or failure): no data after its close frame; the read ends the session.
+      if (ws_.next_layer().busy() || !ws_.is_open())
+        return;
+      if (!write_batch())
+        return;
+    }
+    if (queue_.empty() && !writing_ && close_started_ && !close_sent_ && !finished_)
+      do_close();
+  }
+
+  /// One gathered write of the frames at the head of the queue: headers (and payloads up to
+  /// copy_max) are laid out in one buffer, bigger payloads are referenced in place. Tries a
+  /// non-blocking send first; whatever the socket did not take goes out as one async write.
+  /// Returns false if the session must wait (async write in flight) or failed.
+  bool write_batch() {
+    constexpr size_t copy_max = 2048;             // payloads up to this are copied
+    constexpr size_t max_batch_bytes = 256 * 1024; // stop adding frames past this
+    constexpr size_t max_segments = 62;            // iovecs per sendmsg (asio uses <= 64)
+    struct segment {
+      const char* data; // nullptr: bytes [off, off + size) of scratch
+      size_t off;
+      size_t size;
+    };
+    thread_local std::string scratch;
+    thread_local std::vector<segment> segs;
+    thread_local std::vector<net::const_buffer> bufs;
+    scratch.clear();
+    segs.clear();
+    size_t bytes = 0;
+    while (!queue_.empty() && bytes < max_batch_bytes && segs.size() < max_segments) {
+      const std::string& payload = *queue_.front();
+      char hdr[10];
+      const size_t h = text_frame_header(hdr, payload.size());
+      if (segs.empty() || segs.back().data != nullptr)
+        segs.push_back({nullptr, scratch.size(), 0});
+      scratch.append(hdr, h);
+      segs.back().size += h;
+      if (payload.size() <= copy_max) {
+        scratch.append(payload);
+        segs.back().size += payload.size();
+      } else {
+        segs.push_back({payload.data(), 0, payload.size()});
+      }
+      bytes += h + payload.size();
+      batch_.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    bufs.clear();
+    for (const auto& g : segs)
+      bufs.emplace_back(g.data ? g.data : scratch.data() + g.off, g.size);
+
+    beast::error_code ec;
+    size_t sent = ws_.next_layer().write_raw_now(bufs, ec);
+    if (ec) {
+      release_batch();
+      fail(ec, "write");
+      return false;
+    }
+    if (sent == bytes) {
+      release_batch();
+      if (scratch.capacity() > max_batch_bytes)
+        std::string().swap(scratch);
+      return true;
+    }
+    // The rest waits for the socket: keep the unsent scratch bytes in the session (the
+    // referenced payloads stay alive in batch_), then write them in one async write.
+    size_t keep = 0;
+    {
+      size_t skip = sent;
+      for (const auto& g : segs) {
+        const size_t s = std::min(skip, g.size);
+        skip -= s;
+        if (!g.data)
+          keep += g.size - s;
+      }
+    }
+    pending_.clear();
+    pending_.reserve(keep);
+    pending_bufs_.clear();
+    size_t skip = sent;
+    for (const auto& g : segs) {
+      const size_t s = std::min(skip, g.size);
+      skip -= s;
+      if (s == g.size)
+        continue;
+      if (g.data) {
+        pending_bufs_.emplace_back(g.data + s, g.size - s);
+      } else {
+        const size_t at = pending_.size();
+        pending_.append(scratch, g.off + s, g.size - s);
+        pending_bufs_.emplace_back(pending_.data() + at, g.size - s);
+      }
+    }
+    if (scratch.capacity() > max_batch_bytes)
+      std::string().swap(scratch);
+    writing_ = true;
+    ws_.next_layer().write_raw(pending_bufs_, [self = shared_from_this()](beast::error_code e) {
+      self->on_write(e);
+    });
+    return false;
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    release_batch();
+    std::string().swap(pending_);
+    std::vector<net::const_buffer>().swap(pending_bufs_);
     if (ec)
       return fail(ec, "write");
-    if (finished_)
-      return;
-    if (!queue_.empty())
-      return do_write();
-    if (close_started_)
-      do_close();
+    flush();
+  }
+
+  void release_batch() {
+    for (const auto& f : batch_)
+      release(*f);
+    batch_.clear();
+    if (batch_.capacity() > 64)
+      std::vector<frame>().swap(batch_);
   }
 
   void on_overflow() {
@@ -317,11 +616,13 @@ private:
     close_timer_.expires_after(st_->opts.handshake_timeout);
     close_timer_.async_wait(
       [weak = weak_from_this()](beast::error_code ec) { on_close_timeout(weak, ec); });
-    if (!writing_)
-      do_close();
+    if (!drop)
+      take_inbox(); // frames sent before the close go out first
+    flush();
   }
 
   void do_close() {
+    close_sent_ = true;
     ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
                     beast::bind_front_handler(&ws_session::on_close, shared_from_this()));
   }
@@ -363,7 +664,7 @@ private:
     drop_queue();
     close_timer_.cancel();
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
     notify_closed(code);
   }
 
@@ -419,16 +720,23 @@ private:
     std::shared_ptr<gate> gate_;
   };
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<frame_socket> ws_;
   net::any_io_executor strand_;
   net::steady_timer close_timer_;
   beast::flat_buffer buffer_;
   std::shared_ptr<shared_state> st_;
   conn_token token_;
   std::shared_ptr<ws_handler> handler_;
-  std::deque<frame> queue_;
-  frame writing_;                       // the frame of the write in flight, if any
-  std::atomic<size_t> queued_bytes_{0}; // reserved by enqueue, including writing_
+  std::mutex inbox_mu_;
+  std::vector<frame> inbox_;            // guarded by inbox_mu_: enqueued, not yet taken
+  bool inbox_posted_ = false;           // guarded by inbox_mu_: an on_inbox is pending
+  std::vector<frame> taken_;            // strand: swapped with inbox_
+  std::deque<frame> queue_;             // strand: waiting for a write
+  std::vector<frame> batch_;            // strand: frames of the async write in flight
+  std::string pending_;                 // strand: its unsent header/payload bytes
+  std::vector<net::const_buffer> pending_bufs_;
+  bool writing_ = false;                // strand: an async raw write is in flight
+  std::atomic<size_t> queued_bytes_{0}; // reserved by enqueue, including batch_
   std::atomic<size_t> queued_frames_{0};
   std::atomic<bool> closed_{false};     // no more frames accepted
   std::atomic<bool> overflow_{false};
@@ -437,6 +745,7 @@ private:
   uint16_t close_code_ = close_code::normal;
   bool registered_ = false;
   bool close_started_ = false;
+  bool close_sent_ = false;
   bool finished_ = false;
 };
 

@@ -6,8 +6,9 @@
 // Threading: `io_threads` threads run one io_context; every socket lives on its own strand,
 // so one session's callbacks never run concurrently. `ws_link::send` / `close` and the HTTP
 // responder post onto that strand. Outbound frames are shared immutable strings, queued per
-// session with one write in flight and hard bounds (bytes and frames); a session past them
-// is closed with close_code::slow_consumer. Beast stays out of this header (pimpl).
+// session and sent in gathered writes (one in flight), with hard bounds (bytes and frames);
+// a session past them is closed with close_code::slow_consumer. Beast stays out of this
+// header (pimpl).
 // Limits and close codes are documented in docs/transport.md.
 #pragma once
 
@@ -50,9 +51,9 @@ struct server_options {
   int io_threads = 1;
   /// Largest inbound WebSocket message (after reassembly of fragments). Default: 8192.
   size_t max_frame_bytes = 8192;
-  /// Outbox bound per session in bytes, counting the frame being written. Default: 1 MiB.
+  /// Outbox bound per session in bytes, counting the frames being written. Default: 1 MiB.
   size_t outbox_max_bytes = 1 << 20;
-  /// Outbox bound per session in frames, counting the frame being written. Default: 4096.
+  /// Outbox bound per session in frames, counting the frames being written. Default: 4096.
   size_t outbox_max_frames = 4096;
   /// Largest HTTP request body; beyond it the answer is 413. Default: 64 KiB.
   size_t max_http_body_bytes = 64 * 1024;
