@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
@@ -103,6 +104,16 @@ int main(int argc, char** argv) {
                    sys.render(root.error()).c_str());
       rc = bad_start;
     } else {
+      // The root starts its children asynchronously: open the doors only once the workers
+      // and supervisors requests go to are registered (bounded wait).
+      auto ready = [&ctx] {
+        auto& n = *ctx->names;
+        return n.get("auth", "auth") && n.get("reader", "reader")
+               && n.get("supervisor", "channels") && n.get("supervisor", "users")
+               && n.get("supervisor", "connections");
+      };
+      for (int i = 0; i < 2000 && !ready(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       sb::transport::server_options topts;
       topts.host = cfg.host;
       topts.port = cfg.port;
