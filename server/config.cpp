@@ -1,7 +1,9 @@
 // Option table and config validation of a node.
 #include "server/config.hpp"
 
+#include <algorithm>
 #include <fstream>
+#include <thread>
 
 #include <caf/config_option_adder.hpp>
 #include <caf/config_option_set.hpp>
@@ -32,6 +34,13 @@ std::string find_unknown_key(const caf::settings& xs, const caf::config_option_s
 } // namespace
 
 node_config::node_config() {
+  // CAF's default is max(cores, 4) work-stealing workers that poll for work: on this
+  // 2-core target that polling was a third of the server's CPU. One shared queue with one
+  // worker per core halved the CPU per fan-out delivery (bench: 16 -> 8.3 us) at the same
+  // durable throughput. Both stay overridable (--scheduler.policy, --scheduler.max-threads).
+  set("scheduler.policy", caf::atom("sharing"));
+  set("scheduler.max-threads",
+      static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
   opt_group{custom_options_, "global"}
     .add(data_dir, "data-dir", "directory of the node's RocksDB data (default: ./data)")
     .add(node_id, "node-id", "snowflake node id, 0..1023, unique per node (default: 0)")
