@@ -152,6 +152,13 @@ public:
   /// Errors: invalid_token (malformed or unknown), storage.
   result<bool> log_out(std::string_view token);
 
+  /// Deletes up to `max_entries` session entries that expired before now (one bounded scan
+  /// of the `t:` range from `after`, "" = the start). Returns the key to continue from ("" =
+  /// the scan reached the end) and adds the number deleted to `deleted`. Run periodically
+  /// so abandoned sessions do not pile up. Errors: storage.
+  result<std::string> sweep_expired_tokens(std::string_view after, std::size_t max_entries,
+                                           std::size_t& deleted);
+
   /// A user by id. Errors: not_found, storage.
   result<user> get(std::uint64_t id) const;
 

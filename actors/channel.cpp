@@ -337,7 +337,13 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
   if (ev.kind == event_kind::member_join) {
     // Every online device of the new member starts receiving this channel now.
     if (auto u = st.ctx->names->get("user", std::to_string(ev.member_user())))
-      self->send(u, joined_atom::value, st.id, ev.seq);
+    {
+      // A new channel's creator, and every member of a DM, also get channel_created (and
+      // the joins before theirs), so their devices learn its name, kind and members.
+      bool from_start = st.kind == "dm"
+                        || (ev.member_user() == st.creator && st.members.size() == 1);
+      self->send(u, joined_atom::value, st.id, from_start ? uint64_t{1} : ev.seq);
+    }
   }
   if (ev.kind == event_kind::member_leave) {
     // A member who left stops receiving the channel.

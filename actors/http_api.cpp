@@ -1224,8 +1224,25 @@ caf::behavior request_impl(request_actor* self, node_context_ptr ctx, http_reque
 }
 
 
-caf::behavior auth_worker(runtime::supervised_actor*, node_context_ptr ctx) {
+/// How often the auth worker sweeps expired sessions, and how many entries one step reads.
+constexpr auto token_sweep_interval = std::chrono::minutes(10);
+constexpr auto token_sweep_step_pause = std::chrono::milliseconds(50);
+constexpr size_t token_sweep_step = 1000;
+
+caf::behavior auth_worker(runtime::supervised_actor* self, node_context_ptr ctx) {
+  // Expired sessions are swept in bounded steps (a page, then a short pause, so logins
+  // are never stuck behind a long scan); a full pass every token_sweep_interval.
+  auto cursor = std::make_shared<std::string>();
+  self->delayed_send(self, token_sweep_interval, tick_atom::value);
   return {
+    [self, ctx, cursor](tick_atom) {
+      size_t deleted = 0;
+      auto next = ctx->accounts->sweep_expired_tokens(*cursor, token_sweep_step, deleted);
+      *cursor = next ? *next : std::string{};
+      self->delayed_send(self, cursor->empty() ? std::chrono::milliseconds(token_sweep_interval)
+                                               : token_sweep_step_pause,
+                         tick_atom::value);
+    },
     [](run_atom, http_detail::blocking_call& call) { return call.fn(); },
     [ctx](signup_atom, const std::string& name, const std::string& password,
           const std::string& display) -> caf::result<std::string> {

@@ -386,6 +386,42 @@ TEST_CASE("sessions expire at expires_ms, cached or not") {
   CHECK(f.svc->cached_tokens() == 0);
 }
 
+TEST_CASE("sweeping deletes only expired sessions, in bounded pages") {
+  accounts::options o = fast_options();
+  o.token_ttl_ms = 10'000;
+  fixture f{o};
+  f.sign_up_ok("kim");
+  auto t0 = f.now.load();
+  std::vector<std::string> old_tokens;
+  for (int i = 0; i < 7; ++i)
+    old_tokens.push_back(f.log_in_ok("kim").token);
+  f.now = t0 + 5'000;
+  std::vector<std::string> fresh_tokens;
+  for (int i = 0; i < 3; ++i)
+    fresh_tokens.push_back(f.log_in_ok("kim").token);
+  f.now = t0 + 10'000; // the first 7 have expired, the last 3 have not
+  size_t deleted = 0;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto next = f.svc->sweep_expired_tokens(cursor, 4, deleted);
+    REQUIRE(next.has_value());
+    cursor = *next;
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  CHECK(deleted == 7);
+  CHECK(pages == 3); // 10 entries in pages of 4
+  for (auto& t : fresh_tokens)
+    CHECK(f.svc->authenticate(t).has_value());
+  f.reopen(); // no cache: the store itself no longer holds the expired sessions
+  f.now = t0; // even with the clock back, a swept session is gone
+  for (auto& t : old_tokens)
+    CHECK(f.svc->authenticate(t).code() == errc::invalid_token);
+  deleted = 0;
+  CHECK(f.svc->sweep_expired_tokens("", 100, deleted)->empty());
+  CHECK(deleted == 0);
+}
+
 TEST_CASE("users and sessions persist across store reopen") {
   fixture f;
   auto u = f.sign_up_ok("mallory", "pa55word!", "Mallory M.");

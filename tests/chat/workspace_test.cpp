@@ -336,3 +336,33 @@ TEST_CASE("thread replies page from an index; history around a seq") {
   CHECK(node.http("GET", "/api/channels/" + ch + "/messages?around=20", "", te).status == 403);
   (void) num_at;
 }
+
+TEST_CASE("a new channel or DM reaches its members' devices from channel_created on") {
+  temp_dir dir;
+  chat_node node{dir};
+  REQUIRE(node.start() == "");
+  auto [ada, ta] = node.user("ada");
+  auto [bob, tb] = node.user("bob");
+  gateway_client a, b;
+  REQUIRE(a.open(node.port(), ta) == "");
+  REQUIRE(b.open(node.port(), tb) == "");
+  auto ch = node.channel(ta, "launch");
+  auto created = a.wait_for(
+    [&](const json_frame& f) { return f.str("type") == "channel_created" && f.str("channel") == ch; },
+    10s);
+  REQUIRE(created);
+  CHECK(created->str("name") == "launch");
+  CHECK(created->num("seq") == 1);
+  auto dm = node.http("POST", "/api/dms", R"({"user":")" + bob + "\"}", ta);
+  REQUIRE(dm.status == 200);
+  auto dm_created = b.wait_for(
+    [&](const json_frame& f) { return f.str("type") == "channel_created"; }, 10s);
+  REQUIRE(dm_created);
+  CHECK(dm_created->text.find(R"("members":[)") != std::string::npos);
+  // Then the live stream: a message in the DM reaches bob.
+  auto dm_id = dm_created->str("channel");
+  REQUIRE(node.http("POST", "/api/channels/" + dm_id + "/messages", R"({"text":"psst"})", ta).status
+          == 201);
+  CHECK(b.wait_for([&](const json_frame& f) { return f.str("type") == "message" && f.str("channel") == dm_id; },
+                   10s));
+}
