@@ -34,6 +34,45 @@ const char* to_string(errc code) noexcept {
   return "unknown";
 }
 
+bool is_display_text(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto b = static_cast<unsigned char>(s[i]);
+    std::uint32_t cp = 0;
+    std::size_t len = 0;
+    if (b < 0x80) {
+      cp = b;
+      len = 1;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      cp = b & 0x1f;
+      len = 2;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      cp = b & 0x0f;
+      len = 3;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      cp = b & 0x07;
+      len = 4;
+    } else {
+      return false;
+    }
+    if (i + len > s.size())
+      return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff
+        || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
 std::uint64_t system_now_ms() {
   using namespace std::chrono;
   return static_cast<std::uint64_t>(
@@ -76,46 +115,8 @@ bool password_length_ok(std::string_view pw) {
   return pw.size() >= min_password_bytes && pw.size() <= max_password_bytes;
 }
 
-/// Strict UTF-8 (no overlongs, surrogates or > U+10FFFF) without C0/C1 controls or DEL.
 bool display_name_ok(std::string_view s) {
-  if (s.size() > max_display_name_bytes)
-    return false;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto b = static_cast<unsigned char>(s[i]);
-    std::uint32_t cp = 0;
-    std::size_t len = 0;
-    if (b < 0x80) {
-      cp = b;
-      len = 1;
-    } else if (b >= 0xc2 && b <= 0xdf) {
-      cp = b & 0x1f;
-      len = 2;
-    } else if (b >= 0xe0 && b <= 0xef) {
-      cp = b & 0x0f;
-      len = 3;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      cp = b & 0x07;
-      len = 4;
-    } else {
-      return false;
-    }
-    if (i + len > s.size())
-      return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff
-        || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-      return false;
-    i += len;
-  }
-  return true;
+  return s.size() <= max_display_name_bytes && is_display_text(s);
 }
 
 /// 43 chars of the URL-safe base64 alphabet.

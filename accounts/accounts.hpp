@@ -118,6 +118,10 @@ struct options {
   std::size_t max_cached_tokens = 100'000;
 };
 
+/// Whether `s` is strict UTF-8 (no overlongs, surrogates or > U+10FFFF) without C0/C1
+/// control characters or DEL: the rule for display names and workspace names.
+bool is_display_text(std::string_view s) noexcept;
+
 /// Unix time in ms from the system clock (the default clock of `service`).
 std::uint64_t system_now_ms();
 

@@ -39,47 +39,9 @@ error no_such_workspace(std::uint64_t ws) {
   return error{errc::not_found, "no such workspace " + std::to_string(ws)};
 }
 
-/// Strict UTF-8 (no overlongs, surrogates or > U+10FFFF) without C0/C1 controls or DEL,
-/// 1..max_workspace_name_bytes bytes.
+/// 1..max_workspace_name_bytes bytes of display text (accounts' rule for names).
 bool workspace_name_ok(std::string_view s) {
-  if (s.empty() || s.size() > max_workspace_name_bytes)
-    return false;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto b = static_cast<unsigned char>(s[i]);
-    std::uint32_t cp = 0;
-    std::size_t len = 0;
-    if (b < 0x80) {
-      cp = b;
-      len = 1;
-    } else if (b >= 0xc2 && b <= 0xdf) {
-      cp = b & 0x1f;
-      len = 2;
-    } else if (b >= 0xe0 && b <= 0xef) {
-      cp = b & 0x0f;
-      len = 3;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      cp = b & 0x07;
-      len = 4;
-    } else {
-      return false;
-    }
-    if (i + len > s.size())
-      return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff
-        || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-      return false;
-    i += len;
-  }
-  return true;
+  return !s.empty() && s.size() <= max_workspace_name_bytes && is_display_text(s);
 }
 
 // -- keys ---------------------------------------------------------------------------------

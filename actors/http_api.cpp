@@ -428,6 +428,20 @@ std::optional<page_query> parse_page(const route& r, size_t cap) {
   return q;
 }
 
+/// `{"members":[user...],"has_more":bool}` for one page of member ids (a full page may
+/// have more after it).
+http_response members_page(const accounts::service& accts, const std::vector<uint64_t>& ids,
+                           size_t limit) {
+  std::string out;
+  protocol::json_writer w{out};
+  w.begin_object().key("members").begin_array();
+  for (auto u : ids)
+    if (auto user = accts.get(u))
+      write_user(w, *user);
+  w.end_array().field("has_more", ids.size() == limit).end_object();
+  return json(200, std::move(out));
+}
+
 /// Whether `user` is a durable member of `channel` (a point read of the members index).
 bool is_channel_member(storage::store& db, uint64_t channel, uint64_t user) {
   auto m = db.members_of(channel, user - 1, 1);
@@ -760,14 +774,7 @@ void route_workspaces(request_actor* self, const accounts::user& who, http_reque
       auto page = wss->members(ws.id, q->after, q->limit);
       if (!page)
         return error(page.error());
-      std::string out;
-      protocol::json_writer w{out};
-      w.begin_object().key("members").begin_array();
-      for (auto u : *page)
-        if (auto user = ctx->accounts->get(u))
-          write_user(w, *user);
-      w.end_array().field("has_more", page->size() == q->limit).end_object();
-      return json(200, std::move(out));
+      return members_page(*ctx->accounts, *page, q->limit);
     }));
   }
   if (p.size() == 4 && p[3] == "members" && m == "POST") {
@@ -1033,14 +1040,7 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
         auto page = ctx->db->members_of(ch, q->after, q->limit);
         if (!page)
           return error(500, "storage_failed", "could not read the members");
-        std::string out;
-        protocol::json_writer w{out};
-        w.begin_object().key("members").begin_array();
-        for (auto u : *page)
-          if (auto user = ctx->accounts->get(u))
-            write_user(w, *user);
-        w.end_array().field("has_more", page->size() == q->limit).end_object();
-        return json(200, std::move(out));
+        return members_page(*ctx->accounts, *page, q->limit);
       });
     }
     if (p.size() == 4 && p[3] == "messages") {
