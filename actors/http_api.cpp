@@ -459,25 +459,45 @@ std::optional<channel_summary> load_summary(storage::store& db, uint64_t channel
   return s;
 }
 
+void append_channel_created(request_actor* self, const accounts::user& who, uint64_t id,
+                            const std::string& name, const std::string& kind,
+                            uint64_t workspace, std::function<void(uint64_t)> done);
+
 /// Creates a channel: channel_created then the creator's member_join. The workspace's
 /// channel index entry is written first, unsynced: the synced channel_created write makes
 /// it durable too (one WAL), and browsing skips an entry whose channel never got created.
 void create_channel(request_actor* self, const accounts::user& who, std::string name,
                     std::string kind, uint64_t workspace, std::function<void(uint64_t)> done) {
-  auto& ctx = self->state.ctx;
-  if (workspace != accounts::default_workspace) {
-    auto ws = ctx->workspaces->get(workspace);
-    if (!ws)
-      return answer(self, error(ws.error()));
-    auto member = ctx->workspaces->is_member(workspace, who.id);
-    if (!member)
-      return answer(self, error(member.error()));
-    if (!*member)
-      return answer(self, error(403, "forbidden", "not a member of this workspace"));
-  }
+  auto ctx = self->state.ctx;
   auto id = ctx->ids->next();
-  if (auto indexed = ctx->workspaces->add_channel(workspace, id, false); !indexed)
-    return answer(self, error(indexed.error()));
+  offload_then(
+    self,
+    [ctx, who, workspace, id]() -> http_detail::blocking_result {
+      if (workspace != accounts::default_workspace) {
+        auto ws = ctx->workspaces->get(workspace);
+        if (!ws)
+          return {error(ws.error()), {}};
+        auto member = ctx->workspaces->is_member(workspace, who.id);
+        if (!member)
+          return {error(member.error()), {}};
+        if (!*member)
+          return {error(403, "forbidden", "not a member of this workspace"), {}};
+      }
+      if (auto indexed = ctx->workspaces->add_channel(workspace, id, false); !indexed)
+        return {error(indexed.error()), {}};
+      return {json(200, ""), {id}};
+    },
+    [self, who, name, kind, workspace, done](http_detail::blocking_result& r) {
+      if (r.follow_up.empty())
+        return answer(self, std::move(r.response));
+      append_channel_created(self, who, r.follow_up.front(), name, kind, workspace, done);
+    });
+}
+
+/// channel_created, then the creator's member_join; `done` gets the channel id.
+void append_channel_created(request_actor* self, const accounts::user& who, uint64_t id,
+                            const std::string& name, const std::string& kind,
+                            uint64_t workspace, std::function<void(uint64_t)> done) {
   storage::event created;
   created.kind = storage::event_kind::channel_created;
   created.author = who.id;
@@ -640,6 +660,9 @@ void join_dm_members(request_actor* self, std::shared_ptr<const dm_opening> op, 
          });
 }
 
+void create_dm(request_actor* self, const accounts::user& who, uint64_t id,
+               const std::vector<uint64_t>& members, const std::string& text);
+
 /// Opens the DM (one other user) or group DM (up to 8 others) of exactly these members:
 /// the same member set always maps to the same channel.
 void open_dm(request_actor* self, const accounts::user& who, std::vector<uint64_t> others) {
@@ -652,9 +675,6 @@ void open_dm(request_actor* self, const accounts::user& who, std::vector<uint64_
     return answer(self, error(400, "bad_value", "a DM needs another user"));
   if (members.size() > max_body_users + 1)
     return answer(self, error(400, "bad_value", "a group DM has at most 9 members"));
-  for (auto m : members)
-    if (m != who.id && !ctx->accounts->get(m))
-      return answer(self, error(404, "not_found", "no such user"));
   // The key of a member set: "d:" + the sorted ids (be64); a 1:1 DM is "d:" + pair_key.
   std::string key = "d:";
   std::string text;
@@ -662,17 +682,34 @@ void open_dm(request_actor* self, const accounts::user& who, std::vector<uint64_
     storage::keys::put_be64(key, m);
     text += (text.empty() ? "" : ",") + std::to_string(m);
   }
+  // Claiming the member set's channel id is a synced write: on the auth worker.
   auto fresh = ctx->ids->next();
-  auto put = ctx->db->auth_put_if_absent(key, storage::keys::id_key(fresh));
-  if (!put)
-    return answer(self, error(500, "storage_failed", "could not store the DM"));
-  uint64_t id = fresh;
-  if (!*put) {
-    auto existing = ctx->db->auth_get(key);
-    if (!existing || !*existing || (*existing)->size() != 8)
-      return answer(self, error(500, "storage_failed", "could not read the DM"));
-    id = storage::keys::get_be64((*existing)->data());
-  }
+  offload_then(
+    self,
+    [ctx, who, members, key, fresh]() -> http_detail::blocking_result {
+      for (auto m : members)
+        if (m != who.id && !ctx->accounts->get(m))
+          return {error(404, "not_found", "no such user"), {}};
+      auto put = ctx->db->auth_put_if_absent(key, storage::keys::id_key(fresh));
+      if (!put)
+        return {error(500, "storage_failed", "could not store the DM"), {}};
+      if (*put)
+        return {json(200, ""), {fresh}};
+      auto existing = ctx->db->auth_get(key);
+      if (!existing || !*existing || (*existing)->size() != 8)
+        return {error(500, "storage_failed", "could not read the DM"), {}};
+      return {json(200, ""), {storage::keys::get_be64((*existing)->data())}};
+    },
+    [self, who, members, text](http_detail::blocking_result& r) {
+      if (r.follow_up.empty())
+        return answer(self, std::move(r.response));
+      create_dm(self, who, r.follow_up.front(), members, text);
+    });
+}
+
+/// Appends the DM's channel_created (if not there yet) and its members' joins.
+void create_dm(request_actor* self, const accounts::user& who, uint64_t id,
+               const std::vector<uint64_t>& members, const std::string& text) {
   auto op = std::make_shared<dm_opening>();
   op->id = id;
   op->who = who;
