@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "accounts/record_codec.hpp"
 #include "storage/keys.hpp"
 
 namespace sb::accounts {
@@ -163,25 +164,8 @@ struct user_record {
   std::string hash;
 };
 
-void put_str(std::string& out, std::string_view s) {
-  // Every field is far below 64 KiB (name 32, display 64, hash ~100 bytes).
-  out.push_back(static_cast<char>((s.size() >> 8) & 0xff));
-  out.push_back(static_cast<char>(s.size() & 0xff));
-  out.append(s);
-}
-
-bool get_str(std::string_view& in, std::string& out) {
-  if (in.size() < 2)
-    return false;
-  std::size_t n = (static_cast<std::size_t>(static_cast<unsigned char>(in[0])) << 8)
-                  | static_cast<unsigned char>(in[1]);
-  in.remove_prefix(2);
-  if (in.size() < n)
-    return false;
-  out.assign(in.substr(0, n));
-  in.remove_prefix(n);
-  return true;
-}
+using detail::get_str;
+using detail::put_str;
 
 std::string encode_record(const user_record& r) {
   std::string out;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "accounts/record_codec.hpp"
 #include "storage/keys.hpp"
 
 namespace sb::accounts {
@@ -75,25 +76,8 @@ std::string channel_key(std::uint64_t ws, std::uint64_t channel) {
 
 // -- records ------------------------------------------------------------------------------
 
-void put_str(std::string& out, std::string_view s) {
-  // Names are at most 80 bytes, far below the be16 limit.
-  out.push_back(static_cast<char>((s.size() >> 8) & 0xff));
-  out.push_back(static_cast<char>(s.size() & 0xff));
-  out.append(s);
-}
-
-bool get_str(std::string_view& in, std::string& out) {
-  if (in.size() < 2)
-    return false;
-  std::size_t n = (static_cast<std::size_t>(static_cast<unsigned char>(in[0])) << 8)
-                  | static_cast<unsigned char>(in[1]);
-  in.remove_prefix(2);
-  if (in.size() < n)
-    return false;
-  out.assign(in.substr(0, n));
-  in.remove_prefix(n);
-  return true;
-}
+using detail::get_str;
+using detail::put_str;
 
 std::string encode_workspace(const workspace& w) {
   std::string out;
