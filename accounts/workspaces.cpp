@@ -230,15 +230,27 @@ result<workspace_role> workspaces::role(std::uint64_t ws, std::uint64_t user) co
   return **r;
 }
 
-result<bool> workspaces::add_member(std::uint64_t ws, std::uint64_t user) {
+namespace {
+
+/// Why `ws` has no member list to read or change (the default workspace, or none stored);
+/// nullopt when it has one.
+std::optional<error> not_listed(const storage::store& db, std::uint64_t ws) {
   if (ws == default_workspace)
     return error{errc::not_found, "the default workspace has no member list"};
-  std::lock_guard guard{membership_mutex()};
-  auto exists = workspace_exists(db_, ws);
+  auto exists = workspace_exists(db, ws);
   if (!exists)
     return exists.error();
   if (!*exists)
     return no_such_workspace(ws);
+  return std::nullopt;
+}
+
+} // namespace
+
+result<bool> workspaces::add_member(std::uint64_t ws, std::uint64_t user) {
+  if (auto why = not_listed(db_, ws))
+    return *why;
+  std::lock_guard guard{membership_mutex()};
   auto current = stored_role(db_, ws, user);
   if (!current)
     return current.error();
@@ -254,14 +266,9 @@ result<bool> workspaces::add_member(std::uint64_t ws, std::uint64_t user) {
 }
 
 result<bool> workspaces::remove_member(std::uint64_t ws, std::uint64_t user) {
-  if (ws == default_workspace)
-    return error{errc::not_found, "the default workspace has no member list"};
+  if (auto why = not_listed(db_, ws))
+    return *why;
   std::lock_guard guard{membership_mutex()};
-  auto exists = workspace_exists(db_, ws);
-  if (!exists)
-    return exists.error();
-  if (!*exists)
-    return no_such_workspace(ws);
   auto current = stored_role(db_, ws, user);
   if (!current)
     return current.error();
@@ -280,13 +287,8 @@ result<bool> workspaces::remove_member(std::uint64_t ws, std::uint64_t user) {
 
 result<std::vector<std::uint64_t>> workspaces::members(std::uint64_t ws, std::uint64_t after,
                                                        std::size_t limit) const {
-  if (ws == default_workspace)
-    return error{errc::not_found, "the default workspace has no member list"};
-  auto exists = workspace_exists(db_, ws);
-  if (!exists)
-    return exists.error();
-  if (!*exists)
-    return no_such_workspace(ws);
+  if (auto why = not_listed(db_, ws))
+    return *why;
   return scan_ids(db_, member_prefix, ws, after, limit);
 }
 
