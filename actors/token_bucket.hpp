@@ -29,6 +29,15 @@ public:
     return static_cast<int64_t>((1.0 - tokens_) * 1000.0 / rate_) + 1;
   }
 
+  /// Tokens available at `now_ms` (for introspection).
+  double tokens(int64_t now_ms) {
+    refill(now_ms);
+    return tokens_;
+  }
+  /// Refill per second and capacity.
+  double rate() const noexcept { return rate_; }
+  double burst() const noexcept { return burst_; }
+
 private:
   void refill(int64_t now_ms) {
     if (last_ms_ != 0 && now_ms > last_ms_)

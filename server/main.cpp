@@ -104,11 +104,13 @@ int main(int argc, char** argv) {
                    sys.render(root.error()).c_str());
       rc = bad_start;
     } else {
+      // Registered so the operator API can address the tree from its root ("node").
+      ctx->names->put("supervisor", "node", *root);
       // The root starts its children asynchronously: open the doors only once the workers
       // and supervisors requests go to are registered (bounded wait).
       auto ready = [&ctx] {
         auto& n = *ctx->names;
-        return n.get("auth", "auth") && n.get("reader", "reader")
+        return n.get("auth", "auth") && n.get("reader", "reader") && n.get("admin", "admin")
                && n.get("supervisor", "channels") && n.get("supervisor", "users")
                && n.get("supervisor", "connections");
       };

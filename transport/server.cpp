@@ -36,7 +36,27 @@
 #include <thread>
 #include <unordered_map>
 
+#include "runtime/metrics.hpp"
+
 namespace sb::transport {
+
+namespace {
+/// Transport counters for /metrics (process-wide; registered when the first server starts).
+struct transport_metrics {
+  runtime::metrics::counter& outbox_drops;
+  runtime::metrics::counter& slow_consumer_closes;
+  static transport_metrics& get() {
+    auto& r = runtime::metrics::global();
+    static transport_metrics m{
+      r.add_counter("sb_outbox_drops_total",
+                    "Frames refused because a session's outbox bounds were exceeded."),
+      r.add_counter("sb_slow_consumer_closes_total",
+                    "WebSocket sessions closed with 4004 (outbox bounds exceeded)."),
+    };
+    return m;
+  }
+};
+} // namespace
 namespace {
 
 namespace beast = boost::beast;
@@ -359,6 +379,7 @@ public:
     const size_t bytes = queued_bytes_.fetch_add(n) + n;
     const size_t frames = queued_frames_.fetch_add(1) + 1;
     if (bytes > st_->opts.outbox_max_bytes || frames > st_->opts.outbox_max_frames) {
+      transport_metrics::get().outbox_drops.inc();
       queued_bytes_.fetch_sub(n);
       queued_frames_.fetch_sub(1);
       closed_.store(true, std::memory_order_release);
@@ -613,6 +634,7 @@ private:
   }
 
   void on_overflow() {
+    transport_metrics::get().slow_consumer_closes.inc();
     start_close(close_code::slow_consumer, "slow consumer", true);
   }
 
@@ -1100,6 +1122,7 @@ struct server::impl {
 
 server::server(server_options opts, http_handler on_http, ws_factory on_ws)
   : impl_(std::make_unique<impl>()) {
+  transport_metrics::get(); // listed in /metrics from start-up on, at zero
   impl_->st->opts = std::move(opts);
   impl_->st->on_http = std::move(on_http);
   impl_->st->on_ws = std::move(on_ws);

@@ -1,0 +1,63 @@
+// chat_metrics: the chat core's counters and histograms, registered once in the process
+// registry (runtime/metrics.hpp) and bumped on hot paths with one relaxed atomic add.
+// Scrape-time values (connections, restarts and mailbox maxima per actor kind, writer
+// totals) are read from the supervisors and the commit pool by actors/admin_api.cpp.
+// Names and meanings are listed in docs/admin.md. No metric carries chat content.
+#pragma once
+
+#include "runtime/metrics.hpp"
+
+namespace sb::actors {
+
+/// References into runtime::metrics::global(); valid for the whole process.
+struct chat_metrics {
+  /// Messages (kind message) durably committed and acked.
+  runtime::metrics::counter& messages_accepted;
+  /// Events of every kind durably committed by channel actors.
+  runtime::metrics::counter& events_committed;
+  /// Live event frames handed to subscribed connections (one per subscriber).
+  runtime::metrics::counter& messages_delivered;
+  /// Channel append -> durable completion callback, seconds.
+  runtime::metrics::histogram& commit_latency;
+  /// Channel handles the commit -> frame handed to every subscriber, seconds.
+  runtime::metrics::histogram& fanout_latency;
+  /// Replay pages a connection received (resume, gaps, late subscribes).
+  runtime::metrics::counter& resume_replays;
+  /// Encoded bytes of the replayed frames.
+  runtime::metrics::counter& replayed_bytes;
+  /// Client ops refused by a connection's token bucket.
+  runtime::metrics::counter& conn_rate_limited;
+  /// Sends refused by a channel's token bucket.
+  runtime::metrics::counter& channel_rate_limited;
+  /// Requests to /admin/api/ (any outcome).
+  runtime::metrics::counter& admin_requests;
+
+  /// The process-wide instance; the first call registers every metric, so /metrics lists
+  /// them all from start-up on, at zero.
+  static chat_metrics& get() {
+    auto& r = runtime::metrics::global();
+    static chat_metrics instance{
+      r.add_counter("sb_messages_accepted_total", "Messages durably committed and acked."),
+      r.add_counter("sb_events_committed_total", "Events of any kind durably committed."),
+      r.add_counter("sb_messages_delivered_total",
+                    "Live event frames handed to subscribed connections."),
+      r.add_histogram("sb_commit_latency_seconds",
+                      "Channel append to durable completion (group commit), seconds.",
+                      runtime::metrics::latency_buckets_s()),
+      r.add_histogram("sb_fanout_latency_seconds",
+                      "Commit handled by the channel to frame handed to every subscriber, "
+                      "seconds.",
+                      runtime::metrics::latency_buckets_s()),
+      r.add_counter("sb_resume_replays_total", "Replay pages sent to connections."),
+      r.add_counter("sb_replayed_bytes_total", "Bytes of replayed event frames."),
+      r.add_counter("sb_conn_rate_limited_total",
+                    "Client ops refused by the per-connection rate limit."),
+      r.add_counter("sb_channel_rate_limited_total",
+                    "Sends refused by the per-channel rate limit."),
+      r.add_counter("sb_admin_requests_total", "Operator API requests (any outcome)."),
+    };
+    return instance;
+  }
+};
+
+} // namespace sb::actors
