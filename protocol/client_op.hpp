@@ -144,9 +144,43 @@ struct unsubscribe_op {
   friend bool operator==(const unsubscribe_op&, const unsubscribe_op&) = default;
 };
 
+/// `{"op":"mark_read","channel":"<id>","seq":N,"thread_root":R}`: move the read cursor.
+struct mark_read_op {
+  std::string req_json;
+  std::uint64_t channel = 0;
+  std::uint64_t seq = 0;         ///< 0 allowed (nothing read); the channel checks the head
+  std::uint64_t thread_root = 0; ///< 0 = the channel cursor, else a followed thread's
+  friend bool operator==(const mark_read_op&, const mark_read_op&) = default;
+};
+
+/// `{"op":"typing","channel":"<id>"}`: ephemeral, forwarded to the other members.
+struct typing_op {
+  std::string req_json;
+  std::uint64_t channel = 0;
+  friend bool operator==(const typing_op&, const typing_op&) = default;
+};
+
+/// Max code points of a custom status text.
+inline constexpr std::size_t max_custom_status_chars = 100;
+
+/// `{"op":"presence","status":"online"|"away"|"dnd","custom":"..."}`: set your status.
+struct presence_op {
+  std::string req_json;
+  std::string status;                ///< online | away | dnd
+  std::optional<std::string> custom; ///< absent = unchanged, "" = cleared
+  friend bool operator==(const presence_op&, const presence_op&) = default;
+};
+
+/// `{"op":"activity"}`: the user did something (keeps presence from going away).
+struct activity_op {
+  std::string req_json;
+  friend bool operator==(const activity_op&, const activity_op&) = default;
+};
+
 /// Any client frame.
 using client_op = std::variant<identify_op, heartbeat_op, send_op, edit_op, delete_op, react_op,
-                               history_op, subscribe_op, unsubscribe_op>;
+                               history_op, subscribe_op, unsubscribe_op, mark_read_op,
+                               typing_op, presence_op, activity_op>;
 
 /// A rejected frame: reply with `encode_error(req_json, code, message)`.
 struct protocol_error {

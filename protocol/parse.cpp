@@ -163,6 +163,10 @@ public:
     if (op == "history") return build_history();
     if (op == "subscribe") return build_subscribe();
     if (op == "unsubscribe") return build_unsubscribe();
+    if (op == "mark_read") return build_mark_read();
+    if (op == "typing") return build_typing();
+    if (op == "presence") return build_presence();
+    if (op == "activity") return client_op{activity_op{req_json_}};
     return fail(errc::unknown_op, "unknown op");
   }
 
@@ -206,6 +210,8 @@ private:
     if (key == "around") return once(around_.seen) ? read_number(v, "around", around_) : simdjson::SUCCESS;
     if (key == "limit") return once(limit_.seen) ? read_number(v, "limit", limit_) : simdjson::SUCCESS;
     if (key == "add") return once(add_.seen) ? read_bool(v, "add", add_) : simdjson::SUCCESS;
+    if (key == "status") return once(status_.seen) ? read_string(v, "status", status_) : simdjson::SUCCESS;
+    if (key == "custom") return once(custom_.seen) ? read_string(v, "custom", custom_) : simdjson::SUCCESS;
     return skip_value(v, 1); // unknown field: validated, then ignored
   }
 
@@ -454,11 +460,43 @@ private:
     return client_op{unsubscribe_op{req_json_, channel_.value}};
   }
 
+  std::variant<client_op, protocol_error> build_mark_read() {
+    if (auto e = require(channel_, "channel")) return *e;
+    if (auto e = require(seq_, "seq")) return *e; // 0 = nothing read
+    if (thread_root_.seen) {
+      if (auto e = require_seq(thread_root_, "thread_root")) return *e;
+    }
+    return client_op{mark_read_op{req_json_, channel_.value, seq_.value, thread_root_.value}};
+  }
+
+  std::variant<client_op, protocol_error> build_typing() {
+    if (auto e = require(channel_, "channel")) return *e;
+    return client_op{typing_op{req_json_, channel_.value}};
+  }
+
+  std::variant<client_op, protocol_error> build_presence() {
+    if (auto e = require(status_, "status")) return *e;
+    const auto& st = status_.value;
+    if (st != "online" && st != "away" && st != "dnd")
+      return fail(bad_value("status", "must be online, away or dnd"));
+    if (auto e = optional_field(custom_)) return *e;
+    presence_op op{req_json_, st, std::nullopt};
+    if (custom_.seen) {
+      const auto chars = utf8_length(custom_.value);
+      if (!chars) return fail(errc::bad_utf8, "custom: not valid UTF-8");
+      if (*chars > max_custom_status_chars)
+        return fail(errc::text_too_long, "custom: more than " +
+                                             std::to_string(max_custom_status_chars) + " characters");
+      op.custom = std::move(custom_.value);
+    }
+    return client_op{std::move(op)};
+  }
+
   const parse_limits& limits_;
   std::string req_json_;
   bool req_seen_ = false;
   std::optional<field_error> req_err_;
-  slot<std::string> op_, token_, text_, nonce_, emoji_;
+  slot<std::string> op_, token_, text_, nonce_, emoji_, status_, custom_;
   slot<std::vector<resume_entry>> resume_;
   slot<std::uint64_t> channel_, seq_, thread_root_, before_, after_, around_, limit_;
   slot<bool> add_;
@@ -510,7 +548,9 @@ std::variant<client_op, protocol_error> parse_client_frame(std::string_view fram
 std::string_view op_name(const client_op& op) noexcept {
   static constexpr std::string_view names[] = {"identify", "heartbeat", "send",
                                                "edit",     "delete",    "react",
-                                               "history",  "subscribe", "unsubscribe"};
+                                               "history",  "subscribe", "unsubscribe",
+                                               "mark_read", "typing",   "presence",
+                                               "activity"};
   static_assert(std::size(names) == std::variant_size_v<client_op>);
   return names[op.index()];
 }

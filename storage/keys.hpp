@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,7 +92,35 @@ inline std::string idempotency_key(std::uint64_t channel, std::uint64_t author,
   return k;
 }
 
-/// Exclusive upper bound past every 16-byte key whose first 8 bytes are `be64(first)`:
+/// `read_state` cursor of a followed thread: user | channel | root (24 bytes; the 16-byte
+/// key of the same user and channel is the channel cursor).
+inline std::string thread_read_key(std::uint64_t user, std::uint64_t channel,
+                                   std::uint64_t root_seq) {
+  std::string k = pair_key(user, channel);
+  put_be64(k, root_seq);
+  return k;
+}
+
+/// Tags of the `unread` column family's key kinds (first byte of every key).
+namespace unread_tag {
+inline constexpr char ordinal = 'm';       ///< channel | seq -> be64(top-level ordinal)
+inline constexpr char removed = 'x';       ///< channel | seq: a removed top-level message
+inline constexpr char removed_reply = 'y'; ///< channel | root | seq: a removed reply
+inline constexpr char mention = 'p';       ///< user | channel | seq: `<@user>` in a message
+inline constexpr char everyone = 'a';      ///< channel | seq -> be64(author): @here/@channel
+inline constexpr char follow = 'f';        ///< user | channel | root: the user follows it
+} // namespace unread_tag
+
+/// An `unread` key: tag, then the given ids as be64.
+inline std::string unread_key(char tag, std::initializer_list<std::uint64_t> ids) {
+  std::string k;
+  k.reserve(1 + 8 * ids.size());
+  k.push_back(tag);
+  for (auto id : ids)
+    put_be64(k, id);
+  return k;
+}
+
 /// `reactions` key: be64(channel) | be64(seq) | be64(user) | emoji bytes.
 inline std::string reaction_key(std::uint64_t channel, std::uint64_t seq, std::uint64_t user,
                                 std::string_view emoji) {
@@ -104,6 +133,7 @@ inline std::string reaction_key(std::uint64_t channel, std::uint64_t seq, std::u
   return k;
 }
 
+/// Exclusive upper bound past every 16-byte key whose first 8 bytes are `be64(first)`:
 /// `be64(first) | ff*8 | 00`. Unlike `pair_key(first + 1, 0)` it cannot overflow.
 inline std::string scan_end(std::uint64_t first) {
   std::string k = id_key(first);

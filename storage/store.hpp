@@ -28,12 +28,13 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+struct ColumnFamilyOptions;
 } // namespace rocksdb
 
 namespace sb::storage {
 
 /// Storage format version written to `metadata/format_version` of a fresh data dir.
-inline constexpr std::uint32_t storage_format_version = 1;
+inline constexpr std::uint32_t storage_format_version = 2;
 
 /// Settings of `store::open`.
 struct store_options {
@@ -70,6 +71,37 @@ struct thread_stats {
   friend bool operator==(const thread_stats&, const thread_stats&) = default;
 };
 
+/// What the channel actor knows about an event that `prepare` cannot read by itself, so
+/// the unread index commits in the event's own batch (see docs/storage.md, `unread`).
+struct unread_hints {
+  /// A top-level message: how many top-level messages the channel has including this one.
+  std::uint64_t ordinal = 0;
+  /// A removal: the removed message's thread root (0 = it was top-level).
+  std::uint64_t target_root = 0;
+  /// A reply: the root's author, who follows the thread from its first reply on.
+  std::uint64_t root_author = 0;
+};
+
+/// A user's read cursor of a channel and the counts derived from it.
+struct unread_counts {
+  std::uint64_t last_read = 0; ///< the cursor: highest seq read
+  std::uint64_t unread = 0;    ///< others' top-level messages after it, not removed
+  std::uint64_t mentions = 0;  ///< those that mention the user (DMs: all of them)
+  friend bool operator==(const unread_counts&, const unread_counts&) = default;
+};
+
+/// Counting of removed messages and mentions stops here (a bounded index scan).
+inline constexpr std::uint64_t max_counted_mentions = 10'000;
+
+/// A thread a user follows, with its read state.
+struct followed_thread {
+  std::uint64_t channel = 0;
+  std::uint64_t root = 0;
+  thread_stats stats;          ///< reply count and last reply seq
+  std::uint64_t last_read = 0; ///< the thread cursor (a reply seq)
+  std::uint64_t unread = 0;    ///< replies after it, not removed
+};
+
 /// A channel's current settings, folded from its channel_created event and the latest
 /// channel_updated event of each attribute.
 struct channel_record {
@@ -99,9 +131,14 @@ public:
 
   // -- writes ---------------------------------------------------------------------------
 
-  /// Adds `e` and every index it touches to `batch` (see docs/storage.md for which).
-  /// Reads nothing; fails only on an event rejected by `validate`.
-  status prepare(const event& e, rocksdb::WriteBatch& batch) const;
+  /// Adds `e` and every index it touches to `batch` (see docs/storage.md for which),
+  /// including the unread index: the author's read cursor moves to their own top-level
+  /// message (thread cursor to their reply), mentions are indexed, and what needs the
+  /// channel actor's knowledge comes from `hints` (top-level ordinals, removed-message
+  /// markers, the root author's follow). Reads nothing; fails only on an event rejected by
+  /// `validate`.
+  status prepare(const event& e, rocksdb::WriteBatch& batch,
+                 const unread_hints& hints = {}) const;
 
   /// One batch holding all `events` and their index updates.
   result<rocksdb::WriteBatch> prepare(std::span<const event> events) const;
@@ -112,9 +149,11 @@ public:
   /// `prepare` + `write(options().sync)`: the simple, ungrouped path.
   status append(std::span<const event> events);
 
-  /// Adds "user has read channel up to seq" to `batch`.
+  /// Adds "user has read channel (or its thread `root`) up to seq" to `batch`. The cursor
+  /// only moves forward: a merge keeps the maximum, so a stale device cannot move it back.
   void prepare_read_state(rocksdb::WriteBatch& batch, std::uint64_t user,
-                          std::uint64_t channel, std::uint64_t seq) const;
+                          std::uint64_t channel, std::uint64_t seq,
+                          std::uint64_t root = 0) const;
 
   /// Writes a read marker now (synced per options().sync).
   status set_read_state(std::uint64_t user, std::uint64_t channel, std::uint64_t seq);
@@ -178,8 +217,28 @@ public:
                                                  std::uint64_t after_channel = 0,
                                                  std::size_t limit = max_read_limit) const;
 
-  /// Last seq `user` has read in `channel`, 0 when never set.
-  result<std::uint64_t> read_state(std::uint64_t user, std::uint64_t channel) const;
+  /// Last seq `user` has read in `channel` (or in its thread `root`), 0 when never set.
+  result<std::uint64_t> read_state(std::uint64_t user, std::uint64_t channel,
+                                   std::uint64_t root = 0) const;
+
+  /// Top-level messages of `channel` with seq <= `seq`: one index seek, no log scan.
+  result<std::uint64_t> message_ordinal(std::uint64_t channel, std::uint64_t seq) const;
+
+  /// The read cursor of `user` in `channel` and the unread and mention counts after it, up
+  /// to `head`. Cost: one point read, two seeks, and scans of the removals and mentions
+  /// after the cursor (bounded by max_counted_mentions). `dm`: every unread message counts
+  /// as a mention.
+  result<unread_counts> unread(std::uint64_t user, std::uint64_t channel, std::uint64_t head,
+                               bool dm) const;
+
+  /// Thread cursor and unread replies (others', not removed) of a thread `user` follows.
+  result<followed_thread> thread_unread(std::uint64_t user, std::uint64_t channel,
+                                        std::uint64_t root) const;
+
+  /// Threads `user` follows, after (channel, root) = `after`, at most `limit` (≤ 200).
+  result<std::vector<followed_thread>> followed_threads(std::uint64_t user,
+                                                        std::pair<std::uint64_t, std::uint64_t> after,
+                                                        std::size_t limit) const;
 
   /// The channel's settings, or nullopt when no channel_created event is stored.
   result<std::optional<channel_record>> channel_info(std::uint64_t channel) const;
@@ -211,6 +270,10 @@ public:
   /// Names of every column family the schema requires (besides RocksDB's "default").
   static std::span<const char* const> column_family_names();
 
+  /// The column family options the store opens `name` with (merge operators, filters), so
+  /// tools that open a data dir directly can flush it without corrupting merged values.
+  static rocksdb::ColumnFamilyOptions column_family_options(const std::string& name);
+
 private:
   store(store_options opts, std::unique_ptr<rocksdb::DB> db,
         std::vector<rocksdb::ColumnFamilyHandle*> cfs);
@@ -221,6 +284,8 @@ private:
                                                         std::uint64_t after,
                                                         std::size_t limit) const;
   result<std::optional<std::string>> get_raw(std::size_t cf_index, const std::string& key) const;
+  result<std::uint64_t> count_keys(std::size_t cf_index, const std::string& lower,
+                                   const std::string& upper, std::uint64_t cap) const;
 
   store_options opts_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -119,6 +119,38 @@ TEST_CASE("subscribe and unsubscribe") {
   CHECK(u == unsubscribe_op{"3", 77});
 }
 
+TEST_CASE("mark_read, typing, presence and activity") {
+  auto m = parse_ok<mark_read_op>(R"({"op":"mark_read","req":"r","channel":"9","seq":0})");
+  CHECK(m.channel == 9);
+  CHECK(m.seq == 0);
+  CHECK(m.thread_root == 0);
+  auto t = parse_ok<mark_read_op>(R"({"op":"mark_read","channel":"9","seq":12,"thread_root":4})");
+  CHECK(t.seq == 12);
+  CHECK(t.thread_root == 4);
+  CHECK(parse_err(R"({"op":"mark_read","channel":"9"})").code == "missing_field");
+  CHECK(parse_err(R"({"op":"mark_read","channel":"9","seq":-1})").code == "bad_value");
+  CHECK(parse_err(R"({"op":"mark_read","channel":"9","seq":3,"thread_root":0})").code == "bad_value");
+
+  CHECK(parse_ok<typing_op>(R"({"op":"typing","channel":"77"})").channel == 77);
+  CHECK(parse_err(R"({"op":"typing"})").code == "missing_field");
+
+  auto p = parse_ok<presence_op>(R"({"op":"presence","status":"dnd","custom":"in a meeting"})");
+  CHECK(p.status == "dnd");
+  REQUIRE(p.custom.has_value());
+  CHECK(*p.custom == "in a meeting");
+  CHECK(!parse_ok<presence_op>(R"({"op":"presence","status":"online"})").custom.has_value());
+  CHECK(parse_ok<presence_op>(R"({"op":"presence","status":"away","custom":""})").custom == "");
+  CHECK(parse_err(R"({"op":"presence","status":"invisible"})").code == "bad_value");
+  CHECK(parse_err(R"({"op":"presence","status":7})").code == "wrong_type");
+  CHECK(parse_err(R"({"op":"presence"})").code == "missing_field");
+  CHECK(parse_err(R"({"op":"presence","status":"dnd","custom":")" + repeat("é", 101) + "\"}").code
+        == "text_too_long");
+  CHECK(parse_ok<presence_op>(R"({"op":"presence","status":"dnd","custom":")" + repeat("é", 100) + "\"}")
+          .custom->size() == 200);
+
+  CHECK(parse_ok<activity_op>(R"({"op":"activity","req":1})").req_json == "1");
+}
+
 TEST_CASE("req echo: strings are re-encoded canonically, integers kept") {
   CHECK(parse_ok<heartbeat_op>(R"({"op":"heartbeat","req":"a\"b\\c\u0001"})").req_json ==
         R"("a\"b\\c\u0001")");

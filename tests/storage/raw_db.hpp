@@ -8,6 +8,8 @@
 
 #include <rocksdb/db.h>
 
+#include "storage/store.hpp"
+
 namespace sb::storage::testing {
 
 /// Opens every column family a dir has, exactly as it is; closes in the required order.
@@ -19,7 +21,7 @@ public:
     check(rocksdb::DB::ListColumnFamilies(o, path, &names));
     std::vector<rocksdb::ColumnFamilyDescriptor> descs;
     for (auto& n : names)
-      descs.emplace_back(n, rocksdb::ColumnFamilyOptions{});
+      descs.emplace_back(n, store::column_family_options(n)); // merge operators included
     rocksdb::DB* raw = nullptr;
     check(rocksdb::DB::Open(o, path, descs, &handles_, &raw));
     db_.reset(raw);

@@ -55,14 +55,14 @@ using v64 = std::vector<std::uint64_t>;
 
 } // namespace
 
-TEST_CASE("fresh dir gets every column family and format_version 1") {
+TEST_CASE("fresh dir gets every column family and the current format_version") {
   temp_dir tmp;
   auto path = tmp.sub("db");
   { auto s = open_ok(path); }
   raw_db raw{path};
   for (const auto* name : store::column_family_names())
     CHECK(std::find(raw.names().begin(), raw.names().end(), name) != raw.names().end());
-  CHECK(raw.get("metadata", "format_version") == "1");
+  CHECK(raw.get("metadata", "format_version") == "2");
 }
 
 TEST_CASE("the schema is exactly the documented column families") {
@@ -70,7 +70,7 @@ TEST_CASE("the schema is exactly the documented column families") {
   std::vector<std::string> got{names.begin(), names.end()};
   CHECK(got == std::vector<std::string>{"events", "channels", "users", "members",
                                         "user_channels", "read_state", "idempotency",
-                                        "threads", "metadata", "auth", "reactions"});
+                                        "threads", "metadata", "auth", "reactions", "unread"});
 }
 
 TEST_CASE("auth: put, get, delete, put_if_absent; persists across reopen") {
@@ -255,15 +255,18 @@ TEST_CASE("membership is indexed both ways and removed on leave") {
   CHECK(s->members_of(102)->empty());
 }
 
-TEST_CASE("read state: explicit markers and the author's own messages") {
+TEST_CASE("read state: forward-only markers, moved by the author's own messages") {
   temp_dir tmp;
   auto s = open_ok(tmp.sub("db"));
   CHECK(*s->read_state(5, 9) == 0);
   REQUIRE(s->set_read_state(5, 9, 17).ok());
   CHECK(*s->read_state(5, 9) == 17);
   CHECK(*s->read_state(9, 5) == 0);
-  append_ok(*s, msg(9, 18, 5)); // posting does not move the author's marker
+  REQUIRE(s->set_read_state(5, 9, 3).ok()); // a stale device cannot move it back
   CHECK(*s->read_state(5, 9) == 17);
+  append_ok(*s, msg(9, 18, 5)); // posting marks the channel read up to the post
+  CHECK(*s->read_state(5, 9) == 18);
+  CHECK(*s->read_state(1, 9) == 0);
 }
 
 TEST_CASE("channel records and user records") {
@@ -372,16 +375,16 @@ TEST_CASE("a newer format version is refused, naming both versions") {
   temp_dir tmp;
   auto path = tmp.sub("db");
   { auto s = open_ok(path); }
-  { raw_db raw{path}; raw.put("metadata", "format_version", "2"); }
+  { raw_db raw{path}; raw.put("metadata", "format_version", "3"); }
   store_options o;
   o.path = path;
   auto r = store::open(o);
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code() == errc::newer_format);
-  CHECK(r.error().message().find("version 2") != std::string::npos);
-  CHECK(r.error().message().find("supports 1") != std::string::npos);
+  CHECK(r.error().message().find("version 3") != std::string::npos);
+  CHECK(r.error().message().find("supports 2") != std::string::npos);
   raw_db raw{path};
-  CHECK(raw.get("metadata", "format_version") == "2"); // left as found
+  CHECK(raw.get("metadata", "format_version") == "3"); // left as found
 }
 
 TEST_CASE("a missing column family is refused by name") {
