@@ -1,0 +1,160 @@
+// Browser test of the web client (web/app.js): two users in two browser contexts sign up,
+// one creates a channel and invites the other, they chat both ways; the unread and mention
+// badges rise on the other user's channel list while they view another channel and clear
+// when they open it; the typing indicator appears on the other side; a thread reply, a
+// reaction and an edit reach the other side. Selectors are the data-testids listed at the
+// top of web/app.js.
+import path from 'node:path';
+import { artifacts, assert, assertEq, eventually, log, newPage } from './lib.mjs';
+
+const tid = (id) => `[data-testid="${id}"]`;
+const channelItem = (name) => `${tid('channel-item')}[data-channel-name="${name}"]`;
+
+/// Signs up `name` through the login form and waits for the gateway's `ready`.
+export async function signUp(page, base, name) {
+  await page.goto(base + '/');
+  await page.locator(tid('login-form')).waitFor({ state: 'visible' });
+  await page.fill(tid('login-name'), name);
+  await page.fill(tid('login-password'), 'correct horse battery');
+  await page.click(tid('signup-submit'));
+  await page.locator(`${tid('connection-status')}[data-state="connected"]`).waitFor({ timeout: 15000 });
+  assertEq(await page.textContent(tid('me-name')), name, 'name shown after sign-up');
+}
+
+export async function createChannel(page, name) {
+  await page.locator('summary', { hasText: 'New channel' }).click();
+  await page.fill(tid('new-channel-name'), name);
+  await page.click(tid('new-channel-submit'));
+  const item = page.locator(channelItem(name));
+  await item.waitFor();
+  await eventually(async () => (await item.getAttribute('class')).includes('active'), `#${name} opened`);
+  return item.getAttribute('data-channel-id');
+}
+
+export async function sendMessage(page, text) {
+  await page.fill(tid('composer-input'), text);
+  await page.press(tid('composer-input'), 'Enter');
+}
+
+/// The acked message (not pending) with exactly this text, in the main list.
+export function message(page, text) {
+  return page.locator(`${tid('message-list')} ${tid('message')}:not([data-pending])`, {
+    has: page.locator(tid('message-text'), { hasText: new RegExp('^' + text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$') }),
+  });
+}
+
+async function badge(page, channelName, which) {
+  const b = page.locator(`${channelItem(channelName)} ${tid(which)}`);
+  if (await b.count() === 0 || await b.isHidden()) return 0;
+  return Number(await b.textContent());
+}
+
+/// Whether the server implements `typing`: a probe connection of this page's user sends
+/// one for a channel that does not exist. A server that implements it answers an error
+/// (`not_found` or `forbidden`); one that does not answers `unknown_op` or nothing.
+async function serverHasTyping(page) {
+  return page.evaluate(async () => new Promise((resolve) => {
+    const ws = new WebSocket(`ws://${location.host}/ws`);
+    const done = (v) => { try { ws.close(1000); } catch (_) {} resolve(v); };
+    setTimeout(() => done(false), 5000);
+    ws.onmessage = (m) => {
+      const f = JSON.parse(m.data);
+      if (f.op === 'hello') ws.send(JSON.stringify({ op: 'identify', token: sessionStorage.getItem('sb.token') }));
+      if (f.op === 'ready') {
+        ws.send(JSON.stringify({ op: 'typing', req: 'probe', channel: '987654321987654321' }));
+        setTimeout(() => done(false), 2000);
+      }
+      if (f.op === 'error' && f.req === 'probe') done(f.code !== 'unknown_op');
+    };
+  }));
+}
+
+/// Runs the chat scenario; returns what the admin test continues with.
+export async function chatTest(browser, server) {
+  const suffix = Date.now().toString(36).slice(-5);
+  const alice = 'alice' + suffix;
+  const bob = 'bob' + suffix;
+  const pageA = await newPage(browser, 'alice');
+  const pageB = await newPage(browser, 'bob');
+
+  log('sign up both users');
+  await signUp(pageA, server.base, alice);
+  await signUp(pageB, server.base, bob);
+
+  log('bob opens a channel of his own; alice creates #team and invites bob');
+  await createChannel(pageB, 'notes');
+  const teamId = await createChannel(pageA, 'team');
+  assert(/^[1-9]\d*$/.test(teamId), 'channel id is a decimal string: ' + teamId);
+  await pageA.fill(tid('invite-user'), bob);
+  await pageA.click(tid('invite-submit'));
+  await pageB.locator(channelItem('team')).waitFor({ timeout: 10000 });
+  assert((await pageB.getAttribute(channelItem('notes'), 'class')).includes('active'), 'bob still views #notes');
+
+  log('alice writes; bob (viewing #notes) gets unread and mention badges on #team');
+  await sendMessage(pageA, 'hello bob');
+  await message(pageA, 'hello bob').waitFor();
+  await eventually(async () => (await badge(pageB, 'team', 'channel-unread')) === 1, 'unread badge 1 on bob\'s #team');
+  assertEq(await badge(pageB, 'team', 'channel-mentions'), 0, 'no mention yet');
+  await sendMessage(pageA, 'ping @here');
+  await eventually(async () => (await badge(pageB, 'team', 'channel-unread')) === 2, 'unread badge 2 on bob\'s #team');
+  await eventually(async () => (await badge(pageB, 'team', 'channel-mentions')) === 1, 'mention badge 1 on bob\'s #team');
+  assertEq(await badge(pageB, 'notes', 'channel-unread'), 0, '#notes has nothing unread');
+
+  log('bob opens #team: he sees the messages and the badges clear');
+  await pageB.click(channelItem('team'));
+  await message(pageB, 'hello bob').waitFor();
+  await message(pageB, 'ping @here').waitFor();
+  await eventually(async () => (await badge(pageB, 'team', 'channel-unread')) === 0
+    && (await badge(pageB, 'team', 'channel-mentions')) === 0, 'badges cleared after opening #team');
+  assertEq(await pageB.getAttribute(`${tid('message-list')} ${tid('message')}:not([data-pending])`, 'data-channel-id'),
+    teamId, 'messages carry the channel id');
+
+  log('typing indicator');
+  if (await serverHasTyping(pageB)) {
+    await pageA.locator(tid('composer-input')).pressSequentially('I am typ', { delay: 30 });
+    await eventually(async () => (await pageB.textContent(tid('typing-indicator'))).includes(alice + ' is typing'),
+      'typing indicator on bob\'s side', 6000);
+    await pageA.fill(tid('composer-input'), '');
+    // Expires after expires_ms (5 s) without renewal.
+    await eventually(async () => (await pageB.textContent(tid('typing-indicator'))) === '',
+      'typing indicator expires', 9000);
+  } else {
+    log('SKIP typing indicator: this server answers unknown_op to `typing` (read state, presence and typing are not in it yet)');
+  }
+
+  log('bob answers; alice sees it');
+  await sendMessage(pageB, 'hi alice');
+  await message(pageA, 'hi alice').waitFor();
+
+  log('thread: bob replies in the thread of "hello bob"; alice sees the reply count');
+  await message(pageB, 'hello bob').hover();
+  await message(pageB, 'hello bob').locator(tid('message-thread')).click();
+  await pageB.locator(tid('thread-panel')).waitFor();
+  await pageB.fill(tid('thread-input'), 'a thread reply');
+  await pageB.press(tid('thread-input'), 'Enter');
+  await pageB.locator(`${tid('thread-messages')} ${tid('message')}:not([data-pending])`, { hasText: 'a thread reply' }).waitFor();
+  await eventually(async () => (await message(pageA, 'hello bob').locator(tid('message-thread')).getAttribute('data-replies')) === '1',
+    'reply count 1 on alice\'s side');
+  assertEq(await message(pageA, 'a thread reply').count(), 0, 'replies stay out of the main list');
+
+  log('reaction and edit reach the other side');
+  await message(pageA, 'hi alice').hover();
+  await message(pageA, 'hi alice').locator(tid('message-react')).click();
+  await message(pageA, 'hi alice').locator(`${tid('react-choice')}[data-emoji="👍"]`).click();
+  await eventually(async () => (await message(pageB, 'hi alice').locator(`${tid('reaction')}[data-emoji="👍"]`).count()) === 1,
+    'reaction on bob\'s side');
+  await message(pageA, 'ping @here').hover();
+  await message(pageA, 'ping @here').locator(tid('message-edit')).click();
+  await pageA.fill(tid('message-edit-input'), 'ping @here, edited');
+  await pageA.press(tid('message-edit-input'), 'Enter');
+  await eventually(async () => (await message(pageB, 'ping @here, edited').count()) === 1, 'edit on bob\'s side');
+  assertEq(await message(pageB, 'ping @here, edited').locator(tid('message-edited')).count(), 1, '(edited) mark');
+
+  for (const p of [pageA, pageB]) assertEq(p.errors.length, 0, 'no page errors');
+  const shot = path.join(artifacts, 'chat.png');
+  await pageB.screenshot({ path: shot });
+  const shotA = path.join(artifacts, 'chat-alice.png');
+  await pageA.screenshot({ path: shotA });
+  log('screenshots:', shot, shotA);
+  return { pageA, pageB, teamId, alice, bob };
+}
