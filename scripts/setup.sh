@@ -11,6 +11,7 @@ packages=(
   libsimdjson-dev       # JSON parsing
   libsodium-dev         # password hashing, random tokens
   doctest-dev           # unit tests
+  chromium nodejs       # browser tests: headless chromium driven by playwright-core (node)
 )
 
 missing=()
@@ -19,6 +20,12 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# npm drives the browser tests' install (playwright-core). Debian ships it as its own package;
+# other Node.js builds (e.g. NodeSource's nodejs) bundle it and conflict with Debian's npm.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

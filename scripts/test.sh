@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every Switchboard test:
 #   1. RelWithDebInfo build with warnings as errors; every CTest test (labels unit,
-#      fault, e2e).
+#      fault, e2e, browser; the browser tests install playwright-core with npm and drive
+#      Debian's headless chromium, screenshots in build/test/artifacts/).
 #   2. A second build dir with AddressSanitizer + UndefinedBehaviorSanitizer; the unit
 #      tests again (fault and e2e tests kill processes and are not meaningful under ASan).
 # Output ends with CTest's summary of the main run. Exit status is non-zero on any failure.
@@ -22,7 +23,7 @@ main="$root/build/test"
 echo "== build: RelWithDebInfo, -Werror ($main)"
 cmake -S "$root" -B "$main" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_WERROR=ON >/dev/null
 cmake --build "$main" -j "$jobs"
-echo "== tests: all (unit, fault, e2e)"
+echo "== tests: all (unit, fault, e2e, browser)"
 main_rc=0
 (cd "$main" && ctest --output-on-failure) || main_rc=$?
 
