@@ -393,6 +393,9 @@
       last_read: c.last_read !== undefined ? Number(c.last_read) : (old.last_read || 0),
       members: (c.members || old.members || []).map(String),
     };
+    // A server with read state sends counts in `ready` that include every event up to
+    // `head`; backfill after a resume must not count those again.
+    if (fromReady && c.unread !== undefined) ch.counted_to = Number(c.head) || 0;
     S.channels.set(id, ch);
     if (!S.lastSeq.has(id) && fromReady) S.lastSeq.set(id, Number(c.head) || 0);
     if (!S.events.has(id)) S.events.set(id, new Map());
@@ -456,7 +459,9 @@
       stopTyping(id, author);
       if (e.nonce && S.pending.has(e.nonce) && author === S.me.id) S.pending.delete(e.nonce);
       const viewing = S.current === id && document.visibilityState !== 'hidden';
-      if (ch && author !== S.me.id && !e.thread_root && seq > (ch.last_read || 0)) {
+      // Counted by the server already when `ready` carried counts up to its head.
+      const counted = Math.max(ch ? ch.last_read || 0 : 0, ch ? ch.counted_to || 0 : 0);
+      if (ch && author !== S.me.id && !e.thread_root && seq > counted) {
         if (viewing) {
           markReadSoon(id);
         } else {

@@ -158,3 +158,36 @@ export async function chatTest(browser, server) {
   log('screenshots:', shot, shotA);
   return { pageA, pageB, teamId, alice, bob };
 }
+
+/// Reconnect and resume: the server restarts (close 1012) while bob's browser is offline;
+/// alice reconnects and writes; when bob comes back his client resumes from the last seq it
+/// holds and gets the message exactly once (dedupe by channel and seq), with its badge.
+export async function resumeTest(browser, server, chat) {
+  const { pageA, pageB } = chat;
+  await pageB.click(channelItem('notes'));
+  const before = await badge(pageB, 'team', 'channel-unread');
+  assertEq(before, 0, 'nothing unread on #team before the restart');
+  await server.restart(async () => {
+    await pageB.context().setOffline(true);
+    for (const p of [pageA, pageB]) {
+      await p.locator(`${tid('connection-status')}[data-state="reconnecting"]`).waitFor({ timeout: 10000 });
+    }
+  });
+  await pageA.locator(`${tid('connection-status')}[data-state="connected"]`).waitFor({ timeout: 30000 });
+  await pageA.click(channelItem('team'));
+  await sendMessage(pageA, 'while you were away');
+  await message(pageA, 'while you were away').waitFor({ timeout: 10000 });
+  assertEq(await pageB.getAttribute(tid('connection-status'), 'data-state'), 'reconnecting', 'bob is still offline');
+  await pageB.context().setOffline(false);
+  await pageB.locator(`${tid('connection-status')}[data-state="connected"]`).waitFor({ timeout: 30000 });
+  await eventually(async () => (await badge(pageB, 'team', 'channel-unread')) === 1, 'unread badge 1 after resume', 10000);
+  await pageB.click(channelItem('team'));
+  await message(pageB, 'while you were away').waitFor();
+  for (const text of ['hello bob', 'hi alice', 'while you were away']) {
+    assertEq(await message(pageB, text).count(), 1, `"${text}" shown once on bob's side`);
+  }
+  assertEq(await message(pageA, 'hi alice').count(), 1, 'no duplicates on alice\'s side');
+  // And live again, both ways.
+  await sendMessage(pageB, 'back online');
+  await message(pageA, 'back online').waitFor();
+}

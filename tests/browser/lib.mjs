@@ -53,52 +53,67 @@ export async function eventually(fn, what, ms = 10000, every = 100) {
   }
 }
 
-/// A running server process; stop() kills it by PID (SIGTERM, then SIGKILL).
+/// Spawns the binary on `port` (0 = ephemeral) with `dataDir`; resolves once it listens.
+async function spawnServer(bin, dir, port, adminToken, logFile) {
+  const child = spawn(bin, ['--host=127.0.0.1', '--port=' + port, '--data-dir=' + path.join(dir, 'data'),
+    '--password-hash=min', '--admin-token=' + adminToken], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = { child, exited: false };
+  child.on('exit', () => { proc.exited = true; });
+  let out = '';
+  proc.port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start within 20 s:\n' + out)), 20000);
+    const onData = (d) => {
+      fs.writeSync(logFile, d);
+      if (out.length < 65536) out += d.toString();
+      const m = out.match(/listening on 127\.0\.0\.1:(\d+)/);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}) before listening:\n${out}`)); });
+  });
+  return proc;
+}
+
+/// SIGTERM by PID, SIGKILL after 15 s; resolves once the process is gone.
+async function killServer(proc) {
+  if (proc.exited) return;
+  process.kill(proc.child.pid, 'SIGTERM');
+  const deadline = Date.now() + 15000;
+  while (!proc.exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (!proc.exited) {
+    log(`server pid ${proc.child.pid} still running after SIGTERM: SIGKILL`);
+    process.kill(proc.child.pid, 'SIGKILL');
+    const until = Date.now() + 5000;
+    while (!proc.exited && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/// A running server; restart() stops it and starts it again on the same port and data dir;
+/// stop() kills it by PID and removes its temp dir.
 export async function startServer({ adminToken = 'browser-test-admin-secret' } = {}) {
   const bin = process.env.SB_SERVER;
   if (!bin || !fs.existsSync(bin)) throw new Error('SB_SERVER must name the built switchboard binary, got ' + bin);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-browser-'));
   const logPath = path.join(artifacts, 'server.log');
   const logFile = fs.openSync(logPath, 'w');
-  const child = spawn(bin, ['--host=127.0.0.1', '--port=0', '--data-dir=' + path.join(dir, 'data'),
-    '--password-hash=min', '--admin-token=' + adminToken], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start within 20 s:\n' + out)), 20000);
-    const onData = (d) => {
-      fs.writeSync(logFile, d);
-      out += d.toString();
-      const m = out.match(/listening on 127\.0\.0\.1:(\d+)/);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}) before listening:\n${out}`)); });
-  });
-  // Keep logging after start-up.
-  child.stdout.removeAllListeners('data');
-  child.stderr.removeAllListeners('data');
-  child.removeAllListeners('exit');
-  child.stdout.on('data', (d) => fs.writeSync(logFile, d));
-  child.stderr.on('data', (d) => fs.writeSync(logFile, d));
-  log(`server pid ${child.pid} on 127.0.0.1:${port}, data ${dir}, log ${logPath}`);
-  let exited = false;
-  child.on('exit', () => { exited = true; });
+  let proc = await spawnServer(bin, dir, 0, adminToken, logFile);
+  const port = proc.port;
+  log(`server pid ${proc.child.pid} on 127.0.0.1:${port}, data ${dir}, log ${logPath}`);
   return {
     port,
     adminToken,
     base: `http://127.0.0.1:${port}`,
-    pid: child.pid,
+    get pid() { return proc.child.pid; },
+    /// `between` runs while the server is down.
+    async restart(between) {
+      await killServer(proc);
+      if (between) await between();
+      proc = await spawnServer(bin, dir, port, adminToken, logFile);
+      log(`server restarted: pid ${proc.child.pid} on 127.0.0.1:${port}`);
+    },
     async stop() {
-      if (!exited) {
-        process.kill(child.pid, 'SIGTERM');
-        const deadline = Date.now() + 15000;
-        while (!exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        if (!exited) {
-          log(`server pid ${child.pid} still running after SIGTERM: SIGKILL`);
-          process.kill(child.pid, 'SIGKILL');
-        }
-      }
+      await killServer(proc);
       fs.closeSync(logFile);
       fs.rmSync(dir, { recursive: true, force: true });
     },

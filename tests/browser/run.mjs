@@ -2,7 +2,7 @@
 // headless chromium, the chat scenario then the admin console scenario. Prints
 // "N passed, N failed" and the screenshot paths; exit status 0 only if every test passed.
 import { adminTest } from './admin.spec.mjs';
-import { chatTest } from './chat.spec.mjs';
+import { chatTest, resumeTest } from './chat.spec.mjs';
 import { artifacts, launchBrowser, log, runTests, startServer } from './lib.mjs';
 
 const server = await startServer();
@@ -14,6 +14,10 @@ try {
   let chat = null;
   ok = await runTests([
     ['chat: two users, badges, typing, threads, reactions, edits', async () => { chat = await chatTest(browser, server); }, 120000],
+    ['reconnect: server restart while one browser is offline, resume without loss or duplicates', async () => {
+      if (!chat) throw new Error('needs the chat test');
+      await resumeTest(browser, server, chat);
+    }, 90000],
     ['admin console: find the channel, stop it, restart count rises, chat still works', async () => {
       if (!chat) throw new Error('needs the chat test');
       await adminTest(browser, server, chat);
