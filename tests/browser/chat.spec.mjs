@@ -191,3 +191,51 @@ export async function resumeTest(browser, server, chat) {
   await sendMessage(pageB, 'back online');
   await message(pageA, 'back online').waitFor();
 }
+
+/// DMs by user name (a DM message is a mention for its members) and history that scrolls
+/// back: 70 messages posted over HTTP, the newest 50 shown, the rest loaded with `before`.
+export async function dmAndHistoryTest(browser, server, chat) {
+  const { pageA, pageB, alice, bob } = chat;
+  await pageB.click(channelItem('notes'));
+  await pageA.locator('summary', { hasText: 'Direct message' }).click();
+  await pageA.fill(tid('dm-user'), bob);
+  await pageA.click(tid('dm-submit'));
+  const dmA = pageA.locator(`${tid('dm-list')} ${tid('channel-item')}`);
+  await dmA.waitFor();
+  await eventually(async () => (await dmA.getAttribute('class')).includes('active'), 'DM opened on alice\'s side');
+  assertEq((await dmA.locator(tid('channel-name')).textContent()), bob, 'DM named after the other member');
+  await sendMessage(pageA, 'a direct word');
+  const dmB = pageB.locator(`${tid('dm-list')} ${tid('channel-item')}`);
+  await dmB.waitFor();
+  await eventually(async () => (await dmB.locator(tid('channel-name')).textContent()) === alice, 'DM on bob\'s side');
+  await eventually(async () => {
+    const u = dmB.locator(tid('channel-unread'));
+    const m = dmB.locator(tid('channel-mentions'));
+    return (await u.isVisible()) && (await u.textContent()) === '1' && (await m.textContent()) === '1';
+  }, 'DM unread and mention badges on bob\'s side');
+  await dmB.click();
+  await message(pageB, 'a direct word').waitFor();
+
+  // History: 70 messages over HTTP, then a fresh page load of alice's client.
+  const token = await pageA.evaluate(() => sessionStorage.getItem('sb.token'));
+  const hdr = { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' };
+  const created = await (await fetch(server.base + '/api/channels', { method: 'POST', headers: hdr, body: JSON.stringify({ name: 'history', kind: 'public' }) })).json();
+  const hid = created.channel.id;
+  for (let i = 1; i <= 70; i++) {
+    const r = await fetch(`${server.base}/api/channels/${hid}/messages`, { method: 'POST', headers: hdr, body: JSON.stringify({ text: 'old message ' + i, nonce: 'h' + i }) });
+    assertEq(r.status, 201, 'HTTP send ' + i);
+  }
+  await pageA.reload();
+  await pageA.locator(`${tid('connection-status')}[data-state="connected"]`).waitFor({ timeout: 15000 });
+  await pageA.click(channelItem('history'));
+  await message(pageA, 'old message 70').waitFor();
+  assertEq(await message(pageA, 'old message 1').count(), 0, 'the oldest are not loaded yet');
+  const older = pageA.locator(tid('load-older'));
+  await older.waitFor({ state: 'visible' });
+  // Scrolling to the top loads the previous page (history `before`).
+  await pageA.locator(tid('message-scroll')).evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+  await message(pageA, 'old message 1').waitFor({ timeout: 10000 });
+  await eventually(async () => !(await older.isVisible()), 'no more history after the first message');
+  const n = await pageA.locator(`${tid('message-list')} ${tid('message')}`, { hasText: 'old message' }).count();
+  assertEq(n, 70, 'all 70 messages, each once');
+}

@@ -2,7 +2,7 @@
 // headless chromium, the chat scenario then the admin console scenario. Prints
 // "N passed, N failed" and the screenshot paths; exit status 0 only if every test passed.
 import { adminTest } from './admin.spec.mjs';
-import { chatTest, resumeTest } from './chat.spec.mjs';
+import { chatTest, dmAndHistoryTest, resumeTest } from './chat.spec.mjs';
 import { artifacts, launchBrowser, log, runTests, startServer } from './lib.mjs';
 
 const server = await startServer();
@@ -17,6 +17,10 @@ try {
     ['reconnect: server restart while one browser is offline, resume without loss or duplicates', async () => {
       if (!chat) throw new Error('needs the chat test');
       await resumeTest(browser, server, chat);
+    }, 90000],
+    ['DMs by name and history that scrolls back', async () => {
+      if (!chat) throw new Error('needs the chat test');
+      await dmAndHistoryTest(browser, server, chat);
     }, 90000],
     ['admin console: find the channel, stop it, restart count rises, chat still works', async () => {
       if (!chat) throw new Error('needs the chat test');
