@@ -540,6 +540,11 @@
   function onPresence(f) {
     for (const u of f.users || []) {
       S.presence.set(String(u.user), { status: u.status, custom: u.custom || '' });
+      // Your own stored status (dnd, away, custom text) comes back after a reload.
+      if (S.me && String(u.user) === S.me.id && u.status !== 'offline' && document.activeElement !== $('status-custom')) {
+        $('status-select').value = u.status;
+        $('status-custom').value = u.custom || '';
+      }
     }
     renderPresenceDots();
   }

@@ -49,24 +49,36 @@ async function badge(page, channelName, which) {
   return Number(await b.textContent());
 }
 
-/// Whether the server implements `typing`: a probe connection of this page's user sends
-/// one for a channel that does not exist. A server that implements it answers an error
-/// (`not_found` or `forbidden`); one that does not answers `unknown_op` or nothing.
-async function serverHasTyping(page) {
-  return page.evaluate(async () => new Promise((resolve) => {
+/// What the server answers to `frame` (sent with req "probe") on a probe connection of this
+/// page's user: the answering frame (`ok`, `error`, ...) or null if nothing came in 2 s.
+async function probe(page, frame) {
+  return page.evaluate(async (frame) => new Promise((resolve) => {
     const ws = new WebSocket(`ws://${location.host}/ws`);
     const done = (v) => { try { ws.close(1000); } catch (_) {} resolve(v); };
-    setTimeout(() => done(false), 5000);
+    setTimeout(() => done(null), 5000);
     ws.onmessage = (m) => {
       const f = JSON.parse(m.data);
       if (f.op === 'hello') ws.send(JSON.stringify({ op: 'identify', token: sessionStorage.getItem('sb.token') }));
       if (f.op === 'ready') {
-        ws.send(JSON.stringify({ op: 'typing', req: 'probe', channel: '987654321987654321' }));
-        setTimeout(() => done(false), 2000);
+        ws.send(JSON.stringify({ ...frame, req: 'probe' }));
+        setTimeout(() => done(null), 2000);
       }
-      if (f.op === 'error' && f.req === 'probe') done(f.code !== 'unknown_op');
+      if (f.req === 'probe') done(f);
     };
-  }));
+  }), frame);
+}
+
+/// Whether the server implements `typing`: one for a channel that does not exist is an
+/// error (`not_found` or `forbidden`) there, `unknown_op` or silence elsewhere.
+async function serverHasTyping(page) {
+  const f = await probe(page, { op: 'typing', channel: '987654321987654321' });
+  return !!f && f.op === 'error' && f.code !== 'unknown_op';
+}
+
+/// Whether the server implements `presence` (answered with `ok`).
+async function serverHasPresence(page) {
+  const f = await probe(page, { op: 'presence', status: 'online' });
+  return !!f && f.op === 'ok';
 }
 
 /// Runs the chat scenario; returns what the admin test continues with.
@@ -119,7 +131,29 @@ export async function chatTest(browser, server) {
     await eventually(async () => (await pageB.textContent(tid('typing-indicator'))) === '',
       'typing indicator expires', 9000);
   } else {
-    log('SKIP typing indicator: this server answers unknown_op to `typing` (read state, presence and typing are not in it yet)');
+    log('SKIP typing indicator: this server does not implement the `typing` op yet');
+  }
+
+  log('presence: bob sets dnd with a custom text; alice sees his dot change');
+  if (await serverHasPresence(pageB)) {
+    const bobId = await pageA.evaluate(async (name) => {
+      const r = await fetch('/api/users?name=' + encodeURIComponent(name), { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('sb.token') } });
+      return (await r.json()).user.id;
+    }, bob);
+    await pageB.selectOption(tid('status-select'), 'dnd');
+    await pageB.fill(tid('status-custom'), 'in a meeting');
+    await pageB.click(tid('status-save'));
+    await eventually(async () => (await pageB.getAttribute(tid('my-presence-dot'), 'data-status')) === 'dnd', 'bob\'s own dot is dnd');
+    // Alice sees bob's status on the next batch (1 s) wherever his dot is shown.
+    await sendMessage(pageB, 'status set');
+    await message(pageA, 'status set').waitFor();
+    await eventually(async () => (await message(pageA, 'status set').locator(tid('presence-dot')).getAttribute('data-status')) === 'dnd',
+      `bob (${bobId}) shows as dnd on alice's side`, 8000);
+    await pageB.selectOption(tid('status-select'), 'online');
+    await pageB.fill(tid('status-custom'), '');
+    await pageB.click(tid('status-save'));
+  } else {
+    log('SKIP presence: this server does not implement the `presence` op yet');
   }
 
   log('bob answers; alice sees it');
