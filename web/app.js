@@ -529,11 +529,24 @@
     el.textContent = text;
     el.dataset.users = m ? [...m.keys()].join(',') : '';
   }
-  function typed(channel) {
+  /// At most one `typing` per channel every 2 s while the user types. Input inside the window
+  /// schedules one at its end (if the box still holds text): the server absorbs a `typing`
+  /// sent within 2 s of the last one it forwarded, and a message that was just sent has
+  /// hidden that one on the other side.
+  const typingTimers = new Map();
+  function typed(channel, input) {
     const now = Date.now();
-    if (now - (S.lastTypingSent.get(channel) || 0) < 2000) return;
-    S.lastTypingSent.set(channel, now);
-    optional({ op: 'typing', channel });
+    const last = S.lastTypingSent.get(channel) || 0;
+    if (now - last >= 2000) {
+      S.lastTypingSent.set(channel, now);
+      optional({ op: 'typing', channel });
+      return;
+    }
+    if (typingTimers.has(channel)) return;
+    typingTimers.set(channel, setTimeout(() => {
+      typingTimers.delete(channel);
+      if (input.value.trim()) typed(channel, input);
+    }, last + 2000 - now + 20));
   }
 
   // -- presence --------------------------------------------------------------------------
@@ -785,7 +798,6 @@
     if (!S.current) return;
     sendMessage(S.current, input.value);
     input.value = '';
-    S.lastTypingSent.delete(S.current);
   });
   $('composer-input').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -794,7 +806,7 @@
     }
   });
   $('composer-input').addEventListener('input', () => {
-    if (S.current && $('composer-input').value.trim()) typed(S.current);
+    if (S.current && $('composer-input').value.trim()) typed(S.current, $('composer-input'));
   });
 
   $('thread-composer').addEventListener('submit', (e) => {
@@ -810,7 +822,7 @@
     }
   });
   $('thread-input').addEventListener('input', () => {
-    if (S.thread && $('thread-input').value.trim()) typed(S.thread.channel);
+    if (S.thread && $('thread-input').value.trim()) typed(S.thread.channel, $('thread-input'));
   });
   $('thread-close').addEventListener('click', () => {
     S.thread = null;
