@@ -69,7 +69,8 @@ async function probe(page, frame) {
 }
 
 /// Whether the server implements `typing`: one for a channel that does not exist is an
-/// error (`not_found` or `forbidden`) there, `unknown_op` or silence elsewhere.
+/// error (`not_found` or `forbidden`) there, `unknown_op` or silence elsewhere (checked
+/// first, so a server without it fails with a clear message rather than a timeout).
 async function serverHasTyping(page) {
   const f = await probe(page, { op: 'typing', channel: '987654321987654321' });
   return !!f && f.op === 'error' && f.code !== 'unknown_op';
@@ -122,39 +123,35 @@ export async function chatTest(browser, server) {
     teamId, 'messages carry the channel id');
 
   log('typing indicator');
-  if (await serverHasTyping(pageB)) {
-    await pageA.locator(tid('composer-input')).pressSequentially('I am typ', { delay: 30 });
-    await eventually(async () => (await pageB.textContent(tid('typing-indicator'))).includes(alice + ' is typing'),
-      'typing indicator on bob\'s side', 6000);
-    await pageA.fill(tid('composer-input'), '');
-    // Expires after expires_ms (5 s) without renewal.
-    await eventually(async () => (await pageB.textContent(tid('typing-indicator'))) === '',
-      'typing indicator expires', 9000);
-  } else {
-    log('SKIP typing indicator: this server does not implement the `typing` op yet');
-  }
+  assert(await serverHasTyping(pageB), 'the server implements `typing` (docs/protocol.md, "Typing")');
+  await pageA.locator(tid('composer-input')).pressSequentially('I am typ', { delay: 30 });
+  await eventually(async () => (await pageB.textContent(tid('typing-indicator'))).includes(alice + ' is typing'),
+    'typing indicator on bob\'s side', 6000);
+  await pageA.fill(tid('composer-input'), '');
+  // Expires after expires_ms (5 s) without renewal.
+  await eventually(async () => (await pageB.textContent(tid('typing-indicator'))) === '',
+    'typing indicator expires', 9000);
 
   log('presence: bob sets dnd with a custom text; alice sees his dot change');
-  if (await serverHasPresence(pageB)) {
-    const bobId = await pageA.evaluate(async (name) => {
-      const r = await fetch('/api/users?name=' + encodeURIComponent(name), { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('sb.token') } });
-      return (await r.json()).user.id;
-    }, bob);
-    await pageB.selectOption(tid('status-select'), 'dnd');
-    await pageB.fill(tid('status-custom'), 'in a meeting');
-    await pageB.click(tid('status-save'));
-    await eventually(async () => (await pageB.getAttribute(tid('my-presence-dot'), 'data-status')) === 'dnd', 'bob\'s own dot is dnd');
-    // Alice sees bob's status on the next batch (1 s) wherever his dot is shown.
-    await sendMessage(pageB, 'status set');
-    await message(pageA, 'status set').waitFor();
-    await eventually(async () => (await message(pageA, 'status set').locator(tid('presence-dot')).getAttribute('data-status')) === 'dnd',
-      `bob (${bobId}) shows as dnd on alice's side`, 8000);
-    await pageB.selectOption(tid('status-select'), 'online');
-    await pageB.fill(tid('status-custom'), '');
-    await pageB.click(tid('status-save'));
-  } else {
-    log('SKIP presence: this server does not implement the `presence` op yet');
-  }
+  assert(await serverHasPresence(pageB), 'the server implements `presence` (docs/protocol.md, "Presence")');
+  const bobId = await pageA.evaluate(async (name) => {
+    const r = await fetch('/api/users?name=' + encodeURIComponent(name), { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('sb.token') } });
+    return (await r.json()).user.id;
+  }, bob);
+  await pageB.selectOption(tid('status-select'), 'dnd');
+  await pageB.fill(tid('status-custom'), 'in a meeting');
+  await pageB.click(tid('status-save'));
+  await eventually(async () => (await pageB.getAttribute(tid('my-presence-dot'), 'data-status')) === 'dnd', 'bob\'s own dot is dnd');
+  // Alice sees bob's status on the next batch (1 s) wherever his dot is shown.
+  await sendMessage(pageB, 'status set');
+  await message(pageA, 'status set').waitFor();
+  await eventually(async () => (await message(pageA, 'status set').locator(tid('presence-dot')).getAttribute('data-status')) === 'dnd',
+    `bob (${bobId}) shows as dnd on alice's side`, 8000);
+  assert((await message(pageA, 'status set').locator(tid('presence-dot')).getAttribute('title')).includes('in a meeting'),
+    'the custom text is shown with the dot');
+  await pageB.selectOption(tid('status-select'), 'online');
+  await pageB.fill(tid('status-custom'), '');
+  await pageB.click(tid('status-save'));
 
   log('bob answers; alice sees it');
   await sendMessage(pageB, 'hi alice');
