@@ -12,8 +12,11 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/admin_messages.hpp"
 #include "actors/channel_directory.hpp"
+#include "actors/chat_metrics.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/reader.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/token_bucket.hpp"
 #include "protocol/encode.hpp"
@@ -38,6 +41,14 @@ struct pending_write {
   std::vector<caf::response_promise> waiters; // the sender, plus retries with its nonce
 };
 
+/// A read-cursor write in flight: answered once durable, with the counts after it.
+struct pending_read {
+  caf::response_promise rp;
+  uint64_t user = 0;
+  uint64_t thread_root = 0;
+  caf::actor origin; // the connection that asked (skipped by the device sync), or none
+};
+
 /// A connection that receives this channel's live events.
 struct subscriber {
   caf::actor conn;
@@ -57,11 +68,14 @@ struct channel_state {
   std::vector<uint64_t> fixed_members; // DMs: exactly these users may be members
   uint64_t next_seq = 1;        // seq the next event gets
   uint64_t durable_seq = 0;     // highest seq known durable
+  uint64_t message_count = 0;   // top-level messages assigned a seq (the next ordinal - 1)
   std::unordered_set<uint64_t> members;
   std::unordered_map<caf::actor_id, subscriber> subscribers;
   std::deque<pending_write> inflight;               // ascending seq, FIFO completions
   std::unordered_map<std::string, uint64_t> inflight_nonces; // author|nonce -> seq
   std::unordered_map<std::string, bool> inflight_reactions;  // target|user|emoji -> added
+  std::unordered_map<uint64_t, pending_read> pending_reads;  // token -> read-cursor write
+  uint64_t next_read_token = 0;
   token_bucket sends;
   uint64_t idle_generation = 0;
 
@@ -98,7 +112,22 @@ void arm_idle_timer(channel_actor* self) {
 
 // -- authorization and validation (before a seq is assigned) --------------------------
 
-caf::error check_append(channel_actor* self, const storage::event& d) {
+/// The root message of a reply: in flight or stored; nullopt when `seq` is not a root.
+caf::expected<std::optional<storage::event>> find_root(channel_actor* self, uint64_t seq) {
+  auto& st = self->state;
+  for (auto& w : st.inflight)
+    if (w.ev.seq == seq)
+      return std::optional<storage::event>{w.ev};
+  if (seq > st.durable_seq)
+    return std::optional<storage::event>{};
+  auto r = st.ctx->db->get_event(st.id, seq); // point read
+  if (!r)
+    return make_chat_error(chat_errc::storage_failed, r.error().to_string());
+  return std::move(*r);
+}
+
+caf::error check_append(channel_actor* self, const storage::event& d,
+                        storage::unread_hints& hints) {
   auto& st = self->state;
   if (d.kind == event_kind::channel_created)
     return st.exists ? make_chat_error(chat_errc::bad_request, "channel already exists")
@@ -174,8 +203,13 @@ caf::error check_append(channel_actor* self, const storage::event& d) {
   if (!member)
     return make_chat_error(chat_errc::forbidden, "not a member of this channel");
   if (d.kind == event_kind::message && d.thread_root != 0) {
-    if (d.thread_root >= st.next_seq)
+    // A reply's root must be a top-level message; its author follows the thread.
+    auto root = find_root(self, d.thread_root);
+    if (!root)
+      return root.error();
+    if (!*root || (*root)->kind != event_kind::message || (*root)->thread_root != 0)
       return make_chat_error(chat_errc::not_found, "no such thread root");
+    hints.root_author = (*root)->author;
   }
   if (d.kind != event_kind::message) {
     // Edits, deletes, reactions and pins act on an earlier message of this channel.
@@ -189,6 +223,7 @@ caf::error check_append(channel_actor* self, const storage::event& d) {
     if ((d.kind == event_kind::edit || d.kind == event_kind::remove)
         && (*target)->author != d.author)
       return make_chat_error(chat_errc::forbidden, "only the author can change a message");
+    hints.target_root = (*target)->thread_root; // a removal leaves its channel or thread count
     if (d.kind == event_kind::reaction_add || d.kind == event_kind::reaction_remove) {
       // Reactions are a set per (message, user, emoji), so counts are exact: adding twice
       // or removing what is not there is refused. In-flight changes count too.
@@ -215,10 +250,13 @@ caf::error check_append(channel_actor* self, const storage::event& d) {
 
 caf::result<storage::event> append(channel_actor* self, storage::event d) {
   auto& st = self->state;
-  if (auto err = check_append(self, d))
+  storage::unread_hints hints;
+  if (auto err = check_append(self, d, hints))
     return err;
-  if (is_content(d.kind) && !st.sends.take(now_ms()))
+  if (is_content(d.kind) && !st.sends.take(now_ms())) {
+    chat_metrics::get().channel_rate_limited.inc();
     return make_chat_error(chat_errc::rate_limited, "channel rate limit");
+  }
   if (!d.nonce.empty()) {
     auto key = nonce_key(d.author, d.nonce);
     if (auto i = st.inflight_nonces.find(key); i != st.inflight_nonces.end()) {
@@ -244,13 +282,19 @@ caf::result<storage::event> append(channel_actor* self, storage::event d) {
   d.seq = st.next_seq;
   d.id = st.ctx->ids->next();
   d.time_ms = static_cast<uint64_t>(now_ms());
+  bool top_level = d.kind == event_kind::message && d.thread_root == 0;
+  if (top_level)
+    hints.ordinal = st.message_count + 1;
   rocksdb::WriteBatch batch;
-  if (auto s = st.ctx->db->prepare(d, batch); !s.ok())
+  if (auto s = st.ctx->db->prepare(d, batch, hints); !s.ok())
     return make_chat_error(chat_errc::bad_request, s.message());
   auto addr = self->address();
   auto seq = d.seq;
   auto s = st.ctx->writer->submit(
-    st.id, std::move(batch), [addr, seq](const storage::status& result) {
+    st.id, std::move(batch),
+    [addr, seq, t0 = std::chrono::steady_clock::now()](const storage::status& result) {
+      chat_metrics::get().commit_latency.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       // Runs on the writer thread: hand the outcome to the channel as a message.
       if (auto hdl = caf::actor_cast<caf::actor>(addr))
         caf::anon_send(hdl, committed_atom::value, seq, result.ok(), result.to_string());
@@ -258,6 +302,8 @@ caf::result<storage::event> append(channel_actor* self, storage::event d) {
   if (!s.ok())
     return make_chat_error(chat_errc::overloaded, "durable writer busy, retry");
   ++st.next_seq;
+  if (top_level)
+    ++st.message_count; // a failed write restarts the actor, which reloads the count
   if (d.kind == event_kind::channel_created) {
     st.exists = true;
     st.kind = d.emoji;
@@ -323,6 +369,11 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
     st.members.erase(ev.member_user());
   for (auto& rp : w.waiters)
     rp.deliver(ev);
+  auto& metrics = chat_metrics::get();
+  auto fanout_t0 = std::chrono::steady_clock::now();
+  metrics.events_committed.inc();
+  if (ev.kind == event_kind::message)
+    metrics.messages_accepted.inc();
   // Serialize once; every subscriber shares the bytes.
   protocol::event_extras extras;
   if (ev.kind == event_kind::message && ev.thread_root != 0) {
@@ -334,6 +385,9 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
   auto f = std::make_shared<const std::string>(protocol::encode_event(ev, extras));
   for (auto& [_, sub] : st.subscribers)
     self->send(sub.conn, deliver_atom::value, st.id, ev.seq, f);
+  metrics.messages_delivered.inc(st.subscribers.size());
+  metrics.fanout_latency.observe(
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - fanout_t0).count());
   if (ev.kind == event_kind::member_join) {
     // Every online device of the new member starts receiving this channel now.
     if (auto u = st.ctx->names->get("user", std::to_string(ev.member_user())))
@@ -346,10 +400,109 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
     }
   }
   if (ev.kind == event_kind::member_leave) {
+    // Their presence stops reaching this channel's members.
+    if (auto u = st.ctx->names->get("user", std::to_string(ev.member_user())))
+      self->send(u, left_atom::value, st.id);
     // A member who left stops receiving the channel.
     for (auto i = st.subscribers.begin(); i != st.subscribers.end();)
       i = i->second.user == ev.member_user() ? st.subscribers.erase(i) : std::next(i);
   }
+}
+
+// -- read cursors and typing: never in the log ------------------------------------------
+
+/// How long clients show a typing indicator unless it is renewed.
+constexpr uint64_t typing_expiry_ms = 5000;
+
+caf::result<read_state_info> mark_read(channel_actor* self, uint64_t user, uint64_t seq,
+                                       uint64_t root, caf::actor origin) {
+  auto& st = self->state;
+  if (!st.exists)
+    return make_chat_error(chat_errc::not_found, "no such channel");
+  if (st.members.count(user) == 0)
+    return make_chat_error(chat_errc::forbidden, "not a member of this channel");
+  if (seq > st.durable_seq)
+    return make_chat_error(chat_errc::bad_value, "seq is past the channel head ("
+                                                   + std::to_string(st.durable_seq) + ")");
+  if (root != 0) {
+    auto r = find_root(self, root);
+    if (!r)
+      return r.error();
+    if (!*r || (*r)->kind != event_kind::message || (*r)->thread_root != 0)
+      return make_chat_error(chat_errc::bad_value, "thread_root is not a thread root here");
+  }
+  // The cursor merge keeps the maximum, so this write needs no read and a stale device's
+  // mark changes nothing; it goes through the group commit like every durable write.
+  rocksdb::WriteBatch batch;
+  st.ctx->db->prepare_read_state(batch, user, st.id, seq, root);
+  auto token = ++st.next_read_token;
+  auto addr = self->address();
+  auto s = st.ctx->writer->submit(st.id, std::move(batch),
+                                  [addr, token](const storage::status& result) {
+                                    if (auto hdl = caf::actor_cast<caf::actor>(addr))
+                                      caf::anon_send(hdl, read_done_atom::value, token,
+                                                     result.ok());
+                                  });
+  if (!s.ok())
+    return make_chat_error(chat_errc::overloaded, "durable writer busy, retry");
+  auto rp = self->make_response_promise<read_state_info>();
+  st.pending_reads.emplace(token, pending_read{rp, user, root, std::move(origin)});
+  return rp;
+}
+
+/// The cursor is durable: count what is left, answer, and tell the user's other devices
+/// (and, in a DM, the other members: "seen").
+void on_read_done(channel_actor* self, uint64_t token, bool ok) {
+  auto& st = self->state;
+  auto i = st.pending_reads.find(token);
+  if (i == st.pending_reads.end())
+    return;
+  auto p = std::make_shared<pending_read>(std::move(i->second));
+  st.pending_reads.erase(i);
+  if (!ok) {
+    p->rp.deliver(make_chat_error(chat_errc::storage_failed, "the read cursor was not stored"));
+    return;
+  }
+  auto reader = storage_reader(st.ctx);
+  if (!reader) {
+    p->rp.deliver(make_chat_error(chat_errc::overloaded, "storage reader restarting, retry"));
+    return;
+  }
+  bool dm = st.kind == "dm";
+  self->request(reader, 10s, unread_atom::value, p->user, st.id, p->thread_root, st.durable_seq, dm)
+    .then(
+      [self, p, dm](read_state_info& info) {
+        auto& s = self->state;
+        p->rp.deliver(info);
+        auto f = std::make_shared<const std::string>(protocol::encode_read_state(
+          "", info.channel, info.thread_root,
+          protocol::read_counts{info.last_read, info.unread, info.mentions}));
+        if (auto u = s.ctx->names->get("user", std::to_string(p->user)))
+          self->send(u, read_state_atom::value, f, p->origin);
+        if (dm && info.thread_root == 0) {
+          auto seen = std::make_shared<const std::string>(
+            protocol::encode_seen(info.channel, info.user, info.last_read));
+          for (auto& [_, sub] : s.subscribers)
+            self->send(sub.conn, ephemeral_atom::value, seen);
+        }
+      },
+      [p](caf::error& err) { p->rp.deliver(err); });
+}
+
+caf::result<bool> typing(channel_actor* self, uint64_t user) {
+  auto& st = self->state;
+  if (!st.exists)
+    return make_chat_error(chat_errc::not_found, "no such channel");
+  if (st.members.count(user) == 0)
+    return make_chat_error(chat_errc::forbidden, "not a member of this channel");
+  if (st.archived)
+    return make_chat_error(chat_errc::archived, "the channel is archived");
+  auto f = std::make_shared<const std::string>(
+    protocol::encode_typing(st.id, user, typing_expiry_ms));
+  for (auto& [_, sub] : st.subscribers)
+    if (sub.user != user)
+      self->send(sub.conn, ephemeral_atom::value, f);
+  return true;
 }
 
 caf::behavior running(channel_actor* self) {
@@ -380,11 +533,46 @@ caf::behavior running(channel_actor* self) {
     [self](member_check_atom, uint64_t user) -> bool {
       return self->state.members.count(user) != 0;
     },
+    [self](mark_read_atom, uint64_t user, uint64_t seq, uint64_t root,
+           caf::actor& origin) -> caf::result<read_state_info> {
+      return mark_read(self, user, seq, root, std::move(origin));
+    },
+    [self](read_done_atom, uint64_t token, bool ok) { on_read_done(self, token, ok); },
+    [self](typing_atom, uint64_t user) -> caf::result<bool> { return typing(self, user); },
+    [self](admin_probe_atom, uint32_t members_limit, bool passivate) -> channel_probe {
+      // Operator console (actors/admin_api.cpp): bounded lists, smallest ids first.
+      auto& st = self->state;
+      channel_probe p;
+      p.channel = st.id;
+      p.exists = st.exists;
+      p.name = st.channel_name;
+      p.kind = st.kind;
+      p.archived = st.archived;
+      p.head = st.durable_seq;
+      p.next_seq = st.next_seq;
+      p.inflight = st.inflight.size();
+      p.member_count = st.members.size();
+      p.members.assign(st.members.begin(), st.members.end());
+      std::sort(p.members.begin(), p.members.end());
+      p.members.resize(std::min<size_t>(p.members.size(), std::min(members_limit, max_probe_rows)));
+      p.subscriber_count = st.subscribers.size();
+      for (auto& [_, sub] : st.subscribers)
+        if (p.subscriber_users.size() < max_probe_rows)
+          p.subscriber_users.push_back(sub.user);
+      p.bucket_tokens = st.sends.tokens(now_ms());
+      p.bucket_rate = st.sends.rate();
+      p.bucket_burst = st.sends.burst();
+      if (passivate && st.subscribers.empty() && st.inflight.empty()) {
+        p.passivated = true;
+        self->quit(); // as the idle timer would: a normal exit, not restarted
+      }
+      return p;
+    },
     [self](idle_atom, uint64_t generation) {
       auto& st = self->state;
       if (generation != st.idle_generation)
         return;
-      if (st.subscribers.empty() && st.inflight.empty()) {
+      if (st.subscribers.empty() && st.inflight.empty() && st.pending_reads.empty()) {
         self->quit(); // passivate: a normal exit, so the transient child is not restarted
         return;
       }
@@ -421,6 +609,7 @@ caf::behavior channel_impl(channel_actor* self, node_context_ptr ctx, uint64_t i
         s.archived = l.archived;
         s.fixed_members = std::move(l.fixed_members);
         s.durable_seq = l.last_seq;
+        s.message_count = l.message_count;
         s.next_seq = l.last_seq + 1;
         s.members.insert(l.members.begin(), l.members.end());
         self->set_default_handler(caf::print_and_drop);
@@ -447,6 +636,7 @@ const char* to_string(chat_errc x) noexcept {
     case chat_errc::storage_failed: return "storage_failed";
     case chat_errc::bad_request: return "bad_request";
     case chat_errc::archived: return "archived";
+    case chat_errc::bad_value: return "bad_value";
   }
   return "internal";
 }

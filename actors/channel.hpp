@@ -44,6 +44,7 @@ enum class chat_errc : uint8_t {
   storage_failed,   ///< the durable write failed; the channel restarts
   bad_request,      ///< semantically invalid (e.g. edit of someone else's message)
   archived,         ///< the channel is archived (read-only)
+  bad_value,        ///< a value out of range (e.g. mark_read past the head)
 };
 
 /// Stable snake_case code of a chat error, e.g. "forbidden".

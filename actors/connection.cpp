@@ -14,7 +14,9 @@
 #include <caf/stateful_actor.hpp>
 
 #include "accounts/accounts.hpp"
+#include "actors/admin_messages.hpp"
 #include "actors/channel.hpp"
+#include "actors/chat_metrics.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/reader.hpp"
@@ -146,6 +148,9 @@ struct connection_state {
   int64_t last_heartbeat_ms = 0;
   int64_t opened_ms = 0;
   bool closing = false;
+  caf::actor user_actor;             // this user's actor: presence, activity, device sync
+  int64_t activity_sent_ms = 0;      // last activity reported to it (throttled)
+  std::unordered_map<uint64_t, int64_t> typing_sent; // channel -> last forwarded typing
 
   static inline const char* name = "connection";
 };
@@ -250,6 +255,10 @@ void request_replay(connection_actor* self, uint64_t channel, uint64_t upto) {
         if (i == self->state.subs.end())
           return;
         auto& sub = i->second;
+        auto& metrics = chat_metrics::get();
+        metrics.resume_replays.inc();
+        for (auto& f : page.frames)
+          metrics.replayed_bytes.inc(f ? f->size() : 0);
         for (size_t k = 0; k < page.seqs.size(); ++k)
           sub.page.emplace_back(page.seqs[k], std::move(page.frames[k]));
         sub.page_has_more = page.has_more;
@@ -363,7 +372,105 @@ void subscribe(connection_actor* self, uint64_t channel, uint64_t after,
     done);
 }
 
+// -- presence, typing, read cursors -----------------------------------------------------
+
+/// Activity is reported to the user actor at most this often (it only needs to know the
+/// user is not idle, against an idle timeout of minutes).
+constexpr int64_t activity_report_ms = 30'000;
+/// At most one typing forward per channel per connection in this window.
+constexpr int64_t typing_window_ms = 2'000;
+
+void note_activity(connection_actor* self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  if (!st.user_actor || now - st.activity_sent_ms < activity_report_ms)
+    return;
+  st.activity_sent_ms = now;
+  self->send(st.user_actor, activity_atom::value);
+}
+
+/// Sends a typing/presence/seen frame unless the outbox is over half full: those are
+/// shed first, so a slow client loses indicators before it could lose channel events.
+void send_ephemeral(connection_actor* self, frame& f) {
+  auto& st = self->state;
+  if (st.closing || st.now != phase::ready)
+    return;
+  auto& link = *st.bridge->link();
+  if (link.outbox_bytes() >= st.ctx->limits.outbox_soft_bytes)
+    return;
+  link.send(std::move(f));
+}
+
+void on_typing(connection_actor* self, const protocol::typing_op& op) {
+  auto& st = self->state;
+  auto now = now_ms();
+  auto& last = st.typing_sent[op.channel];
+  if (now - last < typing_window_ms)
+    return; // absorbed: the forward of the last 2 s still shows for 5 s
+  last = now;
+  if (st.typing_sent.size() > 2 * size_t{st.ctx->limits.max_channels_per_user}) {
+    // Bounded: forget windows that have passed.
+    for (auto i = st.typing_sent.begin(); i != st.typing_sent.end();)
+      i = now - i->second >= typing_window_ms ? st.typing_sent.erase(i) : std::next(i);
+  }
+  auto req = op.req_json;
+  auto channel = op.channel;
+  with_channel(
+    self, st.ctx, channel,
+    [self, req, channel](caf::actor ch) {
+      self->request(ch, 10s, typing_atom::value, self->state.user)
+        .then([](bool) {},
+              [self, req, channel](caf::error& err) {
+                self->state.typing_sent.erase(channel);
+                send_error(self, req, err);
+              });
+    },
+    [self, req](caf::error err) { send_error(self, req, err); });
+}
+
+void on_mark_read(connection_actor* self, const protocol::mark_read_op& op) {
+  auto& st = self->state;
+  auto req = op.req_json;
+  auto x = op;
+  with_channel(
+    self, st.ctx, op.channel,
+    [self, x](caf::actor ch) {
+      self->request(ch, 30s, mark_read_atom::value, self->state.user, x.seq, x.thread_root,
+                    caf::actor_cast<caf::actor>(self))
+        .then(
+          [self, req = x.req_json](read_state_info& info) {
+            send_frame(self, protocol::encode_read_state(
+                               req, info.channel, info.thread_root,
+                               protocol::read_counts{info.last_read, info.unread, info.mentions}));
+          },
+          [self, req = x.req_json](caf::error& err) { send_error(self, req, err); });
+    },
+    [self, req](caf::error err) { send_error(self, req, err); });
+}
+
+void on_presence(connection_actor* self, const protocol::presence_op& op) {
+  auto& st = self->state;
+  if (!st.user_actor) {
+    send_error(self, op.req_json, "unavailable", "presence is starting, retry");
+    return;
+  }
+  self->request(st.user_actor, 10s, presence_atom::value, op.status, op.custom.has_value(),
+                op.custom.value_or(""))
+    .then([self, req = op.req_json](bool) { send_frame(self, encode_ok(req)); },
+          [self, req = op.req_json](caf::error& err) { send_error(self, req, err); });
+}
+
 // -- client ops ----------------------------------------------------------------------
+
+/// Attaches to the user actor and watches it: one that stops (its last other device left
+/// just as this one arrived) is replaced by a fresh one.
+void attach_to_user(connection_actor* self, caf::actor u) {
+  auto& st = self->state;
+  st.user_actor = u;
+  st.activity_sent_ms = now_ms();
+  self->monitor(u);
+  self->send(u, attach_atom::value, caf::actor_cast<caf::actor>(self));
+}
 
 void on_identified(connection_actor* self, const protocol::identify_op& op,
                    const accounts::user& who) {
@@ -392,9 +499,7 @@ void on_identified(connection_actor* self, const protocol::identify_op& op,
         s.now = phase::ready;
         with_user(
           self, s.ctx, s.user,
-          [self](caf::actor u) {
-            self->send(u, attach_atom::value, caf::actor_cast<caf::actor>(self));
-          },
+          [self](caf::actor u) { attach_to_user(self, u); },
           [](caf::error) { /* best effort: joins still work via subscribe */ });
         for (auto& c : chans) {
           // Resume from the client's seq where given; else from the head it was told.
@@ -436,11 +541,26 @@ void handle_op(connection_actor* self, protocol::client_op& op) {
     return;
   }
   if (!st.ops.take(now_ms())) {
+    chat_metrics::get().conn_rate_limited.inc();
     send_error(self, req, "rate_limited",
                "too many requests, retry after " + std::to_string(st.ops.retry_after_ms(now_ms()))
                  + " ms");
     return;
   }
+  if (!std::holds_alternative<protocol::activity_op>(op))
+    note_activity(self);
+  if (auto* x = std::get_if<protocol::activity_op>(&op)) {
+    (void) x;
+    st.activity_sent_ms = 0; // an explicit activity op is always reported
+    note_activity(self);
+    return;
+  }
+  if (auto* x = std::get_if<protocol::typing_op>(&op))
+    return on_typing(self, *x);
+  if (auto* x = std::get_if<protocol::mark_read_op>(&op))
+    return on_mark_read(self, *x);
+  if (auto* x = std::get_if<protocol::presence_op>(&op))
+    return on_presence(self, *x);
   auto append_to = [self](uint64_t channel, storage::event draft, std::string req) {
     with_channel(
       self, self->state.ctx, channel,
@@ -611,6 +731,13 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
                           reason ? "server error, resume" : "bye");
   });
   self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (st.user_actor && dm.source == st.user_actor.address()) {
+      st.user_actor = nullptr;
+      if (!st.closing)
+        self->delayed_send(self, std::chrono::milliseconds(20), attach_atom::value);
+      return;
+    }
     // A subscribed channel actor went down (crash or passivation): its supervisor brings
     // it back on demand; subscribe again from what we delivered, so nothing is skipped.
     for (auto& [channel, sub] : self->state.subs)
@@ -629,6 +756,41 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
       on_live(self, channel, seq, f);
     },
     [self](pump_atom, uint64_t channel) { pump_replay(self, channel); },
+    [self](ephemeral_atom, frame& f) { send_ephemeral(self, f); },
+    [self](attach_atom) {
+      auto& s = self->state;
+      if (s.closing || s.user_actor)
+        return;
+      with_user(
+        self, s.ctx, s.user, [self](caf::actor u) { attach_to_user(self, u); },
+        [](caf::error) {});
+    },
+    [self](read_state_atom, frame& f) {
+      // Another device (or the HTTP API) moved this user's cursor.
+      if (!self->state.closing)
+        self->state.bridge->link()->send(std::move(f));
+    },
+    [self](admin_probe_atom, uint16_t close_code) -> connection_probe {
+      // Operator console (actors/admin_api.cpp); a close code disconnects after answering.
+      auto& s = self->state;
+      static constexpr const char* phases[] = {"awaiting_identify", "identifying", "ready"};
+      connection_probe p;
+      p.user = s.user;
+      p.session = s.session;
+      p.phase = phases[static_cast<int>(s.now)];
+      p.outbox_bytes = s.bridge->link()->outbox_bytes();
+      p.bucket_tokens = s.ops.tokens(now_ms());
+      p.opened_ms = s.opened_ms;
+      p.last_heartbeat_ms = s.last_heartbeat_ms;
+      p.closing = s.closing;
+      p.channel_count = s.subs.size();
+      for (auto& [channel, sub] : s.subs)
+        if (p.channels.size() < max_probe_rows)
+          p.channels.push_back({channel, sub.delivered, sub.replaying});
+      if (close_code != 0)
+        close_with(self, close_code, "disconnected by an operator");
+      return p;
+    },
     [self](resubscribe_atom, uint64_t channel, uint32_t attempt) {
       auto& s = self->state;
       auto i = s.subs.find(channel);
@@ -663,8 +825,13 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
           self->state.subs.erase(channel);
       });
     },
-    [self](closed_atom, uint16_t) {
+    [self](closed_atom, uint16_t code) {
       auto& s = self->state;
+      // A clean close by the client ends its presence at once; anything else (a drop, a
+      // heartbeat timeout) gets the user actor's grace period.
+      if (s.user_actor)
+        self->send(s.user_actor, detach_atom::value, caf::actor_cast<caf::actor>(self),
+                   code == cc::normal || code == 1001);
       for (auto& [_, sub] : s.subs)
         if (sub.channel)
           self->send(sub.channel, unsubscribe_atom::value, caf::actor_cast<caf::actor>(self));

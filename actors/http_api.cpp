@@ -15,10 +15,15 @@
 
 #include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
+#include "actors/admin_api.hpp"
 #include "actors/channel.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/presence.hpp"
 #include "actors/reader.hpp"
+#include "actors/user.hpp"
+#include "actors/static_files.hpp"
+#include "protocol/client_op.hpp"
 #include "protocol/encode.hpp"
 #include "protocol/json_writer.hpp"
 #include "protocol/utf8.hpp"
@@ -161,7 +166,8 @@ std::string workspace_json(const accounts::workspace& ws) {
 /// The body's fields we understand; absent fields stay empty. Nullopt: not a JSON object.
 struct body_fields {
   std::optional<std::string> name, password, display_name, kind, text, nonce, user, topic,
-    workspace;
+    workspace, status, custom;
+  std::optional<uint64_t> seq;
   std::optional<std::vector<std::string>> users; // at most max_body_users strings
   std::optional<uint64_t> thread_root;
   std::string bad; // names a field with the wrong type
@@ -203,6 +209,15 @@ std::optional<body_fields> parse_body(const std::string& body) {
     else if (key == "user") take_string(out.user);
     else if (key == "topic") take_string(out.topic);
     else if (key == "workspace") take_string(out.workspace);
+    else if (key == "status") take_string(out.status);
+    else if (key == "custom") take_string(out.custom);
+    else if (key == "seq") {
+      uint64_t v = 0;
+      if (value.get_uint64().get(v))
+        out.bad = "seq";
+      else
+        out.seq = v;
+    }
     else if (key == "users") {
       simdjson::ondemand::array arr;
       if (value.get_array().get(arr)) {
@@ -920,6 +935,258 @@ void update_channel(request_actor* self, uint64_t author, uint64_t channel,
   });
 }
 
+// -- read state and presence --------------------------------------------------------------
+
+std::string read_state_json(const read_state_info& info) {
+  std::string out;
+  protocol::json_writer w{out};
+  w.begin_object().id_field("channel", info.channel);
+  if (info.thread_root != 0)
+    w.field("thread_root", info.thread_root);
+  w.field("last_read", info.last_read).field("unread", info.unread);
+  if (info.thread_root == 0)
+    w.field("mentions", info.mentions);
+  w.end_object();
+  return out;
+}
+
+void presence_json(protocol::json_writer& w, const std::vector<protocol::presence_entry>& users) {
+  w.key("users").begin_array();
+  for (auto& e : users) {
+    std::string obj;
+    protocol::append_presence_object(obj, e);
+    w.raw(obj);
+  }
+  w.end_array();
+}
+
+/// POST /api/channels/{id}/read, GET /api/channels/{id}/reads, GET /api/unread,
+/// GET /api/threads, GET|PUT /api/presence, GET /api/workspaces/{id}/online.
+/// Returns false when the route is none of these.
+bool route_read_state(request_actor* self, const accounts::user& who, http_request& req,
+                      route& r, body_fields& b) {
+  auto& m = req.method;
+  auto& p = r.parts;
+  auto ctx = self->state.ctx;
+  if (p.size() == 4 && p[1] == "channels" && p[3] == "read") {
+    if (m != "POST")
+      return answer(self, error(405, "method_not_allowed", "use POST")), true;
+    auto channel = parse_u64(p[2]);
+    if (!channel)
+      return answer(self, error(404, "not_found", "no such channel")), true;
+    if (!b.seq)
+      return answer(self, error(400, "missing_field", "seq is required")), true;
+    if (b.thread_root && *b.thread_root == 0)
+      return answer(self, error(400, "bad_value", "thread_root must be >= 1")), true;
+    auto seq = *b.seq;
+    auto root = b.thread_root.value_or(0);
+    with_channel(
+      self, ctx, *channel,
+      [self, who, seq, root](caf::actor ch) {
+        self->request(ch, 30s, mark_read_atom::value, who.id, seq, root, caf::actor{})
+          .then([self](read_state_info& info) { answer(self, json(200, read_state_json(info))); },
+                [self](caf::error& err) { answer(self, error(err)); });
+      },
+      [self](caf::error err) { answer(self, error(err)); });
+    return true;
+  }
+  if (p.size() == 4 && p[1] == "channels" && p[3] == "reads" && m == "GET") {
+    // "Seen by": each member's cursor, for members of the channel.
+    auto channel = parse_u64(p[2]);
+    if (!channel)
+      return answer(self, error(404, "not_found", "no such channel")), true;
+    auto q = parse_page(r, 200);
+    if (!q)
+      return answer(self, error(400, "bad_value", "after and limit must be integers")), true;
+    auto id = *channel;
+    auto page = *q;
+    with_channel(
+      self, ctx, id,
+      [self, who, id, page](caf::actor ch) {
+        self->request(ch, 10s, member_check_atom::value, who.id)
+          .then(
+            [self, id, page](bool member) {
+              if (!member)
+                return answer(self, error(403, "forbidden", "not a member of this channel"));
+              auto db = self->state.ctx->db;
+              offload(self, [db, id, page] {
+                auto members = db->members_of(id, page.after, page.limit);
+                if (!members)
+                  return error(500, "storage_failed", "reading members");
+                std::string out;
+                protocol::json_writer w{out};
+                w.begin_object().key("reads").begin_array();
+                for (auto u : *members) {
+                  auto cursor = db->read_state(u, id);
+                  w.begin_object().id_field("user", u).field("last_read", cursor ? *cursor : 0)
+                    .end_object();
+                }
+                w.end_array().field("has_more", members->size() == page.limit).end_object();
+                return json(200, std::move(out));
+              });
+            },
+            [self](caf::error& err) { answer(self, error(err)); });
+      },
+      [self](caf::error err) { answer(self, error(err)); });
+    return true;
+  }
+  if (p.size() == 2 && p[1] == "unread" && m == "GET") {
+    // The badge: totals over the caller's channels, one reader request.
+    auto reader = storage_reader(ctx);
+    if (!reader)
+      return answer(self, error(503, "unavailable", "storage reader restarting")), true;
+    self->request(reader, 30s, ready_atom::value, who.id, ctx->limits.max_channels_per_user)
+      .then(
+        [self](std::vector<channel_summary>& chans) {
+          uint64_t unread = 0, mentions = 0;
+          std::string list;
+          protocol::json_writer lw{list};
+          lw.begin_array();
+          for (auto& c : chans) {
+            unread += c.unread;
+            mentions += c.mentions;
+            lw.begin_object().id_field("channel", c.id).field("head", c.head)
+              .field("last_read", c.last_read).field("unread", c.unread)
+              .field("mentions", c.mentions).end_object();
+          }
+          lw.end_array();
+          std::string out;
+          protocol::json_writer w{out};
+          w.begin_object().field("unread", unread).field("mentions", mentions)
+            .raw_field("channels", list).end_object();
+          answer(self, json(200, std::move(out)));
+        },
+        [self](caf::error& err) { answer(self, error(err)); });
+    return true;
+  }
+  if (p.size() == 2 && p[1] == "threads" && m == "GET") {
+    auto q = parse_page(r, 200);
+    if (!q)
+      return answer(self, error(400, "bad_value", "limit must be an integer")), true;
+    auto db = ctx->db;
+    auto limit = q->limit;
+    offload(self, [db, who, limit] {
+      auto threads = db->followed_threads(who.id, {0, 0}, limit);
+      if (!threads)
+        return error(500, "storage_failed", "reading followed threads");
+      std::string out;
+      protocol::json_writer w{out};
+      w.begin_object().key("threads").begin_array();
+      for (auto& t : *threads)
+        w.begin_object().id_field("channel", t.channel).field("root", t.root)
+          .field("reply_count", t.stats.reply_count).field("last_reply_seq", t.stats.last_reply_seq)
+          .field("last_read", t.last_read).field("unread", t.unread).end_object();
+      w.end_array().end_object();
+      return json(200, std::move(out));
+    });
+    return true;
+  }
+  if (p.size() == 2 && p[1] == "presence") {
+    if (m == "PUT") {
+      if (!b.status)
+        return answer(self, error(400, "missing_field", "status is required")), true;
+      auto status = *b.status;
+      if (status != "online" && status != "away" && status != "dnd")
+        return answer(self, error(400, "bad_value", "status must be online, away or dnd")), true;
+      if (b.custom) {
+        auto chars = protocol::utf8_length(*b.custom);
+        if (!chars)
+          return answer(self, error(400, "bad_utf8", "custom is not valid UTF-8")), true;
+        if (*chars > protocol::max_custom_status_chars)
+          return answer(self, error(400, "text_too_long", "custom: more than 100 characters")),
+                 true;
+      }
+      bool has_custom = b.custom.has_value();
+      auto custom = b.custom.value_or("");
+      with_user(
+        self, ctx, who.id,
+        [self, status, has_custom, custom](caf::actor u) {
+          self->request(u, 10s, presence_atom::value, status, has_custom, custom)
+            .then([self](bool) { answer(self, json(200, "{}")); },
+                  [self](caf::error& err) { answer(self, error(err)); });
+        },
+        [self](caf::error err) { answer(self, error(err)); });
+      return true;
+    }
+    if (m != "GET")
+      return answer(self, error(405, "method_not_allowed", "use GET or PUT")), true;
+    auto list = r.param("users");
+    if (!list)
+      return answer(self, error(400, "missing_field", "users is required")), true;
+    std::vector<uint64_t> ids;
+    std::string_view rest = *list;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto id = parse_u64(rest.substr(0, comma));
+      if (!id || ids.size() == 64)
+        return answer(self, error(400, "bad_value", "users: at most 64 comma-separated ids")), true;
+      ids.push_back(*id);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    auto dir = ctx->names->get("presence", "presence");
+    if (!dir)
+      return answer(self, error(503, "unavailable", "presence restarting")), true;
+    self->request(dir, 10s, presence_query_atom::value, ids)
+      .then(
+        [self](std::vector<protocol::presence_entry>& users) {
+          std::string out;
+          protocol::json_writer w{out};
+          w.begin_object();
+          presence_json(w, users);
+          w.end_object();
+          answer(self, json(200, std::move(out)));
+        },
+        [self](caf::error& err) { answer(self, error(err)); });
+    return true;
+  }
+  if (p.size() == 4 && p[1] == "workspaces" && p[3] == "online" && m == "GET") {
+    auto ws = parse_u64(p[2]);
+    if (!ws)
+      return answer(self, error(404, "not_found", "no such workspace")), true;
+    auto q = parse_page(r, 1000);
+    if (!q)
+      return answer(self, error(400, "bad_value", "after and limit must be integers")), true;
+    auto id = *ws;
+    auto page = *q;
+    auto* wss = ctx->workspaces;
+    // Membership is a point read (auth worker); the answer itself comes from memory.
+    offload_then(
+      self,
+      [wss, who, id] {
+        if (id == accounts::default_workspace || !wss)
+          return http_detail::blocking_result{json(200, "{}"), {}};
+        auto member = wss->is_member(id, who.id);
+        if (!member)
+          return http_detail::blocking_result{error(member.error()), {}};
+        if (!*member)
+          return http_detail::blocking_result{
+            error(403, "forbidden", "not a member of this workspace"), {}};
+        return http_detail::blocking_result{json(200, "{}"), {}};
+      },
+      [self, id, page](http_detail::blocking_result& res) {
+        if (res.response.status != 200)
+          return answer(self, std::move(res.response));
+        auto dir = self->state.ctx->names->get("presence", "presence");
+        if (!dir)
+          return answer(self, error(503, "unavailable", "presence restarting"));
+        self->request(dir, 10s, presence_online_atom::value, id, page.after,
+                      static_cast<uint32_t>(page.limit))
+          .then(
+            [self](std::vector<protocol::presence_entry>& users, bool more) {
+              std::string out;
+              protocol::json_writer w{out};
+              w.begin_object();
+              presence_json(w, users);
+              w.field("has_more", more).end_object();
+              answer(self, json(200, std::move(out)));
+            },
+            [self](caf::error& err) { answer(self, error(err)); });
+      });
+    return true;
+  }
+  return false;
+}
+
 /// Routes that need a logged-in user.
 void route_authenticated(request_actor* self, const accounts::user& who, http_request& req,
                          route& r, body_fields& b) {
@@ -962,6 +1229,8 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
     w.end_object();
     return answer(self, json(200, std::move(out)));
   }
+  if (route_read_state(self, who, req, r, b))
+    return;
   if (p.size() >= 2 && p[1] == "workspaces")
     return route_workspaces(self, who, req, r, b);
   if (p.size() == 2 && p[1] == "channels") {
@@ -1149,60 +1418,13 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
   answer(self, error(404, "not_found", "no such endpoint"));
 }
 
-/// Operator API: POST /admin/api/actors/stop {"kind":"channel","key":"<id>"} kills a
-/// supervised actor as a crash would, so its supervisor restarts it (the console's "stop").
-void route_admin(request_actor* self, http_request& req, route& r) {
-  auto& ctx = self->state.ctx;
-  auto token = bearer(req.authorization);
-  if (ctx->admin_token.empty())
-    return answer(self, error(404, "not_found", "the admin API is disabled (no admin-token)"));
-  if (token.size() != ctx->admin_token.size()
-      || sodium_memcmp(token.data(), ctx->admin_token.data(), token.size()) != 0)
-    return answer(self, error(401, "unauthorized", "admin token required"));
-  auto& p = r.parts;
-  if (!(p.size() == 4 && p[2] == "actors" && p[3] == "stop" && req.method == "POST"))
-    return answer(self, error(404, "not_found", "no such endpoint"));
-  std::string kind, key;
-  {
-    thread_local simdjson::ondemand::parser parser;
-    simdjson::padded_string padded{req.body};
-    simdjson::ondemand::document doc;
-    std::string_view k, v;
-    if (parser.iterate(padded).get(doc) || doc["kind"].get_string().get(k)
-        || doc["key"].get_string().get(v))
-      return answer(self, error(400, "bad_json", "expected {\"kind\":..,\"key\":..}"));
-    kind = std::string{k};
-    key = std::string{v};
-  }
-  std::string sup_name = kind == "channel"      ? "channels"
-                         : kind == "user"       ? "users"
-                         : kind == "connection" ? "connections"
-                                                : "";
-  auto sup = sup_name.empty() ? caf::actor{} : ctx->names->get("supervisor", sup_name);
-  if (!sup)
-    return answer(self, error(400, "bad_value", "kind must be channel, user or connection"));
-  self->request(sup, 10s, runtime::kill_child_atom::value, key)
-    .then([self]() { answer(self, json(200, R"({"stopped":true})")); },
-          [self](caf::error& err) {
-            if (err.category() == runtime::runtime_error_category())
-              return answer(self, error(404, "unknown_actor", "no such running actor"));
-            answer(self, error(err));
-          });
-}
-
 caf::behavior request_impl(request_actor* self, node_context_ptr ctx, http_request req,
                            responder respond) {
   self->state.ctx = ctx;
   self->state.respond = std::move(respond);
   auto r = split(req.target);
-  if (r.parts.size() >= 2 && r.parts[0] == "admin" && r.parts[1] == "api") {
-    route_admin(self, req, r);
-    if (self->state.answered)
-      return {};
-    return {[](idle_atom, uint64_t) {}};
-  }
   if (r.parts.empty() || r.parts[0] != "api") {
-    answer(self, error(404, "not_found", "no such endpoint"));
+    answer(self, static_files::serve(req.method, req.target)); // web client, admin console
     return {};
   }
   auto body = parse_body(req.body);
@@ -1312,6 +1534,8 @@ caf::behavior auth_worker(runtime::supervised_actor* self, node_context_ptr ctx)
 
 void serve_http(caf::actor_system& sys, node_context_ptr ctx, transport::http_request req,
                 std::function<void(transport::http_response)> respond) {
+  if (is_admin_target(req.target)) // operator API and /metrics: actors/admin_api.cpp
+    return serve_admin(sys, std::move(ctx), std::move(req), std::move(respond));
   sys.spawn(request_impl, std::move(ctx), std::move(req), std::move(respond));
 }
 

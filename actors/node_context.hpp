@@ -53,6 +53,13 @@ struct chat_limits {
   std::chrono::milliseconds channel_idle{60000};
   /// Max channels one ready frame lists and one connection subscribes. Default: 1,000.
   uint32_t max_channels_per_user = 1000;
+  /// A user with no activity on any device for this long is away. Default: 10 min.
+  std::chrono::milliseconds presence_idle{600000};
+  /// A device that drops without a clean close keeps its user online this long (no
+  /// flapping on flaky networks). Default: 5 s.
+  std::chrono::milliseconds presence_grace{5000};
+  /// Presence changes are coalesced and fanned out once per this period. Default: 1 s.
+  std::chrono::milliseconds presence_batch{1000};
 };
 
 /// Shared services of one node.

@@ -8,6 +8,7 @@
 
 #include "actors/channel.hpp"
 #include "actors/chat_messages.hpp"
+#include "accounts/workspaces.hpp"
 #include "actors/frame_cache.hpp"
 #include "protocol/encode.hpp"
 #include "runtime/actor_stats.hpp"
@@ -37,6 +38,10 @@ channel_summary summary_of(const storage::channel_record& rec) {
   return s;
 }
 
+std::string presence_status_key(uint64_t user) {
+  return "ps:" + std::to_string(user);
+}
+
 protocol::channel_info to_wire(const channel_summary& s) {
   protocol::channel_info c;
   c.id = s.id;
@@ -47,6 +52,8 @@ protocol::channel_info to_wire(const channel_summary& s) {
   c.topic = s.topic;
   c.archived = s.archived;
   c.members = s.fixed_members;
+  if (s.has_read_state)
+    c.read = protocol::read_counts{s.last_read, s.unread, s.mentions};
   return c;
 }
 
@@ -176,6 +183,10 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
       if (!last)
         return storage_error(last.error());
       out.last_seq = *last;
+      auto count = ctx->db->message_ordinal(channel, out.last_seq);
+      if (!count)
+        return storage_error(count.error());
+      out.message_count = *count;
       uint64_t after = 0;
       for (;;) {
         auto page = ctx->db->members_of(channel, after);
@@ -185,6 +196,54 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
         if (page->size() < storage::max_read_limit)
           break;
         after = page->back();
+      }
+      return out;
+    },
+    [ctx](unread_atom, uint64_t user, uint64_t channel, uint64_t root, uint64_t head,
+          bool dm) -> caf::result<read_state_info> {
+      read_state_info out;
+      out.user = user;
+      out.channel = channel;
+      out.thread_root = root;
+      if (root == 0) {
+        auto r = ctx->db->unread(user, channel, head, dm);
+        if (!r)
+          return storage_error(r.error());
+        out.last_read = r->last_read;
+        out.unread = r->unread;
+        out.mentions = r->mentions;
+      } else {
+        auto t = ctx->db->thread_unread(user, channel, root);
+        if (!t)
+          return storage_error(t.error());
+        out.last_read = t->last_read;
+        out.unread = t->unread;
+      }
+      return out;
+    },
+    [ctx](presence_atom, uint64_t user) -> caf::result<presence_load> {
+      presence_load out;
+      auto chans = ctx->db->channels_of(user, 0, ctx->limits.max_channels_per_user);
+      if (!chans)
+        return storage_error(chans.error());
+      out.channels = std::move(*chans);
+      out.workspaces.push_back(0); // everyone is in the node's default workspace
+      if (ctx->workspaces) {
+        auto ws = ctx->workspaces->of_user(user, 0, 1000);
+        if (!ws)
+          return make_chat_error(chat_errc::storage_failed, "reading workspaces");
+        for (auto w : *ws)
+          if (w != 0)
+            out.workspaces.push_back(w);
+      }
+      auto rec = ctx->db->auth_get(presence_status_key(user));
+      if (!rec)
+        return storage_error(rec.error());
+      if (*rec) {
+        auto nul = (*rec)->find('\0');
+        out.stored = true;
+        out.manual = (*rec)->substr(0, nul);
+        out.custom = nul == std::string::npos ? "" : (*rec)->substr(nul + 1);
       }
       return out;
     },
@@ -201,6 +260,12 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
         s.id = ch;
         if (auto last = ctx->db->last_seq(ch); last)
           s.head = *last;
+        if (auto r = ctx->db->unread(user, ch, s.head, s.kind == "dm"); r) {
+          s.has_read_state = true;
+          s.last_read = r->last_read;
+          s.unread = r->unread;
+          s.mentions = r->mentions;
+        }
         out.push_back(std::move(s));
       }
       return out;

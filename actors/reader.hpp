@@ -11,7 +11,12 @@
 //                                                        then replies > after, ascending
 //   (load_atom, channel)                               -> channel_load
 //   (ready_atom, user, max_channels)                   -> std::vector<channel_summary>
+//                                                        (with the user's read counts)
+//   (unread_atom, user, channel, root, head, dm)       -> read_state_info
+//   (presence_atom, user)                              -> presence_load
 #pragma once
+
+#include <string>
 
 #include "actors/chat_messages.hpp"
 #include "protocol/encode.hpp"
@@ -29,6 +34,9 @@ channel_summary summary_of(const storage::channel_record& rec);
 
 /// The wire form of a summary (for `ready` and the HTTP API).
 protocol::channel_info to_wire(const channel_summary& s);
+
+/// The `auth` key of a user's stored manual presence: "ps:<id>" -> manual NUL custom.
+std::string presence_status_key(uint64_t user);
 
 /// Child spec of the reader (permanent, detached, registered).
 runtime::child_spec reader_spec(node_context_ptr ctx);

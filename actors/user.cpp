@@ -3,49 +3,282 @@
 
 #include <chrono>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/make_message.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/admin_messages.hpp"
 #include "actors/channel.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/presence.hpp"
+#include "actors/reader.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/registry.hpp"
+#include "storage/commit_pool.hpp"
+#include "storage/store.hpp"
 
 namespace sb::actors {
 
 namespace {
 
+using namespace std::chrono_literals;
+
+using grace_atom = caf::atom_constant<caf::atom("grace")>;
+using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
+using republish_atom = caf::atom_constant<caf::atom("republish")>;
+
+// -- state ---------------------------------------------------------------------------
+
 struct user_state {
   node_context_ptr ctx;
   uint64_t id = 0;
   std::unordered_map<caf::actor_id, caf::actor> devices; // attached connections
+  bool loaded = false;              // channels, workspaces, stored status are known
+  std::vector<uint64_t> channels;   // scope of the presence fan-out
+  std::vector<uint64_t> workspaces;
+  std::string manual;               // "" | away | dnd: set by the user, stored
+  std::string custom;               // custom status text, stored
+  bool manual_changed = false;      // set before the stored one loaded: it wins
+  int64_t last_activity_ms = 0;     // latest activity reported by any device
+  bool idle = false;                // no activity for presence_idle
+  std::string published;            // status the directory has ("" = none)
+  std::string published_custom;
+  caf::actor directory;             // the presence directory we published to
+  uint64_t grace_generation = 0;    // a pending offline-after-grace, if it matches
+  std::vector<caf::actor> awaiting_snapshot; // attached before the load finished
   static inline const char* name = "user";
 };
 
 using user_actor = caf::stateful_actor<user_state, runtime::supervised_actor>;
 
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// online, away or dnd, from the manual choice and idleness.
+std::string effective_status(const user_state& st) {
+  if (st.manual == "dnd")
+    return "dnd";
+  if (st.manual == "away" || st.idle)
+    return "away";
+  return "online";
+}
+
+caf::actor directory_of(user_actor* self) {
+  auto& st = self->state;
+  auto d = st.ctx->names->get("presence", "presence");
+  if (d && d != st.directory) {
+    // Watch it: a restarted directory starts empty and needs us again.
+    self->monitor(d);
+    st.directory = d;
+  }
+  return d;
+}
+
+/// Tells the directory our status when it changed (or it never had it).
+void publish(user_actor* self) {
+  auto& st = self->state;
+  if (!st.loaded || st.devices.empty())
+    return;
+  auto status = effective_status(st);
+  if (status == st.published && st.custom == st.published_custom)
+    return;
+  auto d = directory_of(self);
+  if (!d)
+    return;
+  st.published = status;
+  st.published_custom = st.custom;
+  self->send(d, presence_set_atom::value, st.id, caf::actor_cast<caf::actor>(self), status,
+             st.custom, st.channels, st.workspaces);
+}
+
+void go_offline_and_stop(user_actor* self) {
+  auto& st = self->state;
+  if (!st.published.empty())
+    if (auto d = directory_of(self))
+      self->send(d, presence_set_atom::value, st.id, caf::actor_cast<caf::actor>(self),
+                 std::string{"offline"}, std::string{}, std::vector<uint64_t>{},
+                 std::vector<uint64_t>{});
+  st.published.clear();
+  self->quit(); // offline: nothing left to route to
+}
+
+/// The last device is gone: offline now (a clean close) or after the grace period.
+void on_last_device_gone(user_actor* self, bool clean) {
+  auto& st = self->state;
+  if (clean) {
+    go_offline_and_stop(self);
+    return;
+  }
+  self->delayed_send(self, st.ctx->limits.presence_grace, grace_atom::value,
+                     ++st.grace_generation);
+}
+
+void remove_device(user_actor* self, caf::actor_id id, bool clean) {
+  auto& st = self->state;
+  auto i = st.devices.find(id);
+  if (i == st.devices.end())
+    return;
+  self->demonitor(i->second);
+  st.devices.erase(i);
+  if (st.devices.empty())
+    on_last_device_gone(self, clean);
+}
+
+void arm_idle_check(user_actor* self) {
+  auto& st = self->state;
+  auto every = std::min<std::chrono::milliseconds>(st.ctx->limits.presence_idle / 4, 30s);
+  self->delayed_send(self, std::max<std::chrono::milliseconds>(every, 25ms), tick_atom::value);
+}
+
+/// Stores the manual status through the group commit (a blind put: no read).
+void store_status(user_actor* self) {
+  auto& st = self->state;
+  rocksdb::WriteBatch batch;
+  std::string value = st.manual;
+  value.push_back('\0');
+  value += st.custom;
+  st.ctx->db->prepare_auth_put(batch, presence_status_key(st.id), value);
+  // Best effort against a full queue: the in-memory status still holds for this session.
+  (void) st.ctx->writer->submit(st.id, std::move(batch), [](const storage::status&) {});
+}
+
 caf::behavior user_impl(user_actor* self, node_context_ptr ctx, uint64_t id) {
-  self->state.ctx = std::move(ctx);
-  self->state.id = id;
+  auto& st0 = self->state;
+  st0.ctx = std::move(ctx);
+  st0.id = id;
+  st0.last_activity_ms = now_ms();
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
-    st.devices.erase(dm.source.id());
-    if (st.devices.empty())
-      self->quit(); // offline: nothing left to route to
+    if (st.directory && dm.source == st.directory.address()) {
+      // The directory restarted empty: publish again once it is back.
+      st.directory = nullptr;
+      st.published.clear();
+      self->delayed_send(self, 200ms, republish_atom::value);
+      return;
+    }
+    // A device that died without a detach (crash): as a dropped network.
+    if (auto i = st.devices.find(dm.source.id()); i != st.devices.end())
+      remove_device(self, dm.source.id(), false);
   });
+  if (auto reader = storage_reader(st0.ctx)) {
+    self->request(reader, 30s, presence_atom::value, id)
+      .then(
+        [self](presence_load& l) {
+          auto& st = self->state;
+          st.channels = std::move(l.channels);
+          st.workspaces = std::move(l.workspaces);
+          if (l.stored && !st.manual_changed) {
+            st.manual = std::move(l.manual);
+            st.custom = std::move(l.custom);
+          }
+          st.loaded = true;
+          publish(self);
+          if (auto d = directory_of(self))
+            for (auto& conn : st.awaiting_snapshot)
+              self->send(d, presence_snapshot_atom::value, st.id, conn);
+          st.awaiting_snapshot.clear();
+        },
+        [self](caf::error&) {
+          // Routing still works; presence for this user waits for the next connection.
+          self->state.awaiting_snapshot.clear();
+        });
+  }
+  arm_idle_check(self);
   return {
     [self](attach_atom, caf::actor& conn) {
       auto& st = self->state;
-      if (st.devices.emplace(conn.id(), conn).second)
-        self->monitor(conn);
+      if (!st.devices.emplace(conn.id(), conn).second)
+        return;
+      self->monitor(conn);
+      ++st.grace_generation; // back within the grace period: never went offline
+      st.last_activity_ms = now_ms();
+      st.idle = false;
+      if (!st.loaded) {
+        st.awaiting_snapshot.push_back(conn);
+        return;
+      }
+      publish(self);
+      if (auto d = directory_of(self))
+        self->send(d, presence_snapshot_atom::value, st.id, conn);
     },
+    [self](detach_atom, caf::actor& conn, bool clean) { remove_device(self, conn.id(), clean); },
+    [self](grace_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation == st.grace_generation && st.devices.empty())
+        go_offline_and_stop(self);
+    },
+    [self](activity_atom) {
+      auto& st = self->state;
+      st.last_activity_ms = now_ms();
+      if (st.idle) {
+        st.idle = false;
+        publish(self);
+      }
+    },
+    [self](tick_atom) {
+      auto& st = self->state;
+      if (!st.idle && now_ms() - st.last_activity_ms >= st.ctx->limits.presence_idle.count()) {
+        st.idle = true;
+        publish(self);
+      }
+      arm_idle_check(self);
+    },
+    [self](presence_atom, std::string& status, bool has_custom, std::string& custom) -> bool {
+      auto& st = self->state;
+      st.manual = status == "online" ? "" : status;
+      if (has_custom)
+        st.custom = std::move(custom);
+      st.manual_changed = true;
+      store_status(self);
+      publish(self);
+      if (st.devices.empty()) // set over HTTP while offline: stored, then gone
+        on_last_device_gone(self, false);
+      return true;
+    },
+    [self](republish_atom) { publish(self); },
     [self](joined_atom, uint64_t channel, uint64_t seq) {
-      for (auto& [_, conn] : self->state.devices)
+      auto& st = self->state;
+      for (auto& [_, conn] : st.devices)
         self->send(conn, joined_atom::value, channel, seq);
+      if (std::find(st.channels.begin(), st.channels.end(), channel) == st.channels.end()) {
+        st.channels.push_back(channel);
+        if (auto d = directory_of(self); d && !st.published.empty())
+          self->send(d, presence_member_atom::value, st.id, channel, true);
+      }
+    },
+    [self](left_atom, uint64_t channel) {
+      auto& st = self->state;
+      auto i = std::find(st.channels.begin(), st.channels.end(), channel);
+      if (i == st.channels.end())
+        return;
+      st.channels.erase(i);
+      if (auto d = directory_of(self); d && !st.published.empty())
+        self->send(d, presence_member_atom::value, st.id, channel, false);
+    },
+    [self](read_state_atom, frame& f, caf::actor& origin) {
+      // A cursor moved: every device of this user learns it, except the one that asked
+      // (it has the answer to its request).
+      for (auto& [id, conn] : self->state.devices)
+        if (!origin || id != origin.id())
+          self->send(conn, read_state_atom::value, f);
+    },
+    [self](ephemeral_atom, frame& f) {
+      for (auto& [_, conn] : self->state.devices)
+        self->send(conn, ephemeral_atom::value, f);
+    },
+    [self](admin_probe_atom) -> user_probe {
+      user_probe p{self->state.id, {}};
+      for (auto& [_, conn] : self->state.devices)
+        p.devices.push_back(conn);
+      return p;
     },
   };
 }

@@ -89,7 +89,7 @@ struct options {
 
 [[noreturn]] void usage(int rc) {
   std::fprintf(rc ? stderr : stdout, "%s",
-    "usage: switchboard-bench --scenario fanout|durable|idle|resume\n"
+    "usage: switchboard-bench --scenario fanout|durable|idle|resume|presence\n"
     "         (--server PATH [--server-arg ARG]... [--data-dir D] [--keep-data]\n"
     "          | --port N [--pid PID])\n"
     "  fanout:  --subscribers S (1000) --channels C (1) --publishers P (one per channel)\n"
@@ -97,6 +97,8 @@ struct options {
     "  durable: --channels C (1000) --users U (100) --window W (16) --duration SECS\n"
     "  idle:    --conns N (1000) --duration SECS (hold time, heartbeats only)\n"
     "  resume:  --conns N (1000) --channels C (100) --messages M per channel (100)\n"
+    "  presence: --conns N users (1000) of one workspace over --channels C (N/50), all\n"
+    "           connecting within --duration SECS (10)\n"
     "  common:  --connect-batch N (500 handshakes in flight) --setup-timeout SECS (180)\n"
     "           --json-only\n");
   std::exit(rc);
@@ -518,6 +520,10 @@ struct session : std::enable_shared_from_this<session> {
   // resume bookkeeping
   int64_t done_ns = -1;
   uint64_t tag = 0;
+  // presence storm: frames received and the statuses this client knows
+  uint64_t presence_frames = 0;
+  uint64_t presence_entries = 0;
+  std::unordered_map<uint64_t, std::string> view;
 
   explicit session(net::io_context& ioc) : ws(ioc) {}
 
@@ -705,6 +711,18 @@ struct session : std::enable_shared_from_this<session> {
         g->on_ready(*this);
     } else if (op == "resumed") {
       ++g_cnt.resumed;
+    } else if (op == "presence") {
+      ++presence_frames;
+      size_t p = f.find("\"users\":[");
+      while (p != std::string_view::npos) {
+        p = f.find("{\"user\":\"", p);
+        if (p == std::string_view::npos)
+          break;
+        auto user = to_u64(str_field(f, "{\"user\":\"", p));
+        view[user] = std::string(str_field(f, "\"status\":\"", p));
+        ++presence_entries;
+        p += 9;
+      }
     } else if (op == "error") {
       ++g_cnt.errors;
       --outstanding;
@@ -1248,6 +1266,119 @@ report resume(uint16_t port, pid_t pid) {
 
 } // namespace
 
+/// presence: N users, all members of one workspace and spread over C channels of it
+/// (user i in channel i % C), connect within `duration` seconds. Measures the presence
+/// frames (events) each user receives, the server's peak RSS, and the time until every
+/// client knows every member of its channel as online (a consistent view).
+report presence_storm(uint16_t port, pid_t pid) {
+  const long N = g_opt.conns < 0 ? 1000 : g_opt.conns;
+  const long C = g_opt.channels < 0 ? std::max(1L, N / 50) : g_opt.channels;
+  note("presence: %ld users in one workspace over %ld channels, connecting within %.0f s", N, C,
+       g_opt.duration);
+  auto owner = make_user(port, uniq("owner"));
+  auto ws = http_call(port, http::verb::post, "/api/workspaces", R"({"name":"storm"})", owner.token);
+  auto ws_id = std::string(str_field(ws.body, "\"id\":\""));
+  if (ws.status != 201 || ws_id.empty())
+    throw std::runtime_error("create workspace: " + ws.body);
+  std::vector<uint64_t> chan_ids;
+  for (long c = 0; c < C; ++c) {
+    auto r = http_call(port, http::verb::post, "/api/channels",
+                       R"({"name":"storm)" + std::to_string(c) + R"(","kind":"public","workspace":")"
+                         + ws_id + "\"}",
+                       owner.token);
+    auto id = to_u64(str_field(r.body, "\"id\":\""));
+    if (r.status != 201 || id == 0)
+      throw std::runtime_error("create channel: " + r.body);
+    chan_ids.push_back(id);
+    chan_idx(id);
+  }
+  std::vector<account> users;
+  std::vector<std::vector<uint64_t>> members(static_cast<size_t>(C));
+  const double setup_t = now_s();
+  for (long i = 0; i < N; ++i) {
+    users.push_back(make_user(port, uniq("p" + std::to_string(i))));
+    auto& u = users.back();
+    auto add = http_call(port, http::verb::post, "/api/workspaces/" + ws_id + "/members",
+                         R"({"user":")" + u.id + "\"}", owner.token);
+    auto join = http_call(port, http::verb::post,
+                          "/api/channels/" + std::to_string(chan_ids[static_cast<size_t>(i % C)])
+                            + "/join",
+                          "", u.token);
+    if (add.status != 200 || join.status != 200)
+      throw std::runtime_error("workspace/channel membership: " + add.body + " " + join.body);
+    members[static_cast<size_t>(i % C)].push_back(to_u64(u.id));
+  }
+  note("  set up %ld users in %.1f s", N, now_s() - setup_t);
+  run_for(0.5);
+
+  // Connect at an even pace over `duration` seconds, sampling the server's RSS.
+  std::vector<std::shared_ptr<session>> sessions;
+  for (long i = 0; i < N; ++i)
+    sessions.push_back(new_session(users[static_cast<size_t>(i)].token, static_cast<uint64_t>(i)));
+  auto a = read_proc(pid);
+  uint64_t peak_rss = a.rss_kb;
+  const double t0 = now_s();
+  long started = 0;
+  double consistent_at = -1;
+  auto consistent = [&] {
+    for (long i = 0; i < N; ++i) {
+      auto& s = *sessions[static_cast<size_t>(i)];
+      if (!s.ready)
+        return false;
+      for (auto m : members[static_cast<size_t>(i % C)]) {
+        auto v = s.view.find(m);
+        if (v == s.view.end() || v->second != "online")
+          return false;
+      }
+    }
+    return true;
+  };
+  double next_sample = t0;
+  const double limit = g_opt.duration + g_opt.setup_timeout;
+  while (now_s() - t0 < limit) {
+    const double el = now_s() - t0;
+    const long due = std::min<long>(N, static_cast<long>(el / g_opt.duration * static_cast<double>(N)) + 1);
+    for (; started < due; ++started)
+      connect_later(sessions[static_cast<size_t>(started)]);
+    pump_connects();
+    g->ioc.run_for(std::chrono::milliseconds(5));
+    if (now_s() >= next_sample) {
+      next_sample += 0.1;
+      auto p = read_proc(pid);
+      if (p.ok)
+        peak_rss = std::max(peak_rss, p.rss_kb);
+      if (started == N && consistent_at < 0 && consistent()) {
+        consistent_at = now_s() - t0;
+        break;
+      }
+    }
+  }
+  const double connect_window = now_s() - t0;
+  run_for(2.0); // let the last batches arrive for the per-user counts
+  uint64_t frames = 0, entries = 0, max_frames = 0;
+  for (auto& s : sessions) {
+    frames += s->presence_frames;
+    entries += s->presence_entries;
+    max_frames = std::max(max_frames, s->presence_frames);
+  }
+  report r;
+  r.str("scenario", "presence");
+  r.num("users", static_cast<double>(N));
+  r.num("channels", static_cast<double>(C));
+  r.num("members_per_channel", static_cast<double>(N) / static_cast<double>(C), 1);
+  r.num("connect_window_s", std::min(connect_window, g_opt.duration), 2);
+  r.num("consistent_after_s", consistent_at, 2);
+  r.num("presence_frames_per_user", static_cast<double>(frames) / static_cast<double>(N), 2);
+  r.num("presence_frames_max_user", static_cast<double>(max_frames));
+  r.num("presence_entries_per_user", static_cast<double>(entries) / static_cast<double>(N), 1);
+  r.num("server_rss_before_kb", static_cast<double>(a.rss_kb));
+  r.num("server_rss_peak_kb", static_cast<double>(peak_rss));
+  add_verification(r);
+  if (consistent_at < 0)
+    throw std::runtime_error("the clients' views never became consistent");
+  return r;
+}
+
 int main(int argc, char** argv) {
   g_opt = parse_args(argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
@@ -1294,6 +1425,8 @@ int main(int argc, char** argv) {
         r = idle(port, pid);
       else if (g_opt.scenario == "resume")
         r = resume(port, pid);
+      else if (g_opt.scenario == "presence")
+        r = presence_storm(port, pid);
       else {
         std::fprintf(stderr, "unknown scenario %s\n", g_opt.scenario.c_str());
         rc = 2;

@@ -90,6 +90,11 @@ void write_channel_object(json_writer& w, const channel_info& c) {
       .id_field("workspace", c.workspace)
       .field("topic", std::string_view(c.topic))
       .field("archived", c.archived);
+  if (c.read) {
+    w.field("last_read", c.read->last_read)
+        .field("unread", c.read->unread)
+        .field("mentions", c.read->mentions);
+  }
   if (c.kind == channel_kind::dm) {
     w.key("members").begin_array();
     for (auto m : c.members) w.id(m);
@@ -214,6 +219,73 @@ std::string encode_resumed(std::uint64_t channel, std::uint64_t from_seq, std::u
       .field("from", from_seq)
       .field("head", to_seq)
       .end_object();
+  return out;
+}
+
+std::string encode_read_state(std::string_view req_json, std::uint64_t channel,
+                              std::uint64_t thread_root, const read_counts& counts) {
+  std::string out;
+  json_writer w(out);
+  w.begin_object().field("op", "read_state");
+  write_req(w, req_json);
+  w.id_field("channel", channel);
+  if (thread_root != 0)
+    w.field("thread_root", thread_root);
+  w.field("last_read", counts.last_read).field("unread", counts.unread);
+  if (thread_root == 0)
+    w.field("mentions", counts.mentions);
+  w.end_object();
+  return out;
+}
+
+std::string encode_typing(std::uint64_t channel, std::uint64_t user, std::uint64_t expires_ms) {
+  std::string out;
+  json_writer w(out);
+  w.begin_object()
+      .field("op", "typing")
+      .id_field("channel", channel)
+      .id_field("user", user)
+      .field("expires_ms", expires_ms)
+      .end_object();
+  return out;
+}
+
+std::string encode_seen(std::uint64_t channel, std::uint64_t user, std::uint64_t seq) {
+  std::string out;
+  json_writer w(out);
+  w.begin_object()
+      .field("op", "seen")
+      .id_field("channel", channel)
+      .id_field("user", user)
+      .field("seq", seq)
+      .end_object();
+  return out;
+}
+
+namespace {
+
+void write_presence_object(json_writer& w, const presence_entry& p) {
+  w.begin_object().id_field("user", p.user).field("status", std::string_view(p.status));
+  if (!p.custom.empty())
+    w.field("custom", std::string_view(p.custom));
+  w.end_object();
+}
+
+} // namespace
+
+void append_presence_object(std::string& out, const presence_entry& p) {
+  json_writer w(out);
+  write_presence_object(w, p);
+}
+
+std::string encode_presence(std::uint64_t channel, const std::vector<presence_entry>& users) {
+  std::string out;
+  out.reserve(48 + users.size() * 40);
+  json_writer w(out);
+  w.begin_object().field("op", "presence").id_field("channel", channel).key("users").begin_array();
+  for (const auto& p : users)
+    write_presence_object(w, p);
+  w.end_array().end_object();
   return out;
 }
 

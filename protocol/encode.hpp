@@ -58,6 +58,13 @@ enum class channel_kind : std::uint8_t {
 /// The wire name of a channel kind.
 std::string_view channel_kind_name(channel_kind kind) noexcept;
 
+/// A user's read cursor of a channel and the counts derived from it (docs/protocol.md).
+struct read_counts {
+  std::uint64_t last_read = 0;
+  std::uint64_t unread = 0;
+  std::uint64_t mentions = 0;
+};
+
 /// One channel of the ready frame.
 struct channel_info {
   std::uint64_t id = 0;
@@ -68,6 +75,7 @@ struct channel_info {
   std::string topic;
   bool archived = false;
   std::vector<std::uint64_t> members; ///< DMs only: their fixed members
+  std::optional<read_counts> read;    ///< the reader's "last_read", "unread", "mentions"
 };
 
 /// Everything the ready frame carries.
@@ -98,5 +106,29 @@ std::string encode_heartbeat_ack();
 /// `{"op":"resumed","channel":"..","from":from_seq,"head":to_seq}`: backfill of a resumed
 /// channel is complete; events after `from_seq` up to `to_seq` were sent.
 std::string encode_resumed(std::uint64_t channel, std::uint64_t from_seq, std::uint64_t to_seq);
+
+/// `{"op":"read_state","req":..,"channel":"..",("thread_root":R,)"last_read":N,"unread":N
+/// (,"mentions":N)}`: mentions only for a channel cursor (thread_root 0).
+std::string encode_read_state(std::string_view req_json, std::uint64_t channel,
+                              std::uint64_t thread_root, const read_counts& counts);
+
+/// `{"op":"typing","channel":"..","user":"..","expires_ms":N}`
+std::string encode_typing(std::uint64_t channel, std::uint64_t user, std::uint64_t expires_ms);
+
+/// `{"op":"seen","channel":"..","user":"..","seq":N}`: a member's read cursor in a DM.
+std::string encode_seen(std::uint64_t channel, std::uint64_t user, std::uint64_t seq);
+
+/// One user's presence as `presence` frames list it.
+struct presence_entry {
+  std::uint64_t user = 0;
+  std::string status; ///< online | away | dnd | offline
+  std::string custom; ///< "" = none (then omitted)
+};
+
+/// `{"op":"presence","channel":"..","users":[{"user":"..","status":"..","custom":".."},..]}`
+std::string encode_presence(std::uint64_t channel, const std::vector<presence_entry>& users);
+
+/// Appends `{"user":"..","status":"..","custom":".."}` (custom omitted when empty).
+void append_presence_object(std::string& out, const presence_entry& p);
 
 } // namespace sb::protocol

@@ -28,6 +28,7 @@
 #include "runtime/actor_stats.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/introspection.hpp"
+#include "runtime/log.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/registry.hpp"
 
@@ -297,6 +298,10 @@ void escalate(supervisor_actor* self) {
 /// Starts a stopped child again; on failure retries by a message to self.
 void restart_record(supervisor_actor* self, child_record& rec) {
   ++rec.restarts;
+  if (log::enabled(log::level::info))
+    log::info("actor_restart", {{"supervisor", self->state.spec.name},
+                                {"kind", kind_of(spec_of(self->state, rec))}, {"key", rec.key},
+                                {"restarts", std::to_string(rec.restarts)}});
   if (!start_record(self, rec))
     self->send(self, try_again_restart_atom::value, rec.cursor);
 }
@@ -390,6 +395,9 @@ void handle_down(supervisor_actor* self, caf::down_msg& msg) {
   rec.state = child_state::restarting;
   rec.last_exit_reason = render_reason(msg.reason);
   rec.last_exit_abnormal = !is_normal_exit(msg.reason);
+  if (rec.last_exit_abnormal)
+    log::warn("actor_crash", {{"supervisor", st.spec.name}, {"kind", kind_of(cs)},
+                              {"key", rec.key}, {"reason", rec.last_exit_reason}});
   if (st.shutting_down) {
     run_job(self);
     return;

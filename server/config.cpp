@@ -61,7 +61,12 @@ node_config::node_config() {
     .add(replay_cache_bytes, "replay-cache-bytes",
          "encoded replay frames kept for resume storms (default: 33554432)")
     .add(channel_idle_ms, "channel-idle-ms", "idle time before a channel passivates (default: 60000)")
+    .add(presence_idle_ms, "presence-idle-ms", "no activity for this long is away (default: 600000)")
+    .add(presence_grace_ms, "presence-grace-ms",
+         "a dropped last device stays online this long (default: 5000)")
+    .add(presence_batch_ms, "presence-batch-ms", "presence fan-out period (default: 1000)")
     .add(admin_token, "admin-token", "bearer token of /admin/api/; empty disables it (default)")
+    .add(log_level, "log-level", "structured log level: debug, info, warn, error, off (default: info)")
     .add(password_hash, "password-hash", "argon2id cost: interactive or min (default: interactive)");
 }
 
@@ -84,6 +89,9 @@ std::string node_config::load(int argc, char** argv) {
   }
   if (node_id > 1023)
     return "node-id must be within 0..1023, got " + std::to_string(node_id);
+  if (log_level != "debug" && log_level != "info" && log_level != "warn" && log_level != "error"
+      && log_level != "off")
+    return "log-level must be debug, info, warn, error or off, got " + log_level;
   if (password_hash != "interactive" && password_hash != "min")
     return "password-hash must be interactive or min, got " + password_hash;
   if (max_frame_bytes < 256 || max_frame_bytes > (1u << 24))

@@ -48,8 +48,17 @@ public:
   size_t replay_cache_bytes = 32u << 20;
   /// Idle time after which a channel actor passivates, ms. Default: 60000.
   size_t channel_idle_ms = 60000;
+  /// No activity on any device for this long makes a user away, ms. Default: 600000.
+  size_t presence_idle_ms = 600000;
+  /// Grace before a dropped (not cleanly closed) last device makes its user offline, ms.
+  /// Default: 5000.
+  size_t presence_grace_ms = 5000;
+  /// Period of the coalesced presence fan-out, ms. Default: 1000.
+  size_t presence_batch_ms = 1000;
   /// Bearer token for the operator API under /admin/api/; empty disables it. Default: "".
   std::string admin_token;
+  /// Structured log level: debug, info, warn, error or off. Default: info.
+  std::string log_level = "info";
   /// argon2id cost: "interactive" (default) or "min" (tests and benchmarks only).
   std::string password_hash = "interactive";
 

@@ -6,6 +6,7 @@
 // Shutdown on SIGTERM/SIGINT: stop accepting and close every WebSocket with 1012 "server
 // restart" (clients resume), stop the tree (children in reverse start order), drain the
 // durable writer, close the store, exit 0.
+#include <algorithm>
 #include <sodium.h>
 
 #include <csignal>
@@ -23,6 +24,7 @@
 #include "actors/connection.hpp"
 #include "actors/http_api.hpp"
 #include "actors/node.hpp"
+#include "runtime/log.hpp"
 #include "runtime/registry.hpp"
 #include "server/config.hpp"
 #include "storage/commit_pool.hpp"
@@ -55,6 +57,8 @@ int main(int argc, char** argv) {
   }
   if (cfg.help_printed())
     return clean;
+  if (sb::runtime::log::level lvl; sb::runtime::log::parse_level(cfg.log_level, lvl))
+    sb::runtime::log::set_level(lvl);
 
   sb::storage::store_options sopts;
   sopts.path = cfg.data_dir;
@@ -91,6 +95,9 @@ int main(int argc, char** argv) {
   lim.channel_rate_per_s = static_cast<double>(cfg.channel_rate);
   lim.channel_burst = static_cast<double>(cfg.channel_burst);
   lim.channel_idle = std::chrono::milliseconds(cfg.channel_idle_ms);
+  lim.presence_idle = std::chrono::milliseconds(std::max<size_t>(cfg.presence_idle_ms, 100));
+  lim.presence_grace = std::chrono::milliseconds(cfg.presence_grace_ms);
+  lim.presence_batch = std::chrono::milliseconds(std::max<size_t>(cfg.presence_batch_ms, 10));
   lim.outbox_soft_bytes = cfg.outbox_max_bytes / 2;
   lim.replay_cache_bytes = cfg.replay_cache_bytes;
   ctx->admin_token = cfg.admin_token;
@@ -144,10 +151,15 @@ int main(int argc, char** argv) {
                      static_cast<unsigned>(cfg.node_id), cfg.data_dir.c_str(),
                      sb::storage::storage_format_version, cfg.host.c_str(),
                      static_cast<unsigned>(listener.port()));
+        sb::runtime::log::info("node_up", {{"node", std::to_string(cfg.node_id)},
+                                           {"host", cfg.host},
+                                           {"port", std::to_string(listener.port())},
+                                           {"admin_api", cfg.admin_token.empty() ? "off" : "on"}});
         int sig = 0;
         sigwait(&stop_signals, &sig);
         std::fprintf(stderr, "switchboard: %s received, shutting down\n",
                      sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        sb::runtime::log::info("shutdown", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       }
       listener.stop(); // clients get 1012 "server restart" and resume later
       {
@@ -168,5 +180,6 @@ int main(int argc, char** argv) {
   accounts.reset();
   db->reset();
   std::fprintf(stderr, "switchboard: stopped\n");
+  sb::runtime::log::info("node_stopped", {{"exit_code", std::to_string(rc)}});
   return rc;
 }

@@ -419,6 +419,12 @@ status store::set_read_state(std::uint64_t user, std::uint64_t channel, std::uin
   return write(batch, opts_.sync);
 }
 
+void store::prepare_auth_put(rocksdb::WriteBatch& batch, std::string_view key,
+                             std::string_view value) const {
+  (void) batch.Put(cf(cf_auth), rocksdb::Slice{key.data(), key.size()},
+                   rocksdb::Slice{value.data(), value.size()}); // fails only past a size limit
+}
+
 status store::put_user(std::uint64_t user, std::string_view record) {
   rocksdb::WriteOptions wo;
   wo.sync = opts_.sync;

@@ -176,6 +176,12 @@ public:
   status auth_write(std::span<const std::pair<std::string, std::optional<std::string>>> ops,
                     bool sync);
 
+  /// Adds an `auth` put to `batch`, for keys whose owner writes them blindly and never
+  /// through `auth_put_if_absent` (e.g. a user's manual presence status), so the write can
+  /// ride the group commit instead of a synced write of its own.
+  void prepare_auth_put(rocksdb::WriteBatch& batch, std::string_view key,
+                        std::string_view value) const;
+
   /// Writes `key` = `value` only if `key` is absent (synced per options().sync): true when
   /// written, false when `key` already existed (e.g. a user name is taken; nothing written).
   result<bool> auth_put_if_absent(std::string_view key, std::string_view value);

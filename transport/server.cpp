@@ -36,6 +36,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "runtime/log.hpp"
 #include "runtime/metrics.hpp"
 
 namespace sb::transport {
@@ -635,6 +636,7 @@ private:
 
   void on_overflow() {
     transport_metrics::get().slow_consumer_closes.inc();
+    runtime::log::warn("slow_consumer_close", {{"session", std::to_string(id_)}});
     start_close(close_code::slow_consumer, "slow consumer", true);
   }
 

@@ -118,16 +118,32 @@ TEST_CASE("ready") {
   info.user_id = 7;
   info.user_name = "ada";
   info.session_id = "sess";
-  info.channels.push_back({1, "general", channel_kind::public_channel, 10, 0, "", false, {}});
-  info.channels.push_back({2, "ops", channel_kind::private_channel, 0, 0, "", false, {}});
-  info.channels.push_back({3, "", channel_kind::dm, 5, 0, "", false, {7, 9}});
+  info.channels.push_back({1, "general", channel_kind::public_channel, 10, 0, "", false, {},
+                           std::nullopt});
+  info.channels.push_back({2, "ops", channel_kind::private_channel, 0, 0, "", false, {},
+                           std::nullopt});
+  info.channels.push_back({3, "", channel_kind::dm, 5, 0, "", false, {7, 9},
+                           read_counts{3, 2, 2}});
   CHECK(encode_ready(info) ==
         R"({"op":"ready","user":{"id":"7","name":"ada"},"session":"sess","channels":[)"
         R"({"id":"1","name":"general","kind":"public","head":10,"workspace":"0","topic":"","archived":false},)"
         R"({"id":"2","name":"ops","kind":"private","head":0,"workspace":"0","topic":"","archived":false},)"
-        R"({"id":"3","name":"","kind":"dm","head":5,"workspace":"0","topic":"","archived":false,"members":["7","9"]}]})");
+        R"({"id":"3","name":"","kind":"dm","head":5,"workspace":"0","topic":"","archived":false,"last_read":3,"unread":2,"mentions":2,"members":["7","9"]}]})");
   info.channels.clear();
   CHECK(encode_ready(info).ends_with(R"("channels":[]})"));
+}
+
+TEST_CASE("read_state, typing, seen and presence frames") {
+  CHECK(encode_read_state(R"("r1")", 9, 0, read_counts{43, 2, 1}) ==
+        R"({"op":"read_state","req":"r1","channel":"9","last_read":43,"unread":2,"mentions":1})");
+  CHECK(encode_read_state("", 9, 40, read_counts{47, 0, 5}) ==
+        R"({"op":"read_state","channel":"9","thread_root":40,"last_read":47,"unread":0})");
+  CHECK(encode_typing(9, 7, 5000) ==
+        R"({"op":"typing","channel":"9","user":"7","expires_ms":5000})");
+  CHECK(encode_seen(9, 7, 12) == R"({"op":"seen","channel":"9","user":"7","seq":12})");
+  CHECK(encode_presence(9, {{7, "dnd", "in a \"meeting\""}, {8, "offline", ""}}) ==
+        R"({"op":"presence","channel":"9","users":[{"user":"7","status":"dnd","custom":"in a \"meeting\""},)"
+        R"({"user":"8","status":"offline"}]})");
 }
 
 TEST_CASE("history: event objects without op") {
@@ -183,7 +199,7 @@ TEST_CASE("every encoder emits valid JSON even from invalid UTF-8 strings") {
   e.nonce = "\x80";
   auto ev = parse_json(parser, encode_event(e));
   CHECK(std::string_view(ev["text"]) == "bad \xEF\xBF\xBD\xEF\xBF\xBD end");
-  ready_info info{1, "\xFE", "\x01", {{1, "\xC0", channel_kind::dm, 1, 0, "\xC1", false, {}}}};
+  ready_info info{1, "\xFE", "\x01", {{1, "\xC0", channel_kind::dm, 1, 0, "\xC1", false, {}, std::nullopt}}};
   auto ready = parse_json(parser, encode_ready(info));
   CHECK(std::string_view(ready["session"]) == "\x01");
   parse_json(parser, encode_error("", "x", "\xF8"));

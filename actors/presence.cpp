@@ -1,0 +1,269 @@
+// presence: the whole behaviour of the node's presence directory (contract in presence.hpp).
+#include "actors/presence.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/chat_messages.hpp"
+#include "runtime/actor_stats.hpp"
+
+namespace sb::actors {
+
+namespace {
+
+// -- state ---------------------------------------------------------------------------
+
+/// An online user as the directory knows them.
+struct online_user {
+  std::string status; // online | away | dnd
+  std::string custom;
+  caf::actor actor;   // their user actor: frames for their devices go through it
+  std::vector<uint64_t> channels;
+  std::vector<uint64_t> workspaces;
+};
+
+/// A change waiting for the next batch, with the channels it must reach.
+struct pending_change {
+  protocol::presence_entry entry;
+  std::vector<uint64_t> channels;
+};
+
+struct presence_state {
+  node_context_ptr ctx;
+  std::unordered_map<uint64_t, online_user> users;
+  std::unordered_map<uint64_t, std::unordered_set<uint64_t>> channel_online; // channel -> users
+  std::unordered_map<uint64_t, std::set<uint64_t>> workspace_online; // ordered: paged queries
+  std::map<uint64_t, pending_change> pending;                        // user -> latest change
+  std::unordered_map<uint64_t, std::vector<frame>> snapshots;        // channel -> cached frames
+  bool batch_armed = false;
+
+  static inline const char* name = "presence";
+};
+
+using presence_actor = caf::stateful_actor<presence_state, runtime::supervised_actor>;
+
+protocol::presence_entry entry_of(uint64_t user, const online_user& u) {
+  return protocol::presence_entry{user, u.status, u.custom};
+}
+
+/// `presence` frames for `channel` listing `entries`, at most max_presence_frame_users each.
+std::vector<frame> frames_of(uint64_t channel, const std::vector<protocol::presence_entry>& entries) {
+  std::vector<frame> out;
+  for (size_t i = 0; i < entries.size(); i += max_presence_frame_users) {
+    auto end = std::min(entries.size(), i + max_presence_frame_users);
+    std::vector<protocol::presence_entry> part(entries.begin() + i, entries.begin() + end);
+    out.push_back(std::make_shared<const std::string>(protocol::encode_presence(channel, part)));
+  }
+  return out;
+}
+
+void unindex(presence_state& st, uint64_t user, const online_user& u) {
+  for (auto c : u.channels) {
+    auto i = st.channel_online.find(c);
+    if (i == st.channel_online.end())
+      continue;
+    i->second.erase(user);
+    if (i->second.empty())
+      st.channel_online.erase(i);
+    st.snapshots.erase(c);
+  }
+  for (auto w : u.workspaces) {
+    auto i = st.workspace_online.find(w);
+    if (i == st.workspace_online.end())
+      continue;
+    i->second.erase(user);
+    if (i->second.empty())
+      st.workspace_online.erase(i);
+  }
+}
+
+void index(presence_state& st, uint64_t user, const online_user& u) {
+  for (auto c : u.channels) {
+    st.channel_online[c].insert(user);
+    st.snapshots.erase(c);
+  }
+  for (auto w : u.workspaces)
+    st.workspace_online[w].insert(user);
+}
+
+void enqueue(presence_actor* self, uint64_t user, protocol::presence_entry entry,
+             std::vector<uint64_t> channels) {
+  auto& st = self->state;
+  auto& p = st.pending[user];
+  p.entry = std::move(entry);
+  // A user who left a channel between two batches still tells it they went offline.
+  for (auto c : channels)
+    if (std::find(p.channels.begin(), p.channels.end(), c) == p.channels.end())
+      p.channels.push_back(c);
+  if (!st.batch_armed) {
+    st.batch_armed = true;
+    self->delayed_send(self, st.ctx->limits.presence_batch, tick_atom::value);
+  }
+}
+
+void go_offline(presence_actor* self, uint64_t user) {
+  auto& st = self->state;
+  auto i = st.users.find(user);
+  if (i == st.users.end())
+    return;
+  unindex(st, user, i->second);
+  auto channels = std::move(i->second.channels);
+  self->demonitor(i->second.actor);
+  st.users.erase(i);
+  enqueue(self, user, protocol::presence_entry{user, "offline", ""}, std::move(channels));
+}
+
+/// One batch: per channel, one frame of its changed members, to its online members.
+void flush(presence_actor* self) {
+  auto& st = self->state;
+  st.batch_armed = false;
+  std::unordered_map<uint64_t, std::vector<protocol::presence_entry>> by_channel;
+  for (auto& [user, change] : st.pending)
+    for (auto c : change.channels)
+      by_channel[c].push_back(change.entry);
+  st.pending.clear();
+  for (auto& [channel, entries] : by_channel) {
+    st.snapshots.erase(channel);
+    auto members = st.channel_online.find(channel);
+    if (members == st.channel_online.end())
+      continue;
+    for (auto& f : frames_of(channel, entries))
+      for (auto user : members->second)
+        if (auto u = st.users.find(user); u != st.users.end())
+          self->send(u->second.actor, ephemeral_atom::value, f);
+  }
+}
+
+void send_snapshot(presence_actor* self, uint64_t user, const caf::actor& conn) {
+  auto& st = self->state;
+  auto u = st.users.find(user);
+  if (u == st.users.end())
+    return;
+  for (auto c : u->second.channels) {
+    auto cached = st.snapshots.find(c);
+    if (cached == st.snapshots.end()) {
+      std::vector<protocol::presence_entry> entries;
+      if (auto members = st.channel_online.find(c); members != st.channel_online.end())
+        for (auto m : members->second)
+          if (auto mu = st.users.find(m); mu != st.users.end())
+            entries.push_back(entry_of(m, mu->second));
+      std::sort(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) { return a.user < b.user; });
+      cached = st.snapshots.emplace(c, frames_of(c, entries)).first;
+    }
+    for (auto& f : cached->second)
+      self->send(conn, ephemeral_atom::value, f);
+  }
+}
+
+caf::behavior presence_impl(presence_actor* self, node_context_ptr ctx) {
+  self->state.ctx = std::move(ctx);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    // A user actor died without saying offline (a crash): its user is offline.
+    auto& st = self->state;
+    for (auto& [user, u] : st.users)
+      if (u.actor.address() == dm.source) {
+        go_offline(self, user);
+        return;
+      }
+  });
+  return {
+    [self](presence_set_atom, uint64_t user, caf::actor& actor, std::string& status,
+           std::string& custom, std::vector<uint64_t>& channels,
+           std::vector<uint64_t>& workspaces) {
+      auto& st = self->state;
+      if (status == "offline") {
+        go_offline(self, user);
+        return;
+      }
+      auto i = st.users.find(user);
+      if (i != st.users.end()) {
+        unindex(st, user, i->second);
+        if (i->second.actor != actor) {
+          self->demonitor(i->second.actor);
+          self->monitor(actor);
+        }
+      } else {
+        self->monitor(actor);
+        i = st.users.emplace(user, online_user{}).first;
+      }
+      auto& u = i->second;
+      u.status = std::move(status);
+      u.custom = std::move(custom);
+      u.actor = actor;
+      u.channels = std::move(channels);
+      u.workspaces = std::move(workspaces);
+      index(st, user, u);
+      enqueue(self, user, entry_of(user, u), u.channels);
+    },
+    [self](presence_member_atom, uint64_t user, uint64_t channel, bool joined) {
+      auto& st = self->state;
+      auto i = st.users.find(user);
+      if (i == st.users.end())
+        return;
+      auto& chans = i->second.channels;
+      auto pos = std::find(chans.begin(), chans.end(), channel);
+      if (joined && pos == chans.end()) {
+        chans.push_back(channel);
+        st.channel_online[channel].insert(user);
+        enqueue(self, user, entry_of(user, i->second), {channel});
+      } else if (!joined && pos != chans.end()) {
+        chans.erase(pos);
+        if (auto c = st.channel_online.find(channel); c != st.channel_online.end()) {
+          c->second.erase(user);
+          if (c->second.empty())
+            st.channel_online.erase(c);
+        }
+      }
+      st.snapshots.erase(channel);
+    },
+    [self](presence_snapshot_atom, uint64_t user, caf::actor& conn) {
+      send_snapshot(self, user, conn);
+    },
+    [self](presence_query_atom, std::vector<uint64_t>& users) {
+      auto& st = self->state;
+      std::vector<protocol::presence_entry> out;
+      for (auto user : users) {
+        auto i = st.users.find(user);
+        out.push_back(i == st.users.end() ? protocol::presence_entry{user, "offline", ""}
+                                          : entry_of(user, i->second));
+      }
+      return out;
+    },
+    [self](presence_online_atom, uint64_t workspace, uint64_t after, uint32_t limit) {
+      auto& st = self->state;
+      std::vector<protocol::presence_entry> out;
+      bool more = false;
+      if (auto w = st.workspace_online.find(workspace); w != st.workspace_online.end()) {
+        for (auto i = w->second.upper_bound(after); i != w->second.end(); ++i) {
+          if (out.size() == limit) {
+            more = true;
+            break;
+          }
+          out.push_back(entry_of(*i, st.users.at(*i)));
+        }
+      }
+      return caf::make_message(std::move(out), more);
+    },
+    [self](tick_atom) { flush(self); },
+  };
+}
+
+} // namespace
+
+runtime::child_spec presence_spec(node_context_ptr ctx) {
+  runtime::child_spec cs;
+  cs.id = "presence";
+  cs.kind = "presence";
+  cs.registered = true;
+  cs.start = [ctx](runtime::child_context& c) { return c.self->spawn(presence_impl, ctx); };
+  return cs;
+}
+
+} // namespace sb::actors
