@@ -87,19 +87,16 @@ inline bool enabled(level l) {
   return l != level::off && l >= detail::current().load(std::memory_order_relaxed);
 }
 
-/// Writes one record (if `l` is enabled): timestamp, level, event, then the fields.
-inline void write(level l, std::string_view event, std::initializer_list<field> fields) {
-  if (!enabled(l))
-    return;
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+/// One record as a line (with its newline) at Unix time `unix_ms`: the format write() uses.
+inline std::string format(level l, std::string_view event, std::initializer_list<field> fields,
+                          int64_t unix_ms) {
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char ts[96]; // generous: GCC cannot bound the int fields
   std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
+                static_cast<int>(unix_ms % 1000));
   std::string line = "ts=";
   line += ts;
   line += " level=";
@@ -113,6 +110,17 @@ inline void write(level l, std::string_view event, std::initializer_list<field> 
     detail::append_value(line, v);
   }
   line += '\n';
+  return line;
+}
+
+/// Writes one record (if `l` is enabled) with a single write(2), so lines never interleave.
+inline void write(level l, std::string_view event, std::initializer_list<field> fields) {
+  if (!enabled(l))
+    return;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+  auto line = format(l, event, fields, ms);
   auto rc = ::write(STDERR_FILENO, line.data(), line.size());
   (void) rc; // nowhere to report a failed log write
 }
