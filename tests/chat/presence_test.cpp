@@ -233,3 +233,69 @@ TEST_CASE("presence batching: 120 users connecting at once get a few frames each
   // (about 60 on average); batches every 500 ms give a handful.
   CHECK(max_frames <= 12);
 }
+
+TEST_CASE("a connection over half its outbox sheds typing first; every channel event arrives") {
+  temp_dir dir;
+  chat_node node{dir, {"--outbox-max-bytes=262144", "--outbox-max-frames=4096",
+                       "--admin-token=ops-secret", "--conn-rate=100000", "--conn-burst=100000",
+                       "--channel-rate=100000", "--channel-burst=100000"}};
+  REQUIRE(node.start() == "");
+  auto [a_id, alice] = node.user("alice");
+  auto [b_id, bob] = node.user("bob");
+  auto ch = node.channel(alice, "firehose");
+  REQUIRE(node.http("POST", "/api/channels/" + ch + "/join", "", bob).status == 200);
+  gateway_client slow, typer;
+  REQUIRE(slow.open(node.port(), bob) == "");
+  REQUIRE(typer.open(node.port(), alice) == "");
+  REQUIRE(!slow.seen.empty());
+  auto session = slow.seen.front().str("session"); // hello: the connection's key
+  REQUIRE(!session.empty());
+  auto outbox_of_slow = [&]() -> uint64_t {
+    auto r = http_call("127.0.0.1", node.port(), "GET", "/admin/api/actors/connection/" + session,
+                       "", "Bearer ops-secret", 10s);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    auto f = parse_frame(r.body);
+    uint64_t bytes = 0;
+    REQUIRE(!f->root["connection"]["outbox_bytes"].get(bytes));
+    return bytes;
+  };
+  // The slow client stops reading; the kernel buffers fill, then its outbox grows past
+  // half of 256 KiB (but stays below the 4004 bound).
+  const std::string text(3900, 'x');
+  int sent = 0;
+  uint64_t outbox = 0;
+  while (sent < 6000 && outbox < 140'000) {
+    for (int i = 0; i < 10; ++i, ++sent)
+      REQUIRE(typer.send(ch, text, "s" + std::to_string(sent)) == "");
+    for (int i = sent - 10; i < sent; ++i)
+      REQUIRE(typer.reply("s" + std::to_string(i)));
+    outbox = outbox_of_slow();
+  }
+  REQUIRE(outbox >= 131'072);
+  REQUIRE(outbox < 262'144);
+  // Typing now is shed for the slow connection.
+  REQUIRE(typer.ws.send_text(R"({"op":"typing","channel":")" + ch + R"("})") == "");
+  std::this_thread::sleep_for(300ms);
+  // The slow client catches up: every message, in order, and no typing frame.
+  size_t events = 0, typing = 0;
+  uint64_t last = 0;
+  bool in_order = true;
+  while (auto f = slow.next(1500ms)) {
+    if (f->op() == "event" && f->str("type") == "message") {
+      ++events;
+      if (last != 0 && f->num("seq") != last + 1)
+        in_order = false;
+      last = f->num("seq");
+    }
+    if (f->op() == "typing")
+      ++typing;
+  }
+  CHECK(events == static_cast<size_t>(sent));
+  CHECK(in_order);
+  CHECK(typing == 0);
+  CHECK_FALSE(slow.ws.closed());
+  // With the outbox drained, typing reaches it again.
+  std::this_thread::sleep_for(2100ms);
+  REQUIRE(typer.ws.send_text(R"({"op":"typing","channel":")" + ch + R"("})") == "");
+  CHECK(slow.wait_op("typing", 5s));
+}
