@@ -1195,8 +1195,34 @@ uint64_t audit_id_of(std::string_view key) {
   return id;
 }
 
+/// Audit records older than this are deleted, at most audit_prune_step per hour, so the
+/// log cannot grow without bound on a long-lived node.
+constexpr auto audit_retention = std::chrono::hours(24 * 90);
+constexpr size_t audit_prune_step = 1000;
+constexpr uint64_t audit_prune_every_ticks = 3600; // ticks are 1 s apart
+
+/// Deletes up to audit_prune_step records older than audit_retention (oldest first).
+void prune_audit(const node_context& ctx) {
+  auto cutoff = unix_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(
+                              audit_retention).count();
+  if (cutoff <= 0)
+    return;
+  auto page = ctx.db->auth_scan(audit_prefix, "", audit_prune_step);
+  if (!page)
+    return;
+  std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+  for (auto& [k, v] : *page) {
+    if (static_cast<int64_t>(audit_id_of(k) >> 16) >= cutoff)
+      break;
+    ops.emplace_back(k, std::nullopt);
+  }
+  if (!ops.empty())
+    (void) ctx.db->auth_write(ops, false); // best effort: retried next hour
+}
+
 struct worker_state {
   uint64_t last_audit_id = 0;
+  uint64_t ticks = 0;
   // Unauthenticated calls are audited at most 10 per second, so a flood of bad tokens
   // cannot grow the store without bound.
   int64_t anon_window_ms = 0;
@@ -1246,6 +1272,8 @@ caf::behavior admin_worker(rt::supervised_actor* self, node_context_ptr ctx) {
   return {
     [self, ctx, ws](tick_atom) {
       sample_rates(*ws, *ctx);
+      if (ws->ticks++ % audit_prune_every_ticks == 0)
+        prune_audit(*ctx);
       self->delayed_send(self, 1s, tick_atom::value);
     },
     [ctx, ws](audit_atom, audit_record& rec) {
