@@ -520,3 +520,55 @@ TEST_CASE("/metrics is Prometheus text and its counters move when messages flow"
   CHECK(node.http("POST", "/metrics").status == 405);
   CHECK(node.stop() == 0);
 }
+
+namespace {
+
+/// Runs switchboard-ctl with `args`; returns (exit code, output).
+std::pair<int, std::string> ctl(const temp_dir& dir, std::vector<std::string> args) {
+  static int runs = 0;
+  child_process p{SB_CTL_PATH, std::move(args), dir.path(),
+                  dir.sub("ctl-" + std::to_string(++runs) + ".log")};
+  auto rc = p.wait(20s);
+  return {rc ? *rc : -1000, p.output()};
+}
+
+} // namespace
+
+TEST_CASE("switchboard-ctl prints tables, stops an actor and reports API errors") {
+  temp_dir dir;
+  chat_node node{dir, {"--admin-token=" + token}};
+  REQUIRE(node.start() == "");
+  auto [a_id, alice] = node.user("alice");
+  auto ch = node.channel(alice, "general");
+  auto port = "--port=" + std::to_string(node.port());
+  auto tok = "--token=" + token;
+  auto [rc, out] = ctl(dir, {port, tok, "overview"});
+  CHECK(rc == 0);
+  CHECK(out.find("channel_actors") != std::string::npos);
+  CHECK(out.find("KIND") != std::string::npos);
+  std::tie(rc, out) = ctl(dir, {port, tok, "tree", "node/channels", "--q=" + ch});
+  CHECK(rc == 0);
+  CHECK(out.find(ch) != std::string::npos);
+  CHECK(out.find("1 matching of 1 children") != std::string::npos);
+  std::tie(rc, out) = ctl(dir, {port, tok, "actors", "--sort", "handled"});
+  CHECK(rc == 0);
+  CHECK(out.find(ch) != std::string::npos);
+  std::tie(rc, out) = ctl(dir, {port, tok, "stop", "channel", ch});
+  CHECK(rc == 0);
+  CHECK(out.find("\"stopped\":true") != std::string::npos);
+  std::tie(rc, out) = ctl(dir, {port, tok, "stop", "channel", "9"});
+  CHECK(rc == 3);
+  CHECK(out.find("unknown_actor") != std::string::npos);
+  std::tie(rc, out) = ctl(dir, {port, "--token=wrong", "overview"});
+  CHECK(rc == 3);
+  CHECK(out.find("unauthorized") != std::string::npos);
+  std::tie(rc, out) = ctl(dir, {port, tok, "audit"});
+  CHECK(rc == 0);
+  CHECK(out.find("/admin/api/actors/stop") != std::string::npos);
+  CHECK(out.find(token) == std::string::npos);
+  std::tie(rc, out) = ctl(dir, {port, tok, "frobnicate"});
+  CHECK(rc == 1);
+  CHECK(node.stop() == 0);
+  std::tie(rc, out) = ctl(dir, {port, tok, "overview"});
+  CHECK(rc == 2); // no server
+}
