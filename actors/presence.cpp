@@ -40,7 +40,11 @@ struct presence_state {
   std::unordered_map<uint64_t, std::unordered_set<uint64_t>> channel_online; // channel -> users
   std::unordered_map<uint64_t, std::set<uint64_t>> workspace_online; // ordered: paged queries
   std::map<uint64_t, pending_change> pending;                        // user -> latest change
-  std::unordered_map<uint64_t, std::vector<frame>> snapshots;        // channel -> cached frames
+  // channel -> cached snapshot frames, dropped when a batch for the channel goes out. A
+  // snapshot may lag the live state by the pending changes, which that batch then brings to
+  // every online member (the new connection included), so views converge within one batch;
+  // rebuilding it for each arrival would cost O(members^2) in a 9am storm.
+  std::unordered_map<uint64_t, std::vector<frame>> snapshots;
   bool batch_armed = false;
 
   static inline const char* name = "presence";
@@ -71,7 +75,6 @@ void unindex(presence_state& st, uint64_t user, const online_user& u) {
     i->second.erase(user);
     if (i->second.empty())
       st.channel_online.erase(i);
-    st.snapshots.erase(c);
   }
   for (auto w : u.workspaces) {
     auto i = st.workspace_online.find(w);
@@ -84,10 +87,8 @@ void unindex(presence_state& st, uint64_t user, const online_user& u) {
 }
 
 void index(presence_state& st, uint64_t user, const online_user& u) {
-  for (auto c : u.channels) {
+  for (auto c : u.channels)
     st.channel_online[c].insert(user);
-    st.snapshots.erase(c);
-  }
   for (auto w : u.workspaces)
     st.workspace_online[w].insert(user);
 }
@@ -221,7 +222,6 @@ caf::behavior presence_impl(presence_actor* self, node_context_ptr ctx) {
             st.channel_online.erase(c);
         }
       }
-      st.snapshots.erase(channel);
     },
     [self](presence_snapshot_atom, uint64_t user, caf::actor& conn) {
       send_snapshot(self, user, conn);

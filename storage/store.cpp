@@ -169,6 +169,12 @@ rocksdb::ColumnFamilyOptions cf_options(const store_options& opts, const std::st
   }
   if (name == cf_names[cf_threads])
     o.merge_operator = merge_op;
+  if (name == cf_names[cf_unread]) {
+    // Ordinal keys (tag | channel | seq) ascend per channel like events: hint them too.
+    static const std::shared_ptr<const rocksdb::SliceTransform> tag_and_channel{
+      rocksdb::NewFixedPrefixTransform(9)};
+    o.memtable_insert_with_hint_prefix_extractor = tag_and_channel;
+  }
   if (name == cf_names[cf_read_state])
     o.merge_operator = cursor_op;
   if (name == cf_names[cf_idempotency]) {
