@@ -711,7 +711,8 @@ void connection_detail(admin_actor* self, std::string row_json, connection_probe
     auto& p = g->p;
     w.begin_object().raw_field("actor", g->row_json).key("connection").begin_object()
       .id_field("user", p.user).field("session", p.session).field("phase", p.phase)
-      .field("outbox_bytes", p.outbox_bytes).raw_field("rate_tokens", num(p.bucket_tokens))
+      .field("outbox_bytes", p.outbox_bytes).field("outbox_frames", p.outbox_frames)
+      .raw_field("rate_tokens", num(p.bucket_tokens))
       .key("opened_ms").sint(p.opened_ms).key("last_heartbeat_ms").sint(p.last_heartbeat_ms)
       .field("closing", p.closing).field("channel_count", p.channel_count)
       .key("channels").begin_array();

@@ -60,6 +60,7 @@ struct connection_probe {
   std::string session;                    ///< session id (hello)
   std::string phase;                      ///< awaiting_identify | identifying | ready
   uint64_t outbox_bytes = 0;              ///< queued in the transport, not yet written
+  uint64_t outbox_frames = 0;             ///< frames queued in the transport
   double bucket_tokens = 0;               ///< op tokens available now
   int64_t opened_ms = 0;                  ///< Unix ms
   int64_t last_heartbeat_ms = 0;          ///< Unix ms

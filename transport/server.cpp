@@ -412,6 +412,7 @@ public:
   }
 
   size_t outbox_bytes() const { return queued_bytes_.load(); }
+  size_t outbox_frames() const { return queued_frames_.load(); }
 
 private:
   // --- handshake ---
@@ -765,6 +766,14 @@ private:
         return 0;
       auto s = session_.lock();
       return s ? s->outbox_bytes() : 0;
+    }
+
+    size_t outbox_frames() const override {
+      std::shared_lock lock(gate_->mu);
+      if (!gate_->open)
+        return 0;
+      auto s = session_.lock();
+      return s ? s->outbox_frames() : 0;
     }
 
   private:

@@ -83,6 +83,8 @@ public:
   virtual void close(uint16_t code, std::string reason) = 0;
   /// Bytes queued and not yet fully written.
   virtual size_t outbox_bytes() const = 0;
+  /// Frames queued and not yet fully written (introspection; 0 if not tracked).
+  virtual size_t outbox_frames() const { return 0; }
 };
 
 /// Receives one session's inbound events, called on that session's strand (never

@@ -273,6 +273,8 @@ TEST_CASE("overview, topology paging and search, top actors, channel and connect
     auto c = d.json->root["connection"];
     CHECK(str(c, "user") == a_id);
     CHECK(str(c, "phase") == "ready");
+    CHECK(u64(c, "outbox_frames") != ~uint64_t{0});
+    CHECK(u64(c, "outbox_bytes") != ~uint64_t{0});
     CHECK(u64(c, "channel_count") == 12);
     simdjson::dom::array chans;
     REQUIRE_FALSE(c["channels"].get(chans));

@@ -364,7 +364,7 @@ async function loadDetail() {
     const c = d.connection;
     user = c.user !== '0' ? c.user : null;
     parts.push(kv([
-      ['user', c.user], ['session', c.session], ['phase', c.phase], ['outbox', bytes(c.outbox_bytes)],
+      ['user', c.user], ['session', c.session], ['phase', c.phase], ['outbox', `${bytes(c.outbox_bytes)} in ${c.outbox_frames} frames`],
       ['op tokens', fmt(c.rate_tokens, 1)], ['last heartbeat', new Date(c.last_heartbeat_ms).toLocaleTimeString()],
       ['channels', c.channel_count],
     ]));
