@@ -1196,11 +1196,11 @@ uint64_t audit_id_of(std::string_view key) {
   return id;
 }
 
-/// Audit records older than this are deleted, at most audit_prune_step per hour, so the
-/// log cannot grow without bound on a long-lived node.
+/// Audit records older than this are deleted, at most audit_prune_step a minute (a polling
+/// console writes a few records a second), so the log cannot grow without bound.
 constexpr auto audit_retention = std::chrono::hours(24 * 90);
 constexpr size_t audit_prune_step = 1000;
-constexpr uint64_t audit_prune_every_ticks = 3600; // ticks are 1 s apart
+constexpr uint64_t audit_prune_every_ticks = 60; // ticks are 1 s apart: a step a minute
 
 /// Deletes up to audit_prune_step records older than audit_retention (oldest first).
 void prune_audit(const node_context& ctx) {
