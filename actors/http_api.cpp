@@ -937,17 +937,11 @@ void update_channel(request_actor* self, uint64_t author, uint64_t channel,
 
 // -- read state and presence --------------------------------------------------------------
 
+/// The same object as the WebSocket `read_state` frame.
 std::string read_state_json(const read_state_info& info) {
-  std::string out;
-  protocol::json_writer w{out};
-  w.begin_object().id_field("channel", info.channel);
-  if (info.thread_root != 0)
-    w.field("thread_root", info.thread_root);
-  w.field("last_read", info.last_read).field("unread", info.unread);
-  if (info.thread_root == 0)
-    w.field("mentions", info.mentions);
-  w.end_object();
-  return out;
+  return protocol::encode_read_state(
+    "", info.channel, info.thread_root,
+    protocol::read_counts{info.last_read, info.unread, info.mentions});
 }
 
 void presence_json(protocol::json_writer& w, const std::vector<protocol::presence_entry>& users) {
