@@ -779,6 +779,7 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
       p.session = s.session;
       p.phase = phases[static_cast<int>(s.now)];
       p.outbox_bytes = s.bridge->link()->outbox_bytes();
+      p.outbox_frames = s.bridge->link()->outbox_frames();
       p.bucket_tokens = s.ops.tokens(now_ms());
       p.opened_ms = s.opened_ms;
       p.last_heartbeat_ms = s.last_heartbeat_ms;
