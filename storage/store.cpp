@@ -175,8 +175,11 @@ rocksdb::ColumnFamilyOptions cf_options(const store_options& opts, const std::st
       rocksdb::NewFixedPrefixTransform(9)};
     o.memtable_insert_with_hint_prefix_extractor = tag_and_channel;
   }
-  if (name == cf_names[cf_read_state])
+  if (name == cf_names[cf_read_state]) {
     o.merge_operator = cursor_op;
+    // A sender's cursor moves with each of their messages: hint inserts per user.
+    o.memtable_insert_with_hint_prefix_extractor = channel_prefix(); // any 8-byte prefix
+  }
   if (name == cf_names[cf_idempotency]) {
     o.compaction_filter = &expiry_filter;
     // Keys start with the channel, and one channel's nonce inserts cluster: hint them too.
