@@ -1,13 +1,21 @@
-// user: one actor per online user, the hub of their devices.
+// user: one actor per online user: the hub of their devices and the owner of their presence.
 //
-// Every connection of a user attaches to it after ready; it routes user-addressed events
-// to all of them: today "you joined channel C at seq S" (so every device starts receiving
-// C at once, whichever device or API made the join); presence and read state will follow
-// the same path. It monitors its connections and stops when the last one is gone.
+// Every connection of a user attaches to it after ready. It routes user-addressed events
+// to all of them ("you joined channel C at seq S", read-state changes made on another
+// device, presence and typing frames from the presence directory), and it owns the user's
+// presence: online while any device is attached, away after `presence_idle` without
+// activity on any device, dnd or away when the user says so (stored, with the custom text,
+// so it survives reconnects and restarts). When the last device drops without a clean
+// close it waits `presence_grace` before going offline, so flaky networks do not flap. It
+// publishes each change to the node's presence directory (presence.hpp), which fans it out.
 // Started on demand under the "users" supervisor (temporary), registered ("user", "<id>").
 //
-// Messages: (attach_atom, caf::actor conn) from each connection after ready.
-//           (joined_atom, channel, seq) from channel actors, forwarded to each connection.
+// Messages: (attach_atom, conn), (detach_atom, conn, clean) from connections;
+//           (activity_atom) from connections, at most every 30 s;
+//           (presence_atom, status, has_custom, custom) -> bool: set the manual status;
+//           (joined_atom, channel, seq), (left_atom, channel) from channel actors;
+//           (read_state_atom, frame, origin) from channel actors: to every device but origin;
+//           (ephemeral_atom, frame) from the presence directory: to every device.
 #pragma once
 
 #include <cstdint>
