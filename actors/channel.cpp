@@ -473,6 +473,7 @@ void on_read_done(channel_actor* self, uint64_t token, bool ok) {
     .then(
       [self, p, dm](read_state_info& info) {
         auto& s = self->state;
+        chat_metrics::get().read_marks.inc();
         p->rp.deliver(info);
         auto f = std::make_shared<const std::string>(protocol::encode_read_state(
           "", info.channel, info.thread_root,

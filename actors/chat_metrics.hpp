@@ -31,6 +31,12 @@ struct chat_metrics {
   runtime::metrics::counter& channel_rate_limited;
   /// Requests to /admin/api/ (any outcome).
   runtime::metrics::counter& admin_requests;
+  /// Read cursors moved (mark_read over WS or HTTP), durable.
+  runtime::metrics::counter& read_marks;
+  /// Typing, presence and seen frames dropped for a connection over half its outbox.
+  runtime::metrics::counter& ephemeral_shed;
+  /// Presence frames the directory sent (one per channel batch or snapshot, per recipient).
+  runtime::metrics::counter& presence_frames;
 
   /// The process-wide instance; the first call registers every metric, so /metrics lists
   /// them all from start-up on, at zero.
@@ -55,6 +61,12 @@ struct chat_metrics {
       r.add_counter("sb_channel_rate_limited_total",
                     "Sends refused by the per-channel rate limit."),
       r.add_counter("sb_admin_requests_total", "Operator API requests (any outcome)."),
+      r.add_counter("sb_read_marks_total", "Read cursors moved by mark_read (durable)."),
+      r.add_counter("sb_ephemeral_shed_total",
+                    "Typing/presence/seen frames dropped for connections over half their "
+                    "outbox."),
+      r.add_counter("sb_presence_frames_total",
+                    "Presence frames sent to user actors and connections."),
     };
     return instance;
   }

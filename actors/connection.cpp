@@ -396,8 +396,10 @@ void send_ephemeral(connection_actor* self, frame& f) {
   if (st.closing || st.now != phase::ready)
     return;
   auto& link = *st.bridge->link();
-  if (link.outbox_bytes() >= st.ctx->limits.outbox_soft_bytes)
+  if (link.outbox_bytes() >= st.ctx->limits.outbox_soft_bytes) {
+    chat_metrics::get().ephemeral_shed.inc();
     return;
+  }
   link.send(std::move(f));
 }
 

@@ -11,6 +11,7 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/chat_messages.hpp"
+#include "actors/chat_metrics.hpp"
 #include "runtime/actor_stats.hpp"
 
 namespace sb::actors {
@@ -136,8 +137,10 @@ void flush(presence_actor* self) {
       continue;
     for (auto& f : frames_of(channel, entries))
       for (auto user : members->second)
-        if (auto u = st.users.find(user); u != st.users.end())
+        if (auto u = st.users.find(user); u != st.users.end()) {
           self->send(u->second.actor, ephemeral_atom::value, f);
+          chat_metrics::get().presence_frames.inc();
+        }
   }
 }
 
@@ -160,6 +163,7 @@ void send_snapshot(presence_actor* self, uint64_t user, const caf::actor& conn) 
     }
     for (auto& f : cached->second)
       self->send(conn, ephemeral_atom::value, f);
+    chat_metrics::get().presence_frames.inc(cached->second.size());
   }
 }
 
