@@ -32,6 +32,7 @@
 #include "actors/chat_messages.hpp"
 #include "actors/chat_metrics.hpp"
 #include "protocol/json_writer.hpp"
+#include "transport/url.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/introspection.hpp"
@@ -153,32 +154,6 @@ std::optional<uint64_t> parse_u64(std::string_view s) {
   return v;
 }
 
-/// Decodes %XX and '+' of a query value; nullopt if malformed.
-std::optional<std::string> url_decode(std::string_view s) {
-  std::string out;
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] != '%') {
-      out.push_back(s[i]);
-    } else {
-      if (i + 2 >= s.size())
-        return std::nullopt;
-      int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-      if (hi < 0 || lo < 0)
-        return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    }
-  }
-  return out;
-}
 
 struct route {
   std::string path;
@@ -206,8 +181,9 @@ route split(std::string_view target) {
       auto amp = qs.find('&');
       auto kv = qs.substr(0, amp);
       auto eq = kv.find('=');
-      auto k = url_decode(kv.substr(0, eq));
-      auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1));
+      auto k = transport::percent_decode(kv.substr(0, eq), true);
+      auto v = transport::percent_decode(
+        eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1), true);
       if (!k || !v)
         r.bad_query = true;
       else if (!k->empty())

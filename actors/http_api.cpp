@@ -24,6 +24,7 @@
 #include "actors/user.hpp"
 #include "actors/static_files.hpp"
 #include "protocol/client_op.hpp"
+#include "transport/url.hpp"
 #include "protocol/encode.hpp"
 #include "protocol/json_writer.hpp"
 #include "protocol/utf8.hpp"
@@ -305,31 +306,6 @@ route split(std::string_view target) {
   return r;
 }
 
-/// Decodes %XX escapes of a path segment (emoji in reaction URLs); nullopt if malformed.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size())
-      return std::nullopt;
-    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0)
-      return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
 
 std::string bearer(const std::string& authorization) {
   constexpr std::string_view prefix = "Bearer ";
@@ -1202,7 +1178,7 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
       auto name = r.param("name");
       if (!name)
         return answer(self, error(400, "missing_field", "name is required"));
-      auto decoded = percent_decode(*name);
+      auto decoded = transport::percent_decode(*name);
       if (!decoded)
         return answer(self, error(400, "bad_value", "name is not percent-encoded"));
       found.emplace(accts.find(*decoded));
@@ -1371,7 +1347,7 @@ void route_authenticated(request_actor* self, const accounts::user& who, http_re
         d.kind = m == "PUT" ? storage::event_kind::pin : storage::event_kind::unpin;
       } else if (p.size() == 7 && p[3] == "messages" && p[5] == "reactions"
                  && (m == "PUT" || m == "DELETE")) {
-        auto emoji = percent_decode(p[6]);
+        auto emoji = transport::percent_decode(p[6]);
         if (!emoji || emoji->empty() || emoji->size() > storage::max_emoji_bytes
             || !protocol::utf8_length(*emoji))
           return answer(self, error(400, "bad_value", "emoji must be 1..64 bytes of UTF-8"));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "protocol/json_writer.hpp"
+#include "transport/url.hpp"
 
 namespace sb::actors::static_files {
 
@@ -19,36 +20,6 @@ http_response error(unsigned status, std::string_view code, std::string_view mes
   w.begin_object().field("code", code).field("message", message).end_object();
   r.headers.emplace_back("Cache-Control", "no-cache");
   return r;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/// Percent-decodes a path once; nullopt on a malformed escape.
-std::optional<std::string> decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size())
-      return std::nullopt;
-    int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
-    if (hi < 0 || lo < 0)
-      return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
 }
 
 /// True if a decoded path could climb or hide: `.`/`..` segments, `\`, NUL, control bytes.
@@ -116,7 +87,7 @@ http_response serve(std::string_view method, std::string_view target) {
   auto path = target.substr(0, target.find_first_of("?#"));
   if (path.empty() || path.front() != '/')
     return error(400, "bad_request", "the path must start with '/'");
-  auto decoded = decode(path.substr(1));
+  auto decoded = transport::percent_decode(path.substr(1));
   if (!decoded)
     return error(400, "bad_request", "malformed percent-escape in the path");
   if (unsafe(*decoded))
