@@ -144,15 +144,7 @@ uint64_t rss_bytes() {
 
 // -- request parsing -----------------------------------------------------------------
 
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  uint64_t v = 0;
-  if (s.empty() || s.size() > 20)
-    return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size())
-    return std::nullopt;
-  return v;
-}
+using transport::parse_u64;
 
 
 struct route {

@@ -253,15 +253,7 @@ std::optional<body_fields> parse_body(const std::string& body) {
   return out;
 }
 
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  uint64_t v = 0;
-  if (s.empty() || s.size() > 20)
-    return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size())
-    return std::nullopt;
-  return v;
-}
+using transport::parse_u64;
 
 /// Path split at '/', query parsed into pairs.
 struct route {

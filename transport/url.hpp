@@ -1,7 +1,10 @@
-// percent_decode: the one decoder of %XX escapes in request targets (paths and queries),
-// shared by the HTTP API, the operator API and static files. Plain C++, header-only.
+// Request-target helpers shared by the HTTP API, the operator API and static files:
+// the one decoder of %XX escapes (paths and queries) and the one parser of decimal ids and
+// numbers in paths and queries. Plain C++, header-only.
 #pragma once
 
+#include <charconv>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +44,17 @@ inline std::optional<std::string> percent_decode(std::string_view s, bool plus_i
     i += 2;
   }
   return out;
+}
+
+/// A plain decimal u64 ("0".."18446744073709551615", no sign or spaces); nullopt otherwise.
+inline std::optional<std::uint64_t> parse_u64(std::string_view s) {
+  std::uint64_t v = 0;
+  if (s.empty() || s.size() > 20)
+    return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size())
+    return std::nullopt;
+  return v;
 }
 
 } // namespace sb::transport
