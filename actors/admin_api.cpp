@@ -28,7 +28,6 @@
 #include <caf/scheduler/abstract_coordinator.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/admin_messages.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/chat_metrics.hpp"
 #include "protocol/json_writer.hpp"

@@ -12,15 +12,16 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
-#include "actors/admin_messages.hpp"
-#include "actors/channel_directory.hpp"
+#include "actors/chat_error.hpp"
+#include "actors/names.hpp"
 #include "actors/chat_metrics.hpp"
 #include "actors/chat_messages.hpp"
-#include "actors/reader.hpp"
+#include "actors/interfaces.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/token_bucket.hpp"
 #include "protocol/encode.hpp"
 #include "runtime/actor_stats.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/registry.hpp"
 #include "storage/commit_pool.hpp"
 #include "storage/ids.hpp"
@@ -51,7 +52,7 @@ struct pending_read {
 
 /// A connection that receives this channel's live events.
 struct subscriber {
-  caf::actor conn;
+  connection_actor conn;
   uint64_t user = 0;
 };
 
@@ -82,13 +83,18 @@ struct channel_state {
   static inline const char* name = "channel";
 };
 
-using channel_actor = caf::stateful_actor<channel_state, runtime::supervised_actor>;
+using channel_self = caf::stateful_actor<channel_state, runtime::supervised_actor>;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
+/// The public interface plus what only the channel itself and its durable writer send.
+using channel_behavior = channel_actor::extend<
+  /// (seq, ok, what): the writer thread finished the event's write.
+  caf::reacts_to<committed_atom, uint64_t, bool, std::string>,
+  /// (token, ok): a read-cursor write finished.
+  caf::reacts_to<read_done_atom, uint64_t, bool>,
+  /// (generation): the idle timer fired.
+  caf::reacts_to<idle_atom, uint64_t>>::behavior_type;
+
+using runtime::now_ms;
 
 std::string nonce_key(uint64_t author, const std::string& nonce) {
   return std::to_string(author) + "|" + nonce;
@@ -104,7 +110,7 @@ std::string reaction_key(const storage::event& e) {
   return std::to_string(e.target_seq) + "|" + std::to_string(e.author) + "|" + e.emoji;
 }
 
-void arm_idle_timer(channel_actor* self) {
+void arm_idle_timer(channel_self* self) {
   auto& st = self->state;
   self->delayed_send(self, st.ctx->limits.channel_idle, idle_atom::value,
                      ++st.idle_generation);
@@ -113,7 +119,7 @@ void arm_idle_timer(channel_actor* self) {
 // -- authorization and validation (before a seq is assigned) --------------------------
 
 /// The root message of a reply: in flight or stored; nullopt when `seq` is not a root.
-caf::expected<std::optional<storage::event>> find_root(channel_actor* self, uint64_t seq) {
+caf::expected<std::optional<storage::event>> find_root(channel_self* self, uint64_t seq) {
   auto& st = self->state;
   for (auto& w : st.inflight)
     if (w.ev.seq == seq)
@@ -126,7 +132,7 @@ caf::expected<std::optional<storage::event>> find_root(channel_actor* self, uint
   return std::move(*r);
 }
 
-caf::error check_append(channel_actor* self, const storage::event& d,
+caf::error check_append(channel_self* self, const storage::event& d,
                         storage::unread_hints& hints) {
   auto& st = self->state;
   if (d.kind == event_kind::channel_created)
@@ -248,7 +254,7 @@ caf::error check_append(channel_actor* self, const storage::event& d,
 
 // -- persist, then deliver ------------------------------------------------------------
 
-caf::result<storage::event> append(channel_actor* self, storage::event d) {
+caf::result<storage::event> append(channel_self* self, storage::event d) {
   auto& st = self->state;
   storage::unread_hints hints;
   if (auto err = check_append(self, d, hints))
@@ -333,7 +339,7 @@ caf::result<storage::event> append(channel_actor* self, storage::event d) {
   return rp;
 }
 
-void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string& what) {
+void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& what) {
   auto& st = self->state;
   if (st.inflight.empty() || st.inflight.front().ev.seq != seq)
     return; // not ours (an earlier incarnation's write); ignore
@@ -382,7 +388,7 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
     if (auto t = st.ctx->db->thread_info(st.id, ev.thread_root))
       extras.thread = protocol::thread_summary{t->reply_count, t->last_reply_seq};
   }
-  auto f = std::make_shared<const std::string>(protocol::encode_event(ev, extras));
+  auto f = make_frame(protocol::encode_event(ev, extras));
   for (auto& [_, sub] : st.subscribers)
     self->send(sub.conn, deliver_atom::value, st.id, ev.seq, f);
   metrics.messages_delivered.inc(st.subscribers.size());
@@ -390,7 +396,7 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
     std::chrono::duration<double>(std::chrono::steady_clock::now() - fanout_t0).count());
   if (ev.kind == event_kind::member_join) {
     // Every online device of the new member starts receiving this channel now.
-    if (auto u = st.ctx->names->get("user", std::to_string(ev.member_user())))
+    if (auto u = find_actor<user_actor>(*st.ctx, user_name(ev.member_user())))
     {
       // A new channel's creator, and every member of a DM, also get channel_created (and
       // the joins before theirs), so their devices learn its name, kind and members.
@@ -401,7 +407,7 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
   }
   if (ev.kind == event_kind::member_leave) {
     // Their presence stops reaching this channel's members.
-    if (auto u = st.ctx->names->get("user", std::to_string(ev.member_user())))
+    if (auto u = find_actor<user_actor>(*st.ctx, user_name(ev.member_user())))
       self->send(u, left_atom::value, st.id);
     // A member who left stops receiving the channel.
     for (auto i = st.subscribers.begin(); i != st.subscribers.end();)
@@ -414,7 +420,7 @@ void on_committed(channel_actor* self, uint64_t seq, bool ok, const std::string&
 /// How long clients show a typing indicator unless it is renewed.
 constexpr uint64_t typing_expiry_ms = 5000;
 
-caf::result<read_state_info> mark_read(channel_actor* self, uint64_t user, uint64_t seq,
+caf::result<read_state_info> mark_read(channel_self* self, uint64_t user, uint64_t seq,
                                        uint64_t root, caf::actor origin) {
   auto& st = self->state;
   if (!st.exists)
@@ -452,7 +458,7 @@ caf::result<read_state_info> mark_read(channel_actor* self, uint64_t user, uint6
 
 /// The cursor is durable: count what is left, answer, and tell the user's other devices
 /// (and, in a DM, the other members: "seen").
-void on_read_done(channel_actor* self, uint64_t token, bool ok) {
+void on_read_done(channel_self* self, uint64_t token, bool ok) {
   auto& st = self->state;
   auto i = st.pending_reads.find(token);
   if (i == st.pending_reads.end())
@@ -463,7 +469,7 @@ void on_read_done(channel_actor* self, uint64_t token, bool ok) {
     p->rp.deliver(make_chat_error(chat_errc::storage_failed, "the read cursor was not stored"));
     return;
   }
-  auto reader = storage_reader(st.ctx);
+  auto reader = find_actor<reader_actor>(*st.ctx, reader_name());
   if (!reader) {
     p->rp.deliver(make_chat_error(chat_errc::overloaded, "storage reader restarting, retry"));
     return;
@@ -475,14 +481,13 @@ void on_read_done(channel_actor* self, uint64_t token, bool ok) {
         auto& s = self->state;
         chat_metrics::get().read_marks.inc();
         p->rp.deliver(info);
-        auto f = std::make_shared<const std::string>(protocol::encode_read_state(
+        auto f = make_frame(protocol::encode_read_state(
           "", info.channel, info.thread_root,
           protocol::read_counts{info.last_read, info.unread, info.mentions}));
-        if (auto u = s.ctx->names->get("user", std::to_string(p->user)))
+        if (auto u = find_actor<user_actor>(*s.ctx, user_name(p->user)))
           self->send(u, read_state_atom::value, f, p->origin);
         if (dm && info.thread_root == 0) {
-          auto seen = std::make_shared<const std::string>(
-            protocol::encode_seen(info.channel, info.user, info.last_read));
+          auto seen = make_frame(protocol::encode_seen(info.channel, info.user, info.last_read));
           for (auto& [_, sub] : s.subscribers)
             self->send(sub.conn, ephemeral_atom::value, seen);
         }
@@ -490,7 +495,7 @@ void on_read_done(channel_actor* self, uint64_t token, bool ok) {
       [p](caf::error& err) { p->rp.deliver(err); });
 }
 
-caf::result<bool> typing(channel_actor* self, uint64_t user) {
+caf::result<bool> typing(channel_self* self, uint64_t user) {
   auto& st = self->state;
   if (!st.exists)
     return make_chat_error(chat_errc::not_found, "no such channel");
@@ -498,17 +503,16 @@ caf::result<bool> typing(channel_actor* self, uint64_t user) {
     return make_chat_error(chat_errc::forbidden, "not a member of this channel");
   if (st.archived)
     return make_chat_error(chat_errc::archived, "the channel is archived");
-  auto f = std::make_shared<const std::string>(
-    protocol::encode_typing(st.id, user, typing_expiry_ms));
+  auto f = make_frame(protocol::encode_typing(st.id, user, typing_expiry_ms));
   for (auto& [_, sub] : st.subscribers)
     if (sub.user != user)
       self->send(sub.conn, ephemeral_atom::value, f);
   return true;
 }
 
-caf::behavior running(channel_actor* self) {
+caf::behavior running(channel_self* self) {
   arm_idle_timer(self);
-  return {
+  return channel_behavior{
     [self](append_atom, storage::event& draft) -> caf::result<storage::event> {
       return append(self, std::move(draft));
     },
@@ -523,7 +527,7 @@ caf::behavior running(channel_actor* self) {
         return make_chat_error(chat_errc::forbidden, "not a member of this channel");
       if (st.subscribers.count(conn.id()) == 0)
         self->monitor(conn);
-      st.subscribers[conn.id()] = subscriber{conn, user};
+      st.subscribers[conn.id()] = subscriber{caf::actor_cast<connection_actor>(conn), user};
       return st.durable_seq;
     },
     [self](unsubscribe_atom, caf::actor& conn) {
@@ -579,10 +583,10 @@ caf::behavior running(channel_actor* self) {
       }
       arm_idle_timer(self);
     },
-  };
+  }.unbox();
 }
 
-caf::behavior channel_impl(channel_actor* self, node_context_ptr ctx, uint64_t id) {
+caf::behavior channel_impl(channel_self* self, node_context_ptr ctx, uint64_t id) {
   auto& st = self->state;
   st.ctx = ctx;
   st.id = id;
@@ -590,7 +594,7 @@ caf::behavior channel_impl(channel_actor* self, node_context_ptr ctx, uint64_t i
   self->set_down_handler([self](caf::down_msg& dm) {
     self->state.subscribers.erase(dm.source.id());
   });
-  auto reader = ctx->names->get("reader", "reader");
+  auto reader = find_actor<reader_actor>(*ctx, reader_name());
   if (!reader) {
     self->quit(make_chat_error(chat_errc::storage_failed, "storage reader not running"));
     return {};
@@ -624,42 +628,6 @@ caf::behavior channel_impl(channel_actor* self, node_context_ptr ctx, uint64_t i
 }
 
 } // namespace
-
-// -- errors ----------------------------------------------------------------------------
-
-const char* to_string(chat_errc x) noexcept {
-  switch (x) {
-    case chat_errc::none: return "none";
-    case chat_errc::forbidden: return "forbidden";
-    case chat_errc::not_found: return "not_found";
-    case chat_errc::rate_limited: return "rate_limited";
-    case chat_errc::overloaded: return "overloaded";
-    case chat_errc::storage_failed: return "storage_failed";
-    case chat_errc::bad_request: return "bad_request";
-    case chat_errc::archived: return "archived";
-    case chat_errc::bad_value: return "bad_value";
-  }
-  return "internal";
-}
-
-caf::error make_chat_error(chat_errc x, std::string message) {
-  return caf::error{static_cast<uint8_t>(x), caf::atom("sb_chat"),
-                    caf::make_message(std::move(message))};
-}
-
-std::pair<std::string, std::string> describe(const caf::error& err) {
-  if (err.category() == caf::atom("sb_chat")) {
-    std::string msg;
-    if (err.context().match_elements<std::string>())
-      msg = err.context().get_as<std::string>(0);
-    return {to_string(static_cast<chat_errc>(err.code())), msg};
-  }
-  if (err == caf::sec::request_timeout)
-    return {"timeout", "the request timed out, retry"};
-  if (err == caf::sec::request_receiver_down)
-    return {"unavailable", "the channel restarted, retry"};
-  return {"internal", "internal error"};
-}
 
 runtime::child_spec channel_spec(node_context_ptr ctx) {
   runtime::child_spec cs;

@@ -1,28 +1,20 @@
 // Channel lookup and on-demand activation (see channel_directory.hpp).
 #include "actors/channel_directory.hpp"
 
-#include <charconv>
 #include <chrono>
 
 #include <caf/make_message.hpp>
 
-#include "actors/channel.hpp"
+#include "actors/chat_error.hpp"
+#include "actors/names.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/registry.hpp"
 
 namespace sb::actors {
 
-std::optional<uint64_t> id_of_key(const std::string& key) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), v);
-  if (key.empty() || ec != std::errc{} || p != key.data() + key.size())
-    return std::nullopt;
-  return v;
-}
-
-caf::actor storage_reader(const node_context_ptr& ctx) {
-  return ctx->names->get("reader", "reader");
+reader_actor storage_reader(const node_context_ptr& ctx) {
+  return find_actor<reader_actor>(*ctx, reader_name());
 }
 
 void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
@@ -51,9 +43,12 @@ void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
 }
 
 void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
-                  std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail) {
-  with_dynamic(self, ctx, "channels", "channel", std::to_string(channel), std::move(ok),
-               std::move(fail));
+                  std::function<void(channel_actor)> ok, std::function<void(caf::error)> fail) {
+  auto name = channel_name(channel);
+  with_dynamic(
+    self, ctx, "channels", name.kind, std::move(name.key),
+    [ok = std::move(ok)](caf::actor hdl) { ok(caf::actor_cast<channel_actor>(hdl)); },
+    std::move(fail));
 }
 
 } // namespace sb::actors

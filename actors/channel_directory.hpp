@@ -12,6 +12,7 @@
 #include <caf/error.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
 
 namespace sb::actors {
@@ -24,12 +25,9 @@ void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
 
 /// Calls `ok(channel actor)` or `fail(error)` from within `self`'s handlers.
 void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
-                  std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail);
-
-/// The id in a dynamic child's key ("42" -> 42); nullopt unless a plain decimal u64.
-std::optional<uint64_t> id_of_key(const std::string& key);
+                  std::function<void(channel_actor)> ok, std::function<void(caf::error)> fail);
 
 /// The storage reader, or an invalid handle when it is down (restarting).
-caf::actor storage_reader(const node_context_ptr& ctx);
+reader_actor storage_reader(const node_context_ptr& ctx);
 
 } // namespace sb::actors

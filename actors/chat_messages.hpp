@@ -1,72 +1,82 @@
-// The chat actors' message vocabulary: every atom and struct that travels between
-// channel, connection and storage-reader actors, in one place.
+// chat_messages: the chat domain's whole message vocabulary, in one CAF type-ID block.
 //
-// Who sends what:
-//   connection/http -> channel : (append_atom, storage::event draft)  -> storage::event
-//                                (subscribe_atom, caf::actor conn, user) -> head seq
-//                                (unsubscribe_atom, caf::actor conn)
-//                                (member_check_atom, user) -> bool
-//   channel -> connection      : (deliver_atom, channel, seq, frame)  live, after commit
-//   reader  -> requester       : replies to (replay_atom, ...), (history_atom, ...),
-//                                (ready_atom, user)
-//   group commit thread -> channel: (committed_atom, seq, ok, code, what)
-//   connection -> user         : (attach_atom, caf::actor conn)
-//   channel -> user -> connections: (joined_atom, channel, seq)  the user joined at seq
-//   connection/http -> channel : (mark_read_atom, user, seq, root, origin) -> read_state_info
-//                                (typing_atom, user) -> bool   ephemeral fan-out
-//   reader -> channel          : (unread_atom, user, channel, root, head, dm) -> read_state_info
-//   channel -> user            : (read_state_atom, frame, origin)  to the user's other devices
-//   channel/user/presence -> connection: (ephemeral_atom, frame)  typing, presence, seen;
-//                                shed first when the outbox is over half full
-//   connection -> user         : (activity_atom), (detach_atom, clean), (presence_atom, ...)
-//   user <-> presence hub      : see actors/presence.hpp
+// Every atom and every message struct that chat actors exchange is declared here, each
+// struct with an `inspect` so CAF can serialize it: a message that crosses to another node
+// (appends and committed events, subscriptions, deliveries, replay pages, presence deltas,
+// read-state sync) needs nothing more than `register_chat_types` (message_types.hpp) in
+// the node's config. tests/actors/message_types_test.cpp round-trips each one through
+// CAF's binary serializer. Who sends which message to whom is each actor's typed interface:
+// channel.hpp, connection.hpp, reader.hpp, user.hpp, presence.hpp.
+//
+// Node-local handles that may never cross a node are few, and each says why where it is
+// declared (CAF_ALLOW_UNSAFE_MESSAGE_TYPE): the transport bridge of one socket
+// (connection.cpp) and the HTTP layer's closures over a request.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
 
+#include "protocol/encode.hpp"
 #include "storage/event.hpp"
 
 namespace sb::actors {
 
-/// A serialized server->client frame, built once and shared by every receiver.
-using frame = std::shared_ptr<const std::string>;
+/// A serialized server->client frame, built once. Within a node every receiver shares the
+/// same bytes (a message carries the pointer); a frame that crosses to another node is
+/// serialized as its bytes and shared again there.
+struct frame {
+  std::shared_ptr<const std::string> bytes;
 
-using append_atom = caf::atom_constant<caf::atom("append")>;
-using committed_atom = caf::atom_constant<caf::atom("committed")>;
-using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
-using unsubscribe_atom = caf::atom_constant<caf::atom("unsub")>;
-using member_check_atom = caf::atom_constant<caf::atom("ismember")>;
-using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
-using replay_atom = caf::atom_constant<caf::atom("replay")>;
-using history_atom = caf::atom_constant<caf::atom("history")>;
-using ready_atom = caf::atom_constant<caf::atom("ready")>;
-using inbound_atom = caf::atom_constant<caf::atom("inbound")>;
-using closed_atom = caf::atom_constant<caf::atom("closed")>;
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
-using idle_atom = caf::atom_constant<caf::atom("idle")>;
-using load_atom = caf::atom_constant<caf::atom("load")>;
-using attach_atom = caf::atom_constant<caf::atom("attach")>;
-using joined_atom = caf::atom_constant<caf::atom("joined")>;
-using pump_atom = caf::atom_constant<caf::atom("pump")>;
-using resubscribe_atom = caf::atom_constant<caf::atom("resub")>;
-using thread_atom = caf::atom_constant<caf::atom("thread")>;
-using mark_read_atom = caf::atom_constant<caf::atom("markread")>;
-using read_done_atom = caf::atom_constant<caf::atom("readdone")>;
-using unread_atom = caf::atom_constant<caf::atom("unread")>;
-using read_state_atom = caf::atom_constant<caf::atom("readstate")>;
-using typing_atom = caf::atom_constant<caf::atom("typing")>;
-using ephemeral_atom = caf::atom_constant<caf::atom("ephemeral")>;
-using activity_atom = caf::atom_constant<caf::atom("activity")>;
-using detach_atom = caf::atom_constant<caf::atom("detach")>;
-using presence_atom = caf::atom_constant<caf::atom("presence")>;
-using left_atom = caf::atom_constant<caf::atom("left")>;
+  frame() = default;
+  frame(std::shared_ptr<const std::string> b) : bytes(std::move(b)) {} // NOLINT: implicit
+  operator const std::shared_ptr<const std::string>&() const& noexcept { return bytes; }
+  operator std::shared_ptr<const std::string>() && noexcept { return std::move(bytes); }
+  const std::string* operator->() const noexcept { return bytes.get(); }
+  const std::string& operator*() const noexcept { return *bytes; }
+  explicit operator bool() const noexcept { return static_cast<bool>(bytes); }
+  size_t size() const noexcept { return bytes ? bytes->size() : 0; }
+
+  friend bool operator==(const frame& x, const frame& y) noexcept {
+    return x.bytes == y.bytes || (x.bytes && y.bytes && *x.bytes == *y.bytes);
+  }
+};
+
+/// A frame holding `text`.
+inline frame make_frame(std::string text) {
+  return frame{std::make_shared<const std::string>(std::move(text))};
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, frame& x) {
+  if constexpr (Inspector::reads_state) {
+    std::string bytes = x.bytes ? *x.bytes : std::string{};
+    return f(caf::meta::type_name("frame"), bytes);
+  } else {
+    std::string bytes;
+    auto share = caf::meta::load_callback([&]() -> caf::error {
+      x.bytes = std::make_shared<const std::string>(std::move(bytes));
+      return caf::none;
+    });
+    return f(caf::meta::type_name("frame"), bytes, share);
+  }
+}
+
+/// Which way a history read goes from its anchor seq.
+enum class history_direction : uint8_t {
+  before, ///< seq < anchor, newest first
+  after,  ///< seq > anchor, ascending
+  around, ///< up to half the limit before the anchor, the anchor, the rest after; ascending
+};
 
 /// A page of a channel's log, already encoded as dispatch frames (replay, resume).
 struct event_page {
@@ -74,7 +84,13 @@ struct event_page {
   std::vector<uint64_t> seqs;  ///< ascending
   std::vector<frame> frames;   ///< frames[i] is the dispatch of seqs[i]
   bool has_more = false;       ///< more events after the last one, up to the asked bound
+  friend bool operator==(const event_page&, const event_page&) = default;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_page& x) {
+  return f(caf::meta::type_name("event_page"), x.channel, x.seqs, x.frames, x.has_more);
+}
 
 /// One channel as the ready frame lists it.
 struct channel_summary {
@@ -90,6 +106,7 @@ struct channel_summary {
   uint64_t last_read = 0;
   uint64_t unread = 0;
   uint64_t mentions = 0;
+  friend bool operator==(const channel_summary&, const channel_summary&) = default;
 };
 
 template <class Inspector>
@@ -107,6 +124,7 @@ struct read_state_info {
   uint64_t last_read = 0;
   uint64_t unread = 0;
   uint64_t mentions = 0; ///< channel cursors only
+  friend bool operator==(const read_state_info&, const read_state_info&) = default;
 };
 
 template <class Inspector>
@@ -128,12 +146,13 @@ struct channel_load {
   std::string topic;
   bool archived = false;
   std::vector<uint64_t> fixed_members; ///< DMs: the members fixed at creation
+  friend bool operator==(const channel_load&, const channel_load&) = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, channel_load& x) {
-  return f(caf::meta::type_name("channel_load"), x.exists, x.last_seq, x.message_count, x.name, x.kind,
-           x.creator, x.members, x.workspace, x.topic, x.archived, x.fixed_members);
+  return f(caf::meta::type_name("channel_load"), x.exists, x.last_seq, x.message_count, x.name,
+           x.kind, x.creator, x.members, x.workspace, x.topic, x.archived, x.fixed_members);
 }
 
 /// What a user actor loads when its user comes online (presence and scoping).
@@ -143,6 +162,7 @@ struct presence_load {
   bool stored = false;              ///< a manual status record exists
   std::string manual;               ///< "" | away | dnd
   std::string custom;
+  friend bool operator==(const presence_load&, const presence_load&) = default;
 };
 
 template <class Inspector>
@@ -156,14 +176,176 @@ struct history_page {
   uint64_t channel = 0;
   std::vector<storage::event> events;
   bool has_more = false;
+  friend bool operator==(const history_page&, const history_page&) = default;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, history_page& x) {
+  return f(caf::meta::type_name("history_page"), x.channel, x.events, x.has_more);
+}
+
+// -- operator probes: what only the actor itself knows, one bounded reply each ---------
+
+/// Most members or subscribers one channel_probe lists.
+constexpr uint32_t max_probe_rows = 100;
+
+/// A channel actor's own view of itself.
+struct channel_probe {
+  uint64_t channel = 0;
+  bool exists = false;                  ///< a channel_created event is durable or in flight
+  std::string name;
+  std::string kind;                     ///< public | private | dm
+  bool archived = false;
+  uint64_t head = 0;                    ///< highest durable seq
+  uint64_t next_seq = 0;                ///< seq the next event gets
+  uint64_t inflight = 0;                ///< writes assigned a seq, not yet durable
+  uint64_t member_count = 0;
+  std::vector<uint64_t> members;        ///< smallest ids first, at most the asked limit
+  uint64_t subscriber_count = 0;        ///< connections on this node receiving it live
+  std::vector<uint64_t> subscriber_users; ///< their users, at most max_probe_rows
+  double bucket_tokens = 0;             ///< send tokens available now
+  double bucket_rate = 0;               ///< refill per second
+  double bucket_burst = 0;              ///< capacity
+  bool passivated = false;              ///< stopped on this probe's request
+  friend bool operator==(const channel_probe&, const channel_probe&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, channel_probe& x) {
+  return f(caf::meta::type_name("channel_probe"), x.channel, x.exists, x.name, x.kind,
+           x.archived, x.head, x.next_seq, x.inflight, x.member_count, x.members,
+           x.subscriber_count, x.subscriber_users, x.bucket_tokens, x.bucket_rate,
+           x.bucket_burst, x.passivated);
+}
+
+/// One subscribed channel of a connection: what it has delivered.
+struct delivered_seq {
+  uint64_t channel = 0;
+  uint64_t delivered = 0; ///< highest seq handed to the socket
+  bool replaying = false; ///< a replay from storage is in progress
+  friend bool operator==(const delivered_seq&, const delivered_seq&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivered_seq& x) {
+  return f(caf::meta::type_name("delivered_seq"), x.channel, x.delivered, x.replaying);
+}
+
+/// A connection actor's own view of itself.
+struct connection_probe {
+  uint64_t user = 0;                      ///< 0 before identify
+  std::string session;                    ///< session id (hello)
+  std::string phase;                      ///< awaiting_identify | identifying | ready
+  uint64_t outbox_bytes = 0;              ///< queued in the transport, not yet written
+  uint64_t outbox_frames = 0;             ///< frames queued in the transport
+  double bucket_tokens = 0;               ///< op tokens available now
+  int64_t opened_ms = 0;                  ///< Unix ms
+  int64_t last_heartbeat_ms = 0;          ///< Unix ms
+  bool closing = false;
+  uint64_t channel_count = 0;             ///< subscribed channels
+  std::vector<delivered_seq> channels;    ///< at most max_probe_rows
+  friend bool operator==(const connection_probe&, const connection_probe&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connection_probe& x) {
+  return f(caf::meta::type_name("connection_probe"), x.user, x.session, x.phase,
+           x.outbox_bytes, x.outbox_frames, x.bucket_tokens, x.opened_ms, x.last_heartbeat_ms,
+           x.closing, x.channel_count, x.channels);
+}
+
+/// A user actor's attached connections.
+struct user_probe {
+  uint64_t user = 0;
+  std::vector<caf::actor> devices;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_probe& x) {
+  return f(caf::meta::type_name("user_probe"), x.user, x.devices);
+}
 
 } // namespace sb::actors
 
-// Frames, events and pages of them are node-local: they never cross to another node (a
-// cluster would ship events in their storage codec), so CAF needs no serializer for them.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::frame)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::event_page)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::history_page)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::storage::event)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<sb::storage::event>)
+namespace sb::protocol {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_entry& x) {
+  return f(caf::meta::type_name("presence_entry"), x.user, x.status, x.custom);
+}
+
+} // namespace sb::protocol
+
+// clang-format off
+CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
+
+  // -- channel: appends, subscriptions, read cursors, typing --------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, append_atom, "append")
+  CAF_ADD_ATOM(switchboard, sb::actors, committed_atom, "committed")
+  CAF_ADD_ATOM(switchboard, sb::actors, subscribe_atom, "subscribe")
+  CAF_ADD_ATOM(switchboard, sb::actors, unsubscribe_atom, "unsub")
+  CAF_ADD_ATOM(switchboard, sb::actors, member_check_atom, "ismember")
+  CAF_ADD_ATOM(switchboard, sb::actors, mark_read_atom, "markread")
+  CAF_ADD_ATOM(switchboard, sb::actors, read_done_atom, "readdone")
+  CAF_ADD_ATOM(switchboard, sb::actors, typing_atom, "typing")
+  CAF_ADD_ATOM(switchboard, sb::actors, idle_atom, "idle")
+
+  // -- deliveries to connections and users ---------------------------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, deliver_atom, "deliver")
+  CAF_ADD_ATOM(switchboard, sb::actors, ephemeral_atom, "ephemeral")
+  CAF_ADD_ATOM(switchboard, sb::actors, read_state_atom, "readstate")
+  CAF_ADD_ATOM(switchboard, sb::actors, joined_atom, "joined")
+  CAF_ADD_ATOM(switchboard, sb::actors, left_atom, "left")
+
+  // -- storage reader ------------------------------------------------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, replay_atom, "replay")
+  CAF_ADD_ATOM(switchboard, sb::actors, history_atom, "history")
+  CAF_ADD_ATOM(switchboard, sb::actors, thread_atom, "thread")
+  CAF_ADD_ATOM(switchboard, sb::actors, load_atom, "load")
+  CAF_ADD_ATOM(switchboard, sb::actors, ready_atom, "ready")
+  CAF_ADD_ATOM(switchboard, sb::actors, unread_atom, "unread")
+
+  // -- connection (socket events, timers) ----------------------------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, inbound_atom, "inbound")
+  CAF_ADD_ATOM(switchboard, sb::actors, closed_atom, "closed")
+  CAF_ADD_ATOM(switchboard, sb::actors, tick_atom, "tick")
+  CAF_ADD_ATOM(switchboard, sb::actors, pump_atom, "pump")
+  CAF_ADD_ATOM(switchboard, sb::actors, resubscribe_atom, "resub")
+
+  // -- user and presence ---------------------------------------------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, attach_atom, "attach")
+  CAF_ADD_ATOM(switchboard, sb::actors, detach_atom, "detach")
+  CAF_ADD_ATOM(switchboard, sb::actors, activity_atom, "activity")
+  CAF_ADD_ATOM(switchboard, sb::actors, presence_atom, "presence")
+  CAF_ADD_ATOM(switchboard, sb::actors, grace_atom, "grace")
+  CAF_ADD_ATOM(switchboard, sb::actors, republish_atom, "republish")
+  CAF_ADD_ATOM(switchboard, sb::actors, presence_set_atom, "pres_set")
+  CAF_ADD_ATOM(switchboard, sb::actors, presence_member_atom, "pres_mem")
+  CAF_ADD_ATOM(switchboard, sb::actors, presence_snapshot_atom, "pres_snap")
+  CAF_ADD_ATOM(switchboard, sb::actors, presence_query_atom, "pres_q")
+  CAF_ADD_ATOM(switchboard, sb::actors, presence_online_atom, "pres_ws")
+
+  // -- operator probes -----------------------------------------------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, admin_probe_atom, "admprobe")
+
+  // -- message structs (each round-tripped by tests/actors/message_types_test.cpp) ------
+  CAF_ADD_TYPE_ID(switchboard, (sb::storage::event))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::storage::event>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::frame))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::history_direction))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::event_page))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::channel_summary))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::channel_summary>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::read_state_info))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::channel_load))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::presence_load))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::history_page))
+  CAF_ADD_TYPE_ID(switchboard, (sb::protocol::presence_entry))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::protocol::presence_entry>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::channel_probe))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::connection_probe))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::user_probe))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<uint64_t>))
+
+CAF_END_TYPE_ID_BLOCK(switchboard)
+// clang-format on

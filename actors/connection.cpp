@@ -14,11 +14,11 @@
 #include <caf/stateful_actor.hpp>
 
 #include "accounts/accounts.hpp"
-#include "actors/admin_messages.hpp"
-#include "actors/channel.hpp"
+#include "actors/chat_error.hpp"
 #include "actors/chat_metrics.hpp"
 #include "actors/channel_directory.hpp"
-#include "actors/chat_messages.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "actors/reader.hpp"
 #include "actors/token_bucket.hpp"
 #include "actors/user.hpp"
@@ -26,6 +26,7 @@
 #include "protocol/encode.hpp"
 #include "protocol/json_writer.hpp"
 #include "runtime/actor_stats.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/registry.hpp"
 #include "transport/server.hpp"
@@ -82,6 +83,8 @@ private:
 
 } // namespace sb::actors
 
+// The bridge owns one socket of this process: only the connection supervisor's start_child
+// carries it, from the transport thread to the node, never to another node.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<sb::actors::ws_bridge>)
 
 namespace sb::actors {
@@ -123,7 +126,7 @@ private:
 
 /// Delivery state of one subscribed channel.
 struct channel_sub {
-  caf::actor channel;
+  channel_actor channel;
   uint64_t delivered = 0;   // highest seq sent to the socket
   bool replaying = false;   // a replay page request is outstanding
   bool lagged = false;      // the buffer overflowed while replaying
@@ -148,58 +151,41 @@ struct connection_state {
   int64_t last_heartbeat_ms = 0;
   int64_t opened_ms = 0;
   bool closing = false;
-  caf::actor user_actor;             // this user's actor: presence, activity, device sync
+  user_actor user_hub;               // this user's actor: presence, activity, device sync
   int64_t activity_sent_ms = 0;      // last activity reported to it (throttled)
   std::unordered_map<uint64_t, int64_t> typing_sent; // channel -> last forwarded typing
 
   static inline const char* name = "connection";
 };
 
-using connection_actor = caf::stateful_actor<connection_state, runtime::supervised_actor>;
+using connection_self = caf::stateful_actor<connection_state, runtime::supervised_actor>;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
+/// The public interface plus what the socket's bridge and the actor's own timers send.
+using connection_behavior = connection_actor::extend<
+  caf::reacts_to<inbound_atom, std::string, bool>, ///< (text, binary) from the socket
+  caf::reacts_to<closed_atom, uint16_t>,           ///< (close code) from the socket
+  caf::reacts_to<pump_atom, uint64_t>,             ///< (channel): continue a paced replay
+  caf::reacts_to<attach_atom>,                     ///< retry attaching to the user actor
+  caf::reacts_to<resubscribe_atom, uint64_t, uint32_t>, ///< (channel, attempt)
+  caf::reacts_to<tick_atom>>::behavior_type;       ///< heartbeat check
 
-void send_frame(connection_actor* self, std::string text) {
+using runtime::now_ms;
+
+void send_frame(connection_self* self, std::string text) {
   self->state.bridge->link()->send(std::make_shared<const std::string>(std::move(text)));
 }
 
-void send_error(connection_actor* self, const std::string& req, std::string_view code,
+void send_error(connection_self* self, const std::string& req, std::string_view code,
                 std::string_view message) {
   send_frame(self, protocol::encode_error(req, code, message));
 }
 
-void send_error(connection_actor* self, const std::string& req, const caf::error& err) {
+void send_error(connection_self* self, const std::string& req, const caf::error& err) {
   auto [code, message] = describe(err);
   send_error(self, req, code, message);
 }
 
-/// `{"op":"ok","req":..}`: a request that succeeded with nothing more to say.
-std::string encode_ok(const std::string& req) {
-  std::string out;
-  protocol::json_writer w{out};
-  w.begin_object().field("op", "ok");
-  if (!req.empty())
-    w.raw_field("req", req);
-  w.end_object();
-  return out;
-}
-
-/// `{"op":"subscribed","req":..,"channel":"..","seq":N}`: live from seq N on.
-std::string encode_subscribed(const std::string& req, uint64_t channel, uint64_t seq) {
-  std::string out;
-  protocol::json_writer w{out};
-  w.begin_object().field("op", "subscribed");
-  if (!req.empty())
-    w.raw_field("req", req);
-  w.id_field("channel", channel).field("seq", seq).end_object();
-  return out;
-}
-
-void close_with(connection_actor* self, uint16_t code, std::string reason) {
+void close_with(connection_self* self, uint16_t code, std::string reason) {
   auto& st = self->state;
   if (st.closing)
     return;
@@ -209,11 +195,11 @@ void close_with(connection_actor* self, uint16_t code, std::string reason) {
 
 // -- delivery without gaps -----------------------------------------------------------
 
-void request_replay(connection_actor* self, uint64_t channel, uint64_t upto);
-void pump_replay(connection_actor* self, uint64_t channel);
+void request_replay(connection_self* self, uint64_t channel, uint64_t upto);
+void pump_replay(connection_self* self, uint64_t channel);
 
 /// Sends live or replayed events in seq order; a gap triggers a replay from storage.
-void drain_buffer(connection_actor* self, uint64_t channel) {
+void drain_buffer(connection_self* self, uint64_t channel) {
   auto& st = self->state;
   auto i = st.subs.find(channel);
   if (i == st.subs.end())
@@ -235,7 +221,7 @@ void drain_buffer(connection_actor* self, uint64_t channel) {
   }
 }
 
-void request_replay(connection_actor* self, uint64_t channel, uint64_t upto) {
+void request_replay(connection_self* self, uint64_t channel, uint64_t upto) {
   auto& st = self->state;
   auto& sub = st.subs[channel];
   if (sub.replaying)
@@ -272,7 +258,7 @@ void request_replay(connection_actor* self, uint64_t channel, uint64_t upto) {
 
 /// Moves replayed events into the outbox while it is under half full, so a long resume
 /// never trips the slow-consumer limit; continues on a short timer when it is full.
-void pump_replay(connection_actor* self, uint64_t channel) {
+void pump_replay(connection_self* self, uint64_t channel) {
   auto& st = self->state;
   auto i = st.subs.find(channel);
   if (i == st.subs.end() || st.closing)
@@ -314,7 +300,7 @@ void pump_replay(connection_actor* self, uint64_t channel) {
   drain_buffer(self, channel);
 }
 
-void on_live(connection_actor* self, uint64_t channel, uint64_t seq, frame& f) {
+void on_live(connection_self* self, uint64_t channel, uint64_t seq, frame& f) {
   auto& st = self->state;
   auto i = st.subs.find(channel);
   if (i == st.subs.end())
@@ -339,12 +325,12 @@ void on_live(connection_actor* self, uint64_t channel, uint64_t seq, frame& f) {
 }
 
 /// Subscribes to `channel` and delivers everything after `after` first.
-void subscribe(connection_actor* self, uint64_t channel, uint64_t after,
+void subscribe(connection_self* self, uint64_t channel, uint64_t after,
                std::function<void(caf::error)> done, bool resuming = false) {
   auto& st = self->state;
   with_channel(
     self, st.ctx, channel,
-    [self, channel, after, done, resuming](caf::actor ch) {
+    [self, channel, after, done, resuming](channel_actor ch) {
       self->request(ch, 10s, subscribe_atom::value, caf::actor_cast<caf::actor>(self),
                     self->state.user)
         .then(
@@ -372,6 +358,20 @@ void subscribe(connection_actor* self, uint64_t channel, uint64_t after,
     done);
 }
 
+/// Asks the actor of `channel` (activating it) and sends `ok` the reply; every error, the
+/// lookup's included, goes back to the client as the error frame of `req`.
+template <class OnReply, class... Ts>
+void ask_channel(connection_self* self, uint64_t channel, const std::string& req,
+                 caf::timespan timeout, OnReply ok, Ts... xs) {
+  with_channel(
+    self, self->state.ctx, channel,
+    [self, req, timeout, ok, xs...](channel_actor ch) {
+      self->request(ch, timeout, xs...)
+        .then(ok, [self, req](caf::error& err) { send_error(self, req, err); });
+    },
+    [self, req](caf::error err) { send_error(self, req, err); });
+}
+
 // -- presence, typing, read cursors -----------------------------------------------------
 
 /// Activity is reported to the user actor at most this often (it only needs to know the
@@ -380,18 +380,18 @@ constexpr int64_t activity_report_ms = 30'000;
 /// At most one typing forward per channel per connection in this window.
 constexpr int64_t typing_window_ms = 2'000;
 
-void note_activity(connection_actor* self) {
+void note_activity(connection_self* self) {
   auto& st = self->state;
   auto now = now_ms();
-  if (!st.user_actor || now - st.activity_sent_ms < activity_report_ms)
+  if (!st.user_hub || now - st.activity_sent_ms < activity_report_ms)
     return;
   st.activity_sent_ms = now;
-  self->send(st.user_actor, activity_atom::value);
+  self->send(st.user_hub, activity_atom::value);
 }
 
 /// Sends a typing/presence/seen frame unless the outbox is over half full: those are
 /// shed first, so a slow client loses indicators before it could lose channel events.
-void send_ephemeral(connection_actor* self, frame& f) {
+void send_ephemeral(connection_self* self, frame& f) {
   auto& st = self->state;
   if (st.closing || st.now != phase::ready)
     return;
@@ -403,7 +403,7 @@ void send_ephemeral(connection_actor* self, frame& f) {
   link.send(std::move(f));
 }
 
-void on_typing(connection_actor* self, const protocol::typing_op& op) {
+void on_op(connection_self* self, protocol::typing_op& op) {
   auto& st = self->state;
   auto now = now_ms();
   auto& last = st.typing_sent[op.channel];
@@ -419,7 +419,7 @@ void on_typing(connection_actor* self, const protocol::typing_op& op) {
   auto channel = op.channel;
   with_channel(
     self, st.ctx, channel,
-    [self, req, channel](caf::actor ch) {
+    [self, req, channel](channel_actor ch) {
       self->request(ch, 10s, typing_atom::value, self->state.user)
         .then([](bool) {},
               [self, req, channel](caf::error& err) {
@@ -430,35 +430,27 @@ void on_typing(connection_actor* self, const protocol::typing_op& op) {
     [self, req](caf::error err) { send_error(self, req, err); });
 }
 
-void on_mark_read(connection_actor* self, const protocol::mark_read_op& op) {
-  auto& st = self->state;
-  auto req = op.req_json;
-  auto x = op;
-  with_channel(
-    self, st.ctx, op.channel,
-    [self, x](caf::actor ch) {
-      self->request(ch, 30s, mark_read_atom::value, self->state.user, x.seq, x.thread_root,
-                    caf::actor_cast<caf::actor>(self))
-        .then(
-          [self, req = x.req_json](read_state_info& info) {
-            send_frame(self, protocol::encode_read_state(
-                               req, info.channel, info.thread_root,
-                               protocol::read_counts{info.last_read, info.unread, info.mentions}));
-          },
-          [self, req = x.req_json](caf::error& err) { send_error(self, req, err); });
+void on_op(connection_self* self, protocol::mark_read_op& op) {
+  ask_channel(
+    self, op.channel, op.req_json, 30s,
+    [self, req = op.req_json](read_state_info& info) {
+      send_frame(self, protocol::encode_read_state(
+                         req, info.channel, info.thread_root,
+                         protocol::read_counts{info.last_read, info.unread, info.mentions}));
     },
-    [self, req](caf::error err) { send_error(self, req, err); });
+    mark_read_atom::value, self->state.user, op.seq, op.thread_root,
+    caf::actor_cast<caf::actor>(self));
 }
 
-void on_presence(connection_actor* self, const protocol::presence_op& op) {
+void on_op(connection_self* self, protocol::presence_op& op) {
   auto& st = self->state;
-  if (!st.user_actor) {
+  if (!st.user_hub) {
     send_error(self, op.req_json, "unavailable", "presence is starting, retry");
     return;
   }
-  self->request(st.user_actor, 10s, presence_atom::value, op.status, op.custom.has_value(),
+  self->request(st.user_hub, 10s, presence_atom::value, op.status, op.custom.has_value(),
                 op.custom.value_or(""))
-    .then([self, req = op.req_json](bool) { send_frame(self, encode_ok(req)); },
+    .then([self, req = op.req_json](bool) { send_frame(self, protocol::encode_ok(req)); },
           [self, req = op.req_json](caf::error& err) { send_error(self, req, err); });
 }
 
@@ -466,15 +458,16 @@ void on_presence(connection_actor* self, const protocol::presence_op& op) {
 
 /// Attaches to the user actor and watches it: one that stops (its last other device left
 /// just as this one arrived) is replaced by a fresh one.
-void attach_to_user(connection_actor* self, caf::actor u) {
+void attach_to_user(connection_self* self, caf::actor hdl) {
   auto& st = self->state;
-  st.user_actor = u;
+  auto u = caf::actor_cast<user_actor>(hdl);
+  st.user_hub = u;
   st.activity_sent_ms = now_ms();
   self->monitor(u);
   self->send(u, attach_atom::value, caf::actor_cast<caf::actor>(self));
 }
 
-void on_identified(connection_actor* self, const protocol::identify_op& op,
+void on_identified(connection_self* self, const protocol::identify_op& op,
                    const accounts::user& who) {
   auto& st = self->state;
   st.user = who.id;
@@ -514,194 +507,191 @@ void on_identified(connection_actor* self, const protocol::identify_op& op,
       [self](caf::error&) { close_with(self, cc::server_restart, "could not load channels"); });
 }
 
-void handle_op(connection_actor* self, protocol::client_op& op) {
+// -- client ops: one handler per op --------------------------------------------------
+
+/// Appends a draft to `channel`; the client gets the ack once it is durable.
+void append_to(connection_self* self, uint64_t channel, storage::event draft,
+               const std::string& req) {
+  draft.author = self->state.user;
+  ask_channel(
+    self, channel, req, 30s,
+    [self, req](storage::event& ev) { send_frame(self, protocol::encode_ack(req, ev)); },
+    append_atom::value, std::move(draft));
+}
+
+void on_op(connection_self* self, protocol::identify_op& op) {
   auto& st = self->state;
-  if (auto* id = std::get_if<protocol::identify_op>(&op)) {
-    if (st.now != phase::awaiting_identify) {
-      send_error(self, id->req_json, "already_identified", "identify was already sent");
-      return;
-    }
-    st.now = phase::identifying;
-    auto who = st.ctx->accounts->authenticate(id->token);
-    if (!who) {
-      send_error(self, id->req_json, "auth_failed", "invalid or expired token");
-      close_with(self, cc::auth_failed, "auth failed");
-      return;
-    }
-    on_identified(self, *id, *who);
+  if (st.now != phase::awaiting_identify) {
+    send_error(self, op.req_json, "already_identified", "identify was already sent");
     return;
   }
-  if (std::holds_alternative<protocol::heartbeat_op>(op)) {
-    st.last_heartbeat_ms = now_ms();
-    send_frame(self, protocol::encode_heartbeat_ack());
+  st.now = phase::identifying;
+  auto who = st.ctx->accounts->authenticate(op.token);
+  if (!who) {
+    send_error(self, op.req_json, "auth_failed", "invalid or expired token");
+    close_with(self, cc::auth_failed, "auth failed");
     return;
   }
-  auto req = std::visit([](auto& x) { return x.req_json; }, op);
+  on_identified(self, op, *who);
+}
+
+void on_op(connection_self* self, protocol::heartbeat_op&) {
+  self->state.last_heartbeat_ms = now_ms();
+  send_frame(self, protocol::encode_heartbeat_ack());
+}
+
+void on_op(connection_self* self, protocol::activity_op&) {
+  self->state.activity_sent_ms = 0; // an explicit activity op is always reported
+  note_activity(self);
+}
+
+void on_op(connection_self* self, protocol::send_op& op) {
+  storage::event d;
+  d.kind = storage::event_kind::message;
+  d.text = std::move(op.text);
+  d.nonce = std::move(op.nonce);
+  d.thread_root = op.thread_root;
+  append_to(self, op.channel, std::move(d), op.req_json);
+}
+
+void on_op(connection_self* self, protocol::edit_op& op) {
+  storage::event d;
+  d.kind = storage::event_kind::edit;
+  d.target_seq = op.seq;
+  d.text = std::move(op.text);
+  append_to(self, op.channel, std::move(d), op.req_json);
+}
+
+void on_op(connection_self* self, protocol::delete_op& op) {
+  storage::event d;
+  d.kind = storage::event_kind::remove;
+  d.target_seq = op.seq;
+  append_to(self, op.channel, std::move(d), op.req_json);
+}
+
+void on_op(connection_self* self, protocol::react_op& op) {
+  storage::event d;
+  d.kind = op.add ? storage::event_kind::reaction_add : storage::event_kind::reaction_remove;
+  d.target_seq = op.seq;
+  d.emoji = std::move(op.emoji);
+  append_to(self, op.channel, std::move(d), op.req_json);
+}
+
+void on_op(connection_self* self, protocol::subscribe_op& op) {
+  auto& st = self->state;
+  auto req = op.req_json;
+  auto channel = op.channel;
+  if (st.subs.count(channel) == 0 && st.subs.size() >= st.ctx->limits.max_channels_per_user) {
+    send_error(self, req, "too_many_channels", "subscription limit reached");
+    return;
+  }
+  auto go = [self, channel, req](uint64_t from) {
+    subscribe(self, channel, from, [self, channel, req](caf::error err) {
+      if (err) {
+        self->state.subs.erase(channel);
+        send_error(self, req, err);
+        return;
+      }
+      send_frame(self, protocol::encode_subscribed(req, channel,
+                                                   self->state.subs[channel].delivered));
+    });
+  };
+  if (op.after) {
+    go(*op.after);
+    return;
+  }
+  // Live only: start from the current head, which the channel reports.
+  ask_channel(self, channel, req, 10s, [go](uint64_t head) { go(head); },
+              subscribe_atom::value, caf::actor_cast<caf::actor>(self), st.user);
+}
+
+void on_op(connection_self* self, protocol::unsubscribe_op& op) {
+  auto& st = self->state;
+  if (auto i = st.subs.find(op.channel); i != st.subs.end()) {
+    if (i->second.channel)
+      self->send(i->second.channel, unsubscribe_atom::value, caf::actor_cast<caf::actor>(self));
+    st.subs.erase(i);
+  }
+  send_frame(self, protocol::encode_ok(op.req_json));
+}
+
+/// Reads one page of history for a member: newest-first reads are reversed, so the client
+/// always gets ascending seqs.
+void read_history(connection_self* self, const protocol::history_op& h) {
+  auto reader = storage_reader(self->state.ctx);
+  if (!reader) {
+    send_error(self, h.req_json, "unavailable", "storage reader restarting");
+    return;
+  }
+  using protocol::history_anchor;
+  auto dir = h.anchor == history_anchor::after    ? history_direction::after
+             : h.anchor == history_anchor::around ? history_direction::around
+                                                  : history_direction::before;
+  auto anchor = h.anchor == history_anchor::latest ? storage::latest_seq : h.seq;
+  self->request(reader, 30s, history_atom::value, h.channel, dir, anchor, h.limit)
+    .then(
+      [self, h, dir](history_page& p) {
+        if (dir == history_direction::before)
+          std::reverse(p.events.begin(), p.events.end());
+        send_frame(self, protocol::encode_history(h.req_json, h.channel, p.events, p.has_more));
+      },
+      [self, h](caf::error& err) { send_error(self, h.req_json, err); });
+}
+
+void on_op(connection_self* self, protocol::history_op& op) {
+  auto h = op;
+  ask_channel(
+    self, h.channel, h.req_json, 10s,
+    [self, h](bool member) {
+      if (!member) {
+        send_error(self, h.req_json, "forbidden", "not a member of this channel");
+        return;
+      }
+      read_history(self, h);
+    },
+    member_check_atom::value, self->state.user);
+}
+
+/// Ops a client may send before `ready`, and that no rate limit or activity applies to.
+template <class Op>
+constexpr bool any_phase_op = std::is_same_v<Op, protocol::identify_op>
+                              || std::is_same_v<Op, protocol::heartbeat_op>;
+
+/// The gate every other op passes: identified, within the connection's rate limit; it
+/// counts as activity (except the activity op itself, which always reports).
+bool admit(connection_self* self, const std::string& req, bool is_activity_op) {
+  auto& st = self->state;
   if (st.now != phase::ready) {
     send_error(self, req, "not_identified", "identify first");
     close_with(self, cc::protocol_error, "identify first");
-    return;
+    return false;
   }
   if (!st.ops.take(now_ms())) {
     chat_metrics::get().conn_rate_limited.inc();
     send_error(self, req, "rate_limited",
                "too many requests, retry after " + std::to_string(st.ops.retry_after_ms(now_ms()))
                  + " ms");
-    return;
+    return false;
   }
-  if (!std::holds_alternative<protocol::activity_op>(op))
+  if (!is_activity_op)
     note_activity(self);
-  if (auto* x = std::get_if<protocol::activity_op>(&op)) {
-    (void) x;
-    st.activity_sent_ms = 0; // an explicit activity op is always reported
-    note_activity(self);
-    return;
-  }
-  if (auto* x = std::get_if<protocol::typing_op>(&op))
-    return on_typing(self, *x);
-  if (auto* x = std::get_if<protocol::mark_read_op>(&op))
-    return on_mark_read(self, *x);
-  if (auto* x = std::get_if<protocol::presence_op>(&op))
-    return on_presence(self, *x);
-  auto append_to = [self](uint64_t channel, storage::event draft, std::string req) {
-    with_channel(
-      self, self->state.ctx, channel,
-      [self, draft, req](caf::actor ch) {
-        self->request(ch, 30s, append_atom::value, draft)
-          .then([self, req](storage::event& ev) { send_frame(self, protocol::encode_ack(req, ev)); },
-                [self, req](caf::error& err) { send_error(self, req, err); });
-      },
-      [self, req](caf::error err) { send_error(self, req, err); });
-  };
-  using storage::event_kind;
-  if (auto* x = std::get_if<protocol::send_op>(&op)) {
-    storage::event d;
-    d.kind = event_kind::message;
-    d.author = st.user;
-    d.text = std::move(x->text);
-    d.nonce = std::move(x->nonce);
-    d.thread_root = x->thread_root;
-    append_to(x->channel, std::move(d), x->req_json);
-  } else if (auto* x = std::get_if<protocol::edit_op>(&op)) {
-    storage::event d;
-    d.kind = event_kind::edit;
-    d.author = st.user;
-    d.target_seq = x->seq;
-    d.text = std::move(x->text);
-    append_to(x->channel, std::move(d), x->req_json);
-  } else if (auto* x = std::get_if<protocol::delete_op>(&op)) {
-    storage::event d;
-    d.kind = event_kind::remove;
-    d.author = st.user;
-    d.target_seq = x->seq;
-    append_to(x->channel, std::move(d), x->req_json);
-  } else if (auto* x = std::get_if<protocol::react_op>(&op)) {
-    storage::event d;
-    d.kind = x->add ? event_kind::reaction_add : event_kind::reaction_remove;
-    d.author = st.user;
-    d.target_seq = x->seq;
-    d.emoji = std::move(x->emoji);
-    append_to(x->channel, std::move(d), x->req_json);
-  } else if (auto* x = std::get_if<protocol::subscribe_op>(&op)) {
-    auto req2 = x->req_json;
-    auto channel = x->channel;
-    if (st.subs.count(channel) == 0 && st.subs.size() >= st.ctx->limits.max_channels_per_user) {
-      send_error(self, req2, "too_many_channels", "subscription limit reached");
-      return;
-    }
-    auto after = x->after.value_or(0);
-    bool live_only = !x->after.has_value();
-    // Live only: start from the current head, which subscribe() reports.
-    auto go = [self, channel, req2](uint64_t from) {
-      subscribe(self, channel, from, [self, channel, req2](caf::error err) {
-        if (err) {
-          self->state.subs.erase(channel);
-          send_error(self, req2, err);
-          return;
-        }
-        send_frame(self, encode_subscribed(req2, channel,
-                                                     self->state.subs[channel].delivered));
-      });
-    };
-    if (!live_only) {
-      go(after);
-    } else {
-      with_channel(
-        self, st.ctx, channel,
-        [self, channel, go, req2](caf::actor ch) {
-          self->request(ch, 10s, subscribe_atom::value, caf::actor_cast<caf::actor>(self),
-                        self->state.user)
-            .then([go](uint64_t head) { go(head); },
-                  [self, req2](caf::error& err) { send_error(self, req2, err); });
-        },
-        [self, req2](caf::error err) { send_error(self, req2, err); });
-    }
-  } else if (auto* x = std::get_if<protocol::unsubscribe_op>(&op)) {
-    auto i = st.subs.find(x->channel);
-    if (i != st.subs.end()) {
-      if (i->second.channel)
-        self->send(i->second.channel, unsubscribe_atom::value,
-                   caf::actor_cast<caf::actor>(self));
-      st.subs.erase(i);
-    }
-    send_frame(self, encode_ok(x->req_json));
-  } else if (auto* x = std::get_if<protocol::history_op>(&op)) {
-    auto h = *x;
-    with_channel(
-      self, st.ctx, h.channel,
-      [self, h](caf::actor ch) {
-        self->request(ch, 10s, member_check_atom::value, self->state.user)
-          .then(
-            [self, h](bool member) {
-              if (!member) {
-                send_error(self, h.req_json, "forbidden", "not a member of this channel");
-                return;
-              }
-              auto reader = storage_reader(self->state.ctx);
-              if (!reader) {
-                send_error(self, h.req_json, "unavailable", "storage reader restarting");
-                return;
-              }
-              auto fetch = [self, h, reader](int32_t dir, uint64_t anchor, uint32_t limit,
-                                             std::function<void(history_page&)> k) {
-                self->request(reader, 30s, history_atom::value, h.channel, dir, anchor, limit)
-                  .then([k](history_page& p) { k(p); },
-                        [self, h](caf::error& err) { send_error(self, h.req_json, err); });
-              };
-              auto reply = [self, h](std::vector<storage::event> evs, bool more) {
-                send_frame(self, protocol::encode_history(h.req_json, h.channel, evs, more));
-              };
-              using protocol::history_anchor;
-              switch (h.anchor) {
-                case history_anchor::latest:
-                  fetch(0, storage::latest_seq, h.limit, [reply](history_page& p) {
-                    std::reverse(p.events.begin(), p.events.end());
-                    reply(std::move(p.events), p.has_more);
-                  });
-                  break;
-                case history_anchor::before:
-                  fetch(0, h.seq, h.limit, [reply](history_page& p) {
-                    std::reverse(p.events.begin(), p.events.end());
-                    reply(std::move(p.events), p.has_more);
-                  });
-                  break;
-                case history_anchor::after:
-                  fetch(1, h.seq, h.limit,
-                        [reply](history_page& p) { reply(std::move(p.events), p.has_more); });
-                  break;
-                case history_anchor::around:
-                  fetch(2, h.seq, h.limit,
-                        [reply](history_page& p) { reply(std::move(p.events), p.has_more); });
-                  break;
-              }
-            },
-            [self, h](caf::error& err) { send_error(self, h.req_json, err); });
-      },
-      [self, h](caf::error err) { send_error(self, h.req_json, err); });
-  }
+  return true;
 }
 
-void on_inbound(connection_actor* self, std::string& text, bool binary) {
+void handle_op(connection_self* self, protocol::client_op& op) {
+  std::visit(
+    [self](auto& x) {
+      using op_type = std::decay_t<decltype(x)>;
+      if constexpr (!any_phase_op<op_type>) {
+        if (!admit(self, x.req_json, std::is_same_v<op_type, protocol::activity_op>))
+          return;
+      }
+      on_op(self, x);
+    },
+    op);
+}
+
+void on_inbound(connection_self* self, std::string& text, bool binary) {
   auto& st = self->state;
   if (st.closing)
     return;
@@ -719,7 +709,7 @@ void on_inbound(connection_actor* self, std::string& text, bool binary) {
   handle_op(self, std::get<protocol::client_op>(parsed));
 }
 
-caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
+caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
                               std::shared_ptr<ws_bridge> bridge) {
   auto& st = self->state;
   st.ctx = ctx;
@@ -734,8 +724,8 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
   });
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
-    if (st.user_actor && dm.source == st.user_actor.address()) {
-      st.user_actor = nullptr;
+    if (st.user_hub && dm.source == st.user_hub.address()) {
+      st.user_hub = user_actor{};
       if (!st.closing)
         self->delayed_send(self, std::chrono::milliseconds(20), attach_atom::value);
       return;
@@ -744,7 +734,7 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
     // it back on demand; subscribe again from what we delivered, so nothing is skipped.
     for (auto& [channel, sub] : self->state.subs)
       if (sub.channel && sub.channel.address() == dm.source) {
-        sub.channel = nullptr;
+        sub.channel = channel_actor{};
         self->delayed_send(self, std::chrono::milliseconds(20), resubscribe_atom::value, channel,
                            uint32_t{0});
       }
@@ -752,7 +742,7 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
   send_frame(self, protocol::encode_hello(ctx->limits.heartbeat_interval.count(), st.session));
   bridge->attach(caf::actor_cast<caf::actor>(self));
   self->delayed_send(self, ctx->limits.heartbeat_interval, tick_atom::value);
-  return {
+  return connection_behavior{
     [self](inbound_atom, std::string& text, bool binary) { on_inbound(self, text, binary); },
     [self](deliver_atom, uint64_t channel, uint64_t seq, frame& f) {
       on_live(self, channel, seq, f);
@@ -761,7 +751,7 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
     [self](ephemeral_atom, frame& f) { send_ephemeral(self, f); },
     [self](attach_atom) {
       auto& s = self->state;
-      if (s.closing || s.user_actor)
+      if (s.closing || s.user_hub)
         return;
       with_user(
         self, s.ctx, s.user, [self](caf::actor u) { attach_to_user(self, u); },
@@ -803,8 +793,7 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
         if (!err)
           return;
         auto& s2 = self->state;
-        if (err.category() == caf::atom("sb_chat")
-            && static_cast<chat_errc>(err.code()) == chat_errc::forbidden) {
+        if (is_chat_error(err, chat_errc::forbidden)) {
           s2.subs.erase(channel); // no longer a member
           return;
         }
@@ -832,9 +821,9 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
       auto& s = self->state;
       // A clean close by the client ends its presence at once; anything else (a drop, a
       // heartbeat timeout) gets the user actor's grace period.
-      if (s.user_actor)
-        self->send(s.user_actor, detach_atom::value, caf::actor_cast<caf::actor>(self),
-                   code == cc::normal || code == 1001);
+      if (s.user_hub)
+        self->send(s.user_hub, detach_atom::value, caf::actor_cast<caf::actor>(self),
+                   cc::is_clean(code));
       for (auto& [_, sub] : s.subs)
         if (sub.channel)
           self->send(sub.channel, unsubscribe_atom::value, caf::actor_cast<caf::actor>(self));
@@ -855,7 +844,7 @@ caf::behavior connection_impl(connection_actor* self, node_context_ptr ctx,
       }
       self->delayed_send(self, s.ctx->limits.heartbeat_interval / 2, tick_atom::value);
     },
-  };
+  }.unbox();
 }
 
 } // namespace
@@ -878,7 +867,7 @@ runtime::child_spec connection_spec(node_context_ptr ctx) {
 std::shared_ptr<transport::ws_handler>
 make_ws_handler(caf::actor_system& sys, node_context_ptr ctx,
                 std::shared_ptr<transport::ws_link> link) {
-  auto sup = ctx->names->get("supervisor", "connections");
+  auto sup = find_actor(*ctx, supervisor_name("connections"));
   if (!sup)
     return nullptr;
   auto bridge = std::make_shared<ws_bridge>(link);

@@ -11,8 +11,9 @@
 // violations (4005). Started under the "connections" supervisor as a temporary child: a
 // crashed connection is not restarted, its socket is closed and the client resumes.
 //
-// Messages: (inbound_atom, std::string frame), (binary_atom? no: inbound with empty) ,
-// (closed_atom, uint16_t code), (deliver_atom, channel, seq, frame), (tick_atom).
+// What other actors send it is `connection_actor` (interfaces.hpp); its socket's bridge sends it
+// (inbound_atom, text, binary) and (closed_atom, code), and it times itself with tick_atom
+// (heartbeats), pump_atom (paced replay), attach_atom and resubscribe_atom (retries).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,7 @@ class actor_system;
 }
 
 namespace sb::actors {
+
 
 /// Child spec template of the "connections" dynamic supervisor (temporary children).
 /// start_child args: (std::shared_ptr<ws_bridge>).

@@ -17,6 +17,7 @@
 #include "accounts/workspaces.hpp"
 #include "actors/admin_api.hpp"
 #include "actors/channel.hpp"
+#include "actors/chat_error.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/presence.hpp"
@@ -334,7 +335,7 @@ void append(request_actor* self, uint64_t channel, storage::event draft,
     fail = [self](const caf::error& err) { answer(self, error(err)); };
   with_channel(
     self, self->state.ctx, channel,
-    [self, draft, ok, fail](caf::actor ch) {
+    [self, draft, ok, fail](channel_actor ch) {
       self->request(ch, 30s, append_atom::value, draft)
         .then([ok](storage::event& ev) { ok(ev); }, [fail](caf::error& err) { fail(err); });
     },
@@ -520,7 +521,7 @@ void member_read(request_actor* self, const accounts::user& who, uint64_t channe
                  Request req, OnPage on_page) {
   with_channel(
     self, self->state.ctx, channel,
-    [self, who, req, on_page](caf::actor ch) {
+    [self, who, req, on_page](channel_actor ch) {
       self->request(ch, 10s, member_check_atom::value, who.id)
         .then(
           [self, req, on_page](bool member) {
@@ -539,7 +540,7 @@ void member_read(request_actor* self, const accounts::user& who, uint64_t channe
 
 void history(request_actor* self, const accounts::user& who, uint64_t channel,
              const route& r) {
-  int32_t dir = 0;
+  auto dir = history_direction::before;
   uint64_t anchor = storage::latest_seq;
   uint32_t limit = 50;
   if (auto l = r.param("limit")) {
@@ -558,17 +559,19 @@ void history(request_actor* self, const accounts::user& who, uint64_t channel,
     if (!v || (*v == 0 && std::string_view{name} != "after"))
       return answer(self, error(400, "bad_value", std::string{name} + " must be a seq"));
     anchor = *v;
-    dir = std::string_view{name} == "before" ? 0 : std::string_view{name} == "after" ? 1 : 2;
+    dir = std::string_view{name} == "before"  ? history_direction::before
+          : std::string_view{name} == "after" ? history_direction::after
+                                              : history_direction::around;
   }
   if (anchors > 1)
     return answer(self, error(400, "bad_value", "use at most one of before, after, around"));
   member_read(
     self, who, channel,
-    [self, channel, dir, anchor, limit](caf::actor reader) {
+    [self, channel, dir, anchor, limit](reader_actor reader) {
       return self->request(reader, 30s, history_atom::value, channel, dir, anchor, limit);
     },
     [self, channel, dir](history_page& p) {
-      if (dir == 0)
+      if (dir == history_direction::before)
         std::reverse(p.events.begin(), p.events.end());
       answer(self, json(200, protocol::encode_history("", channel, p.events, p.has_more)));
     });
@@ -584,7 +587,7 @@ void thread_replies(request_actor* self, const accounts::user& who, uint64_t cha
   auto limit = static_cast<uint32_t>(q->limit);
   member_read(
     self, who, channel,
-    [self, channel, root, after, limit](caf::actor reader) {
+    [self, channel, root, after, limit](reader_actor reader) {
       return self->request(reader, 30s, thread_atom::value, channel, root, after, limit);
     },
     [self, channel](history_page& p) {
@@ -944,7 +947,7 @@ bool route_read_state(request_actor* self, const accounts::user& who, http_reque
     auto root = b.thread_root.value_or(0);
     with_channel(
       self, ctx, *channel,
-      [self, who, seq, root](caf::actor ch) {
+      [self, who, seq, root](channel_actor ch) {
         self->request(ch, 30s, mark_read_atom::value, who.id, seq, root, caf::actor{})
           .then([self](read_state_info& info) { answer(self, json(200, read_state_json(info))); },
                 [self](caf::error& err) { answer(self, error(err)); });
@@ -964,7 +967,7 @@ bool route_read_state(request_actor* self, const accounts::user& who, http_reque
     auto page = *q;
     with_channel(
       self, ctx, id,
-      [self, who, id, page](caf::actor ch) {
+      [self, who, id, page](channel_actor ch) {
         self->request(ch, 10s, member_check_atom::value, who.id)
           .then(
             [self, id, page](bool member) {

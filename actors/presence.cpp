@@ -4,13 +4,14 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
-#include "actors/chat_messages.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/chat_metrics.hpp"
 #include "runtime/actor_stats.hpp"
 
@@ -51,7 +52,10 @@ struct presence_state {
   static inline const char* name = "presence";
 };
 
-using presence_actor = caf::stateful_actor<presence_state, runtime::supervised_actor>;
+using presence_self = caf::stateful_actor<presence_state, runtime::supervised_actor>;
+
+/// The public interface plus the batch timer.
+using presence_behavior = presence_actor::extend<caf::reacts_to<tick_atom>>::behavior_type;
 
 protocol::presence_entry entry_of(uint64_t user, const online_user& u) {
   return protocol::presence_entry{user, u.status, u.custom};
@@ -94,7 +98,7 @@ void index(presence_state& st, uint64_t user, const online_user& u) {
     st.workspace_online[w].insert(user);
 }
 
-void enqueue(presence_actor* self, uint64_t user, protocol::presence_entry entry,
+void enqueue(presence_self* self, uint64_t user, protocol::presence_entry entry,
              std::vector<uint64_t> channels) {
   auto& st = self->state;
   auto& p = st.pending[user];
@@ -109,7 +113,7 @@ void enqueue(presence_actor* self, uint64_t user, protocol::presence_entry entry
   }
 }
 
-void go_offline(presence_actor* self, uint64_t user) {
+void go_offline(presence_self* self, uint64_t user) {
   auto& st = self->state;
   auto i = st.users.find(user);
   if (i == st.users.end())
@@ -122,7 +126,7 @@ void go_offline(presence_actor* self, uint64_t user) {
 }
 
 /// One batch: per channel, one frame of its changed members, to its online members.
-void flush(presence_actor* self) {
+void flush(presence_self* self) {
   auto& st = self->state;
   st.batch_armed = false;
   std::unordered_map<uint64_t, std::vector<protocol::presence_entry>> by_channel;
@@ -144,7 +148,7 @@ void flush(presence_actor* self) {
   }
 }
 
-void send_snapshot(presence_actor* self, uint64_t user, const caf::actor& conn) {
+void send_snapshot(presence_self* self, uint64_t user, const caf::actor& conn) {
   auto& st = self->state;
   auto u = st.users.find(user);
   if (u == st.users.end())
@@ -167,7 +171,7 @@ void send_snapshot(presence_actor* self, uint64_t user, const caf::actor& conn) 
   }
 }
 
-caf::behavior presence_impl(presence_actor* self, node_context_ptr ctx) {
+caf::behavior presence_impl(presence_self* self, node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->set_down_handler([self](caf::down_msg& dm) {
     // A user actor died without saying offline (a crash): its user is offline.
@@ -178,7 +182,7 @@ caf::behavior presence_impl(presence_actor* self, node_context_ptr ctx) {
         return;
       }
   });
-  return {
+  return presence_behavior{
     [self](presence_set_atom, uint64_t user, caf::actor& actor, std::string& status,
            std::string& custom, std::vector<uint64_t>& channels,
            std::vector<uint64_t>& workspaces) {
@@ -253,10 +257,10 @@ caf::behavior presence_impl(presence_actor* self, node_context_ptr ctx) {
           out.push_back(entry_of(*i, st.users.at(*i)));
         }
       }
-      return caf::make_message(std::move(out), more);
+      return std::make_tuple(std::move(out), more);
     },
     [self](tick_atom) { flush(self); },
-  };
+  }.unbox();
 }
 
 } // namespace

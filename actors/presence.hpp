@@ -26,20 +26,14 @@
 
 #include <vector>
 
-#include <caf/allowed_unsafe_message_type.hpp>
-#include <caf/atom.hpp>
 
+#include "actors/chat_messages.hpp"
 #include "actors/node_context.hpp"
 #include "protocol/encode.hpp"
 #include "runtime/child_spec.hpp"
 
 namespace sb::actors {
 
-using presence_set_atom = caf::atom_constant<caf::atom("pres_set")>;
-using presence_member_atom = caf::atom_constant<caf::atom("pres_mem")>;
-using presence_snapshot_atom = caf::atom_constant<caf::atom("pres_snap")>;
-using presence_query_atom = caf::atom_constant<caf::atom("pres_q")>;
-using presence_online_atom = caf::atom_constant<caf::atom("pres_ws")>;
 
 /// Most users one `presence` frame lists; a bigger batch or snapshot is split.
 inline constexpr size_t max_presence_frame_users = 500;
@@ -48,5 +42,3 @@ inline constexpr size_t max_presence_frame_users = 500;
 runtime::child_spec presence_spec(node_context_ptr ctx);
 
 } // namespace sb::actors
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<sb::protocol::presence_entry>)

@@ -6,8 +6,8 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "actors/channel.hpp"
-#include "actors/chat_messages.hpp"
+#include "actors/chat_error.hpp"
+#include "actors/interfaces.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/frame_cache.hpp"
 #include "protocol/encode.hpp"
@@ -62,7 +62,7 @@ namespace {
 caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
   // Frames of recent replays, shared by every client resuming the same tail.
   auto cache = std::make_shared<frame_cache>(ctx->limits.replay_cache_bytes);
-  return {
+  return reader_actor::behavior_type{
     [ctx, cache](replay_atom, uint64_t channel, uint64_t after, uint64_t upto,
                  uint32_t limit) -> caf::result<event_page> {
       event_page page;
@@ -98,11 +98,11 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
                       && page.seqs.size() == want;
       return page;
     },
-    [ctx](history_atom, uint64_t channel, int32_t dir, uint64_t anchor,
+    [ctx](history_atom, uint64_t channel, history_direction dir, uint64_t anchor,
           uint32_t limit) -> caf::result<history_page> {
       history_page page;
       page.channel = channel;
-      if (dir == 2) {
+      if (dir == history_direction::around) {
         // Around: the anchor and older events (half), then newer ones; ascending.
         uint32_t half = std::max<uint32_t>(limit / 2, 1);
         uint64_t from = anchor == storage::latest_seq ? anchor : anchor + 1;
@@ -125,7 +125,8 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
         page.has_more = more_before || more_after;
         return page;
       }
-      auto d = dir == 0 ? storage::direction::backward : storage::direction::forward;
+      auto d = dir == history_direction::before ? storage::direction::backward
+                                                : storage::direction::forward;
       // One extra event tells whether more exist without a second scan.
       auto evs = ctx->db->read_range(channel, d, anchor, limit + 1);
       if (!evs)
@@ -270,18 +271,18 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
       }
       return out;
     },
-  };
+  }.unbox();
 }
 
 } // namespace
 
-runtime::child_spec reader_spec(node_context_ptr ctx) {
+runtime::child_spec reader_spec(node_context_ptr ctx, bool detached) {
   runtime::child_spec cs;
   cs.id = "reader";
   cs.kind = "reader";
   cs.registered = true;
-  cs.start = [ctx](runtime::child_context& c) {
-    return c.self->spawn<caf::detached>(reader, ctx);
+  cs.start = [ctx, detached](runtime::child_context& c) {
+    return detached ? c.self->spawn<caf::detached>(reader, ctx) : c.self->spawn(reader, ctx);
   };
   return cs;
 }

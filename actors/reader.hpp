@@ -3,20 +3,11 @@
 // thread, so range scans never stall the cooperative scheduler that runs channel and
 // connection actors. Registered as ("reader", "0").
 //
-// Requests (see chat_messages.hpp):
-//   (replay_atom, channel, after_seq, upto_seq, limit) -> event_page   (after, upto]
-//   (history_atom, channel, dir, anchor, limit)        -> history_page  dir 0 before (newest
-//                                                        first), 1 after, 2 around (ascending)
-//   (thread_atom, channel, root, after, limit)         -> history_page  root (if after = 0),
-//                                                        then replies > after, ascending
-//   (load_atom, channel)                               -> channel_load
-//   (ready_atom, user, max_channels)                   -> std::vector<channel_summary>
-//                                                        (with the user's read counts)
-//   (unread_atom, user, channel, root, head, dm)       -> read_state_info
-//   (presence_atom, user)                              -> presence_load
+// Its messages are `reader_actor` (interfaces.hpp).
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "actors/chat_messages.hpp"
 #include "protocol/encode.hpp"
@@ -29,6 +20,7 @@ struct channel_record;
 
 namespace sb::actors {
 
+
 /// The summary (as `ready` and the HTTP API list it) of a stored channel record; head 0.
 channel_summary summary_of(const storage::channel_record& rec);
 
@@ -38,7 +30,9 @@ protocol::channel_info to_wire(const channel_summary& s);
 /// The `auth` key of a user's stored manual presence: "ps:<id>" -> manual NUL custom.
 std::string presence_status_key(uint64_t user);
 
-/// Child spec of the reader (permanent, detached, registered).
-runtime::child_spec reader_spec(node_context_ptr ctx);
+/// Child spec of the reader (permanent, registered). `detached` (the default) gives it a
+/// thread of its own; false schedules it like any actor, which only deterministic actor
+/// tests want (CAF's test coordinator then runs its reads in order with everything else).
+runtime::child_spec reader_spec(node_context_ptr ctx, bool detached = true);
 
 } // namespace sb::actors

@@ -10,13 +10,15 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
-#include "actors/admin_messages.hpp"
 #include "actors/channel.hpp"
 #include "actors/channel_directory.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/presence.hpp"
 #include "actors/reader.hpp"
 #include "runtime/actor_stats.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/registry.hpp"
 #include "storage/commit_pool.hpp"
@@ -28,16 +30,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-using grace_atom = caf::atom_constant<caf::atom("grace")>;
-using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
-using republish_atom = caf::atom_constant<caf::atom("republish")>;
 
 // -- state ---------------------------------------------------------------------------
 
 struct user_state {
   node_context_ptr ctx;
   uint64_t id = 0;
-  std::unordered_map<caf::actor_id, caf::actor> devices; // attached connections
+  std::unordered_map<caf::actor_id, connection_actor> devices; // attached connections
   bool loaded = false;              // channels, workspaces, stored status are known
   std::vector<uint64_t> channels;   // scope of the presence fan-out
   std::vector<uint64_t> workspaces;
@@ -48,19 +47,20 @@ struct user_state {
   bool idle = false;                // no activity for presence_idle
   std::string published;            // status the directory has ("" = none)
   std::string published_custom;
-  caf::actor directory;             // the presence directory we published to
+  presence_actor directory;         // the presence directory we published to
   uint64_t grace_generation = 0;    // a pending offline-after-grace, if it matches
   std::vector<caf::actor> awaiting_snapshot; // attached before the load finished
   static inline const char* name = "user";
 };
 
-using user_actor = caf::stateful_actor<user_state, runtime::supervised_actor>;
+using user_self = caf::stateful_actor<user_state, runtime::supervised_actor>;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
+/// The public interface plus the user actor's own timers.
+using user_behavior = user_actor::extend<caf::reacts_to<grace_atom, uint64_t>,
+                                         caf::reacts_to<tick_atom>,
+                                         caf::reacts_to<republish_atom>>::behavior_type;
+
+using runtime::now_ms;
 
 /// online, away or dnd, from the manual choice and idleness.
 std::string effective_status(const user_state& st) {
@@ -71,9 +71,9 @@ std::string effective_status(const user_state& st) {
   return "online";
 }
 
-caf::actor directory_of(user_actor* self) {
+presence_actor directory_of(user_self* self) {
   auto& st = self->state;
-  auto d = st.ctx->names->get("presence", "presence");
+  auto d = find_actor<presence_actor>(*st.ctx, presence_name());
   if (d && d != st.directory) {
     // Watch it: a restarted directory starts empty and needs us again.
     self->monitor(d);
@@ -83,7 +83,7 @@ caf::actor directory_of(user_actor* self) {
 }
 
 /// Tells the directory our status when it changed (or it never had it).
-void publish(user_actor* self) {
+void publish(user_self* self) {
   auto& st = self->state;
   if (!st.loaded || st.devices.empty())
     return;
@@ -99,7 +99,7 @@ void publish(user_actor* self) {
              st.custom, st.channels, st.workspaces);
 }
 
-void go_offline_and_stop(user_actor* self) {
+void go_offline_and_stop(user_self* self) {
   auto& st = self->state;
   if (!st.published.empty())
     if (auto d = directory_of(self))
@@ -111,7 +111,7 @@ void go_offline_and_stop(user_actor* self) {
 }
 
 /// The last device is gone: offline now (a clean close) or after the grace period.
-void on_last_device_gone(user_actor* self, bool clean) {
+void on_last_device_gone(user_self* self, bool clean) {
   auto& st = self->state;
   if (clean) {
     go_offline_and_stop(self);
@@ -121,25 +121,25 @@ void on_last_device_gone(user_actor* self, bool clean) {
                      ++st.grace_generation);
 }
 
-void remove_device(user_actor* self, caf::actor_id id, bool clean) {
+void remove_device(user_self* self, caf::actor_id id, bool clean) {
   auto& st = self->state;
   auto i = st.devices.find(id);
   if (i == st.devices.end())
     return;
-  self->demonitor(i->second);
+  self->demonitor(i->second.address());
   st.devices.erase(i);
   if (st.devices.empty())
     on_last_device_gone(self, clean);
 }
 
-void arm_idle_check(user_actor* self) {
+void arm_idle_check(user_self* self) {
   auto& st = self->state;
   auto every = std::min<std::chrono::milliseconds>(st.ctx->limits.presence_idle / 4, 30s);
   self->delayed_send(self, std::max<std::chrono::milliseconds>(every, 25ms), tick_atom::value);
 }
 
 /// Stores the manual status through the group commit (a blind put: no read).
-void store_status(user_actor* self) {
+void store_status(user_self* self) {
   auto& st = self->state;
   rocksdb::WriteBatch batch;
   std::string value = st.manual;
@@ -150,7 +150,7 @@ void store_status(user_actor* self) {
   (void) st.ctx->writer->submit(st.id, std::move(batch), [](const storage::status&) {});
 }
 
-caf::behavior user_impl(user_actor* self, node_context_ptr ctx, uint64_t id) {
+caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
   auto& st0 = self->state;
   st0.ctx = std::move(ctx);
   st0.id = id;
@@ -159,7 +159,7 @@ caf::behavior user_impl(user_actor* self, node_context_ptr ctx, uint64_t id) {
     auto& st = self->state;
     if (st.directory && dm.source == st.directory.address()) {
       // The directory restarted empty: publish again once it is back.
-      st.directory = nullptr;
+      st.directory = presence_actor{};
       st.published.clear();
       self->delayed_send(self, 200ms, republish_atom::value);
       return;
@@ -192,10 +192,10 @@ caf::behavior user_impl(user_actor* self, node_context_ptr ctx, uint64_t id) {
         });
   }
   arm_idle_check(self);
-  return {
+  return user_behavior{
     [self](attach_atom, caf::actor& conn) {
       auto& st = self->state;
-      if (!st.devices.emplace(conn.id(), conn).second)
+      if (!st.devices.emplace(conn.id(), caf::actor_cast<connection_actor>(conn)).second)
         return;
       self->monitor(conn);
       ++st.grace_generation; // back within the grace period: never went offline
@@ -277,10 +277,10 @@ caf::behavior user_impl(user_actor* self, node_context_ptr ctx, uint64_t id) {
     [self](admin_probe_atom) -> user_probe {
       user_probe p{self->state.id, {}};
       for (auto& [_, conn] : self->state.devices)
-        p.devices.push_back(conn);
+        p.devices.push_back(caf::actor_cast<caf::actor>(conn));
       return p;
     },
-  };
+  }.unbox();
 }
 
 } // namespace

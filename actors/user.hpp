@@ -10,16 +10,13 @@
 // publishes each change to the node's presence directory (presence.hpp), which fans it out.
 // Started on demand under the "users" supervisor (temporary), registered ("user", "<id>").
 //
-// Messages: (attach_atom, conn), (detach_atom, conn, clean) from connections;
-//           (activity_atom) from connections, at most every 30 s;
-//           (presence_atom, status, has_custom, custom) -> bool: set the manual status;
-//           (joined_atom, channel, seq), (left_atom, channel) from channel actors;
-//           (read_state_atom, frame, origin) from channel actors: to every device but origin;
-//           (ephemeral_atom, frame) from the presence directory: to every device.
+// Its messages are `user_actor` (interfaces.hpp); it times itself with grace_atom (offline after the
+// grace period), tick_atom (idle check), loaded_atom and republish_atom.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include <caf/actor.hpp>
 #include <caf/error.hpp>
@@ -29,6 +26,7 @@
 #include "runtime/child_spec.hpp"
 
 namespace sb::actors {
+
 
 /// Child spec template of the "users" dynamic supervisor (key = user id).
 runtime::child_spec user_spec(node_context_ptr ctx);

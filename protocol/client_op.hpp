@@ -17,6 +17,8 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/limits.hpp"
+
 namespace sb::protocol {
 
 /// Stable error codes sent to clients in `{"op":"error","code":...}`.
@@ -37,9 +39,9 @@ inline constexpr std::string_view too_many_resume_entries = "too_many_resume_ent
 /// Caps applied by `parse_client_frame`.
 struct parse_limits {
   /// Max Unicode code points in a message text (send/edit). Default: 4000.
-  std::size_t max_text_chars = 4000;
+  std::size_t max_text_chars = max_message_chars;
   /// Max bytes of a send nonce. Default: 64.
-  std::size_t max_nonce_bytes = 64;
+  std::size_t max_nonce_bytes = protocol::max_nonce_bytes;
   /// Max entries in identify's "resume" object. Default: 1000.
   std::size_t max_resume_entries = 1000;
   /// Larger history "limit" values are clamped to this. Default: 200.

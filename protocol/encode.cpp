@@ -208,6 +208,26 @@ std::string encode_history(std::string_view req_json, std::uint64_t channel,
   return out;
 }
 
+std::string encode_ok(std::string_view req_json) {
+  std::string out;
+  json_writer w(out);
+  w.begin_object().field("op", "ok");
+  if (!req_json.empty())
+    w.raw_field("req", req_json);
+  w.end_object();
+  return out;
+}
+
+std::string encode_subscribed(std::string_view req_json, std::uint64_t channel, std::uint64_t seq) {
+  std::string out;
+  json_writer w(out);
+  w.begin_object().field("op", "subscribed");
+  if (!req_json.empty())
+    w.raw_field("req", req_json);
+  w.id_field("channel", channel).field("seq", seq).end_object();
+  return out;
+}
+
 std::string encode_heartbeat_ack() { return R"({"op":"heartbeat_ack"})"; }
 
 std::string encode_resumed(std::uint64_t channel, std::uint64_t from_seq, std::uint64_t to_seq) {

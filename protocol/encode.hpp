@@ -100,6 +100,12 @@ channel_kind channel_kind_of(std::string_view stored) noexcept;
 std::string encode_history(std::string_view req_json, std::uint64_t channel,
                            const std::vector<storage::event>& events, bool has_more);
 
+/// `{"op":"ok","req":..}`: a request that succeeded with nothing more to say.
+std::string encode_ok(std::string_view req_json);
+
+/// `{"op":"subscribed","req":..,"channel":"..","seq":N}`: live from seq N on.
+std::string encode_subscribed(std::string_view req_json, std::uint64_t channel, std::uint64_t seq);
+
 /// `{"op":"heartbeat_ack"}`
 std::string encode_heartbeat_ack();
 

@@ -20,6 +20,8 @@
 #include <string_view>
 #include <utility>
 
+#include "runtime/clock.hpp"
+
 namespace sb::runtime::log {
 
 /// Severity of a record; records below the process level are dropped.
@@ -117,10 +119,7 @@ inline std::string format(level l, std::string_view event, std::initializer_list
 inline void write(level l, std::string_view event, std::initializer_list<field> fields) {
   if (!enabled(l))
     return;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::chrono::system_clock::now().time_since_epoch())
-              .count();
-  auto line = format(l, event, fields, ms);
+  auto line = format(l, event, fields, now_ms());
   auto rc = ::write(STDERR_FILENO, line.data(), line.size());
   (void) rc; // nowhere to report a failed log write
 }

@@ -26,6 +26,7 @@
 #include <caf/system_messages.hpp>
 
 #include "runtime/actor_stats.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/introspection.hpp"
 #include "runtime/log.hpp"
@@ -38,11 +39,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
 
 // -- state ---------------------------------------------------------------------------
 
@@ -140,7 +136,7 @@ bool start_record(supervisor_actor* self, child_record& rec) {
   rec.handle = child;
   rec.stats = stats_of(child);
   rec.state = child_state::running;
-  rec.started_at_ms = unix_ms_now();
+  rec.started_at_ms = now_ms();
   st.by_actor[child.id()] = rec.cursor;
   if (cs.registered && st.spec.names)
     st.spec.names->put(kind_of(cs), rec.key, child);
@@ -509,7 +505,7 @@ caf::behavior supervisor_impl(supervisor_actor* self, supervisor_spec spec,
   st.spec = std::move(spec);
   st.parent_id = parent_id;
   st.own_restarts = own_restarts;
-  st.started_at_ms = unix_ms_now();
+  st.started_at_ms = now_ms();
   self->set_exit_handler([self](caf::exit_msg& msg) { handle_exit(self, msg); });
   self->set_down_handler([self](caf::down_msg& msg) { handle_down(self, msg); });
   // Static children start in order before any message is handled (OTP init).

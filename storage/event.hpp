@@ -72,6 +72,14 @@ struct event {
   friend bool operator==(const event&, const event&) = default;
 };
 
+/// Field list for CAF's inspectors (the chat actors send events between nodes); needs no
+/// CAF header: the enum travels as its underlying integer.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event& x) {
+  return f(x.channel_id, x.seq, x.id, x.kind, x.author, x.time_ms, x.target_seq,
+           x.thread_root, x.subject, x.text, x.emoji, x.nonce);
+}
+
 /// Attributes a channel_updated event may set (its `emoji`), with their value rules:
 /// name 1..80 bytes, topic 0..1000 bytes, archived "1" or "0".
 inline constexpr std::string_view channel_attr_name = "name";

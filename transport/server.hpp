@@ -22,21 +22,12 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/close_codes.hpp"
+
 namespace sb::transport {
 
-/// Stable WebSocket close codes (documented in docs/transport.md with resume/re-identify).
-namespace close_code {
-constexpr uint16_t normal = 1000;            ///< Regular close (either side).
-constexpr uint16_t abnormal = 1006;          ///< Reported to on_closed: no close frame seen.
-constexpr uint16_t internal_error = 1011;    ///< ws_factory returned no handler.
-constexpr uint16_t server_restart = 1012;    ///< server::stop(); client resumes elsewhere/later.
-constexpr uint16_t auth_failed = 4001;       ///< Bad or expired credentials; re-identify.
-constexpr uint16_t heartbeat_timeout = 4002; ///< No heartbeat in time (app layer); resume.
-constexpr uint16_t rate_limited = 4003;      ///< Too many frames (app layer); resume later.
-constexpr uint16_t slow_consumer = 4004;     ///< Outbox bounds exceeded; resume.
-constexpr uint16_t protocol_error = 4005;    ///< Invalid frame content (app layer); re-identify.
-constexpr uint16_t frame_too_large = 4006;   ///< Inbound message over max_frame_bytes; resume.
-} // namespace close_code
+/// Stable WebSocket close codes: protocol/close_codes.hpp holds them all.
+namespace close_code = protocol::close_code;
 
 /// A serialized frame shared by every receiver (serialize once, fan out the bytes).
 using frame = std::shared_ptr<const std::string>;

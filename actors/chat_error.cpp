@@ -1,0 +1,52 @@
+// chat_error: codes, construction and description of chat errors (see chat_error.hpp).
+#include "actors/chat_error.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/make_message.hpp>
+#include <caf/sec.hpp>
+
+namespace sb::actors {
+
+namespace {
+constexpr auto chat_category = caf::atom("sb_chat");
+} // namespace
+
+const char* to_string(chat_errc x) noexcept {
+  switch (x) {
+    case chat_errc::none: return "none";
+    case chat_errc::forbidden: return "forbidden";
+    case chat_errc::not_found: return "not_found";
+    case chat_errc::rate_limited: return "rate_limited";
+    case chat_errc::overloaded: return "overloaded";
+    case chat_errc::storage_failed: return "storage_failed";
+    case chat_errc::bad_request: return "bad_request";
+    case chat_errc::archived: return "archived";
+    case chat_errc::bad_value: return "bad_value";
+  }
+  return "internal";
+}
+
+caf::error make_chat_error(chat_errc x, std::string message) {
+  return caf::error{static_cast<uint8_t>(x), chat_category,
+                    caf::make_message(std::move(message))};
+}
+
+std::pair<std::string, std::string> describe(const caf::error& err) {
+  if (err.category() == chat_category) {
+    std::string msg;
+    if (err.context().match_elements<std::string>())
+      msg = err.context().get_as<std::string>(0);
+    return {to_string(static_cast<chat_errc>(err.code())), msg};
+  }
+  if (err == caf::sec::request_timeout)
+    return {"timeout", "the request timed out, retry"};
+  if (err == caf::sec::request_receiver_down)
+    return {"unavailable", "the channel restarted, retry"};
+  return {"internal", "internal error"};
+}
+
+bool is_chat_error(const caf::error& err, chat_errc x) noexcept {
+  return err.category() == chat_category && static_cast<chat_errc>(err.code()) == x;
+}
+
+} // namespace sb::actors

@@ -1,0 +1,39 @@
+// chat_error: the chat core's error vocabulary. Actors answer requests with these as
+// caf::error values (category "sb_chat"); both doors turn them into the same stable
+// `code` strings and HTTP statuses (docs/protocol.md, "Errors").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include <caf/error.hpp>
+
+namespace sb::actors {
+
+/// Error codes of the chat core, sent to clients as stable `code` strings.
+enum class chat_errc : uint8_t {
+  none = 0,
+  forbidden,        ///< not a member / not allowed
+  not_found,        ///< no such channel or event
+  rate_limited,     ///< token bucket empty; retry later
+  overloaded,       ///< durable writer queue full; retry later
+  storage_failed,   ///< the durable write failed; the channel restarts
+  bad_request,      ///< semantically invalid (e.g. edit of someone else's message)
+  archived,         ///< the channel is archived (read-only)
+  bad_value,        ///< a value out of range (e.g. mark_read past the head)
+};
+
+/// Stable snake_case code of a chat error, e.g. "forbidden".
+const char* to_string(chat_errc x) noexcept;
+
+/// A caf::error in the "sb_chat" category.
+caf::error make_chat_error(chat_errc x, std::string message = {});
+
+/// Whether `err` is the chat error `x`.
+bool is_chat_error(const caf::error& err, chat_errc x) noexcept;
+
+/// The chat code and message of an error (anything else maps to "internal").
+std::pair<std::string, std::string> describe(const caf::error& err);
+
+} // namespace sb::actors

@@ -1,0 +1,158 @@
+// Every struct of the chat type-ID block survives CAF's binary serializer, alone and inside
+// a message of the shape actors send across nodes; a struct whose inspect forgets a field
+// fails here (every field is set to a non-default value).
+#include <doctest/doctest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+
+#include "actors/chat_messages.hpp"
+#include "actors/message_types.hpp"
+
+using namespace sb;
+using namespace sb::actors;
+
+namespace {
+
+struct fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  fixture() {
+    register_chat_types(cfg);
+    cfg.set("scheduler.max-threads", 1);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  template <class T>
+  T round_trip(const T& x) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{*sys, buf};
+    auto copy = x;
+    REQUIRE_FALSE(sink(copy));
+    T y;
+    caf::binary_deserializer source{*sys, buf};
+    REQUIRE_FALSE(source(y));
+    return y;
+  }
+
+  caf::message round_trip_message(const caf::message& msg) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{*sys, buf};
+    auto copy = msg;
+    REQUIRE_FALSE(sink(copy));
+    caf::message out;
+    caf::binary_deserializer source{*sys, buf};
+    REQUIRE_FALSE(source(out));
+    return out;
+  }
+};
+
+storage::event sample_event() {
+  storage::event e;
+  e.channel_id = 11;
+  e.seq = 7;
+  e.id = 0x1234567890ull;
+  e.kind = storage::event_kind::reaction_add;
+  e.author = 42;
+  e.time_ms = 1'700'000'000'000ull;
+  e.target_seq = 3;
+  e.thread_root = 2;
+  e.subject = 99;
+  e.text = std::string("h\xc3\xa9llo \0 world", 14);
+  e.emoji = "thumbsup";
+  e.nonce = "n-1";
+  return e;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "storage events and history pages round-trip") {
+  auto e = sample_event();
+  CHECK(round_trip(e) == e);
+  std::vector<storage::event> evs{e, e};
+  evs[1].seq = 8;
+  evs[1].kind = storage::event_kind::channel_updated;
+  CHECK(round_trip(evs) == evs);
+  history_page p{11, evs, true};
+  CHECK(round_trip(p) == p);
+}
+
+TEST_CASE_FIXTURE(fixture, "frames travel as their bytes and replay pages keep them") {
+  auto f = make_frame(R"({"op":"event","seq":7})");
+  auto g = round_trip(f);
+  REQUIRE(g);
+  CHECK(*g == *f);
+  CHECK(g.bytes != f.bytes); // a new shared buffer on the receiving side
+  event_page page{11, {7, 8}, {f, make_frame("second")}, true};
+  CHECK(round_trip(page) == page);
+  CHECK(round_trip(frame{}).size() == 0); // an empty frame arrives as an empty buffer
+}
+
+TEST_CASE_FIXTURE(fixture, "summaries, loads and read state round-trip") {
+  channel_summary s{5, "general", "public", 10, 3, "topic", true, {1, 2}, true, 8, 2, 1};
+  CHECK(round_trip(s) == s);
+  std::vector<channel_summary> ss{s, s};
+  ss[1].id = 6;
+  CHECK(round_trip(ss) == ss);
+  read_state_info r{1, 2, 3, 4, 5, 6};
+  CHECK(round_trip(r) == r);
+  channel_load l{true, 10, 4, "general", "dm", 7, {7, 9}, 3, "t", true, {7, 9}};
+  CHECK(round_trip(l) == l);
+  presence_load pl{{1, 2}, {0, 3}, true, "dnd", "lunch"};
+  CHECK(round_trip(pl) == pl);
+  protocol::presence_entry pe{7, "away", "brb"};
+  auto pe2 = round_trip(pe);
+  CHECK(pe2.user == 7);
+  CHECK(pe2.status == "away");
+  CHECK(pe2.custom == "brb");
+}
+
+TEST_CASE_FIXTURE(fixture, "operator probes round-trip") {
+  channel_probe c{5, true, "g", "public", false, 9, 10, 1, 2, {1, 2}, 1, {1}, 1.5, 2000, 4000, true};
+  CHECK(round_trip(c) == c);
+  connection_probe k{7, "s1", "ready", 100, 2, 3.5, 11, 12, true, 1, {{5, 9, true}}};
+  CHECK(round_trip(k) == k);
+  auto u = round_trip(user_probe{7, {}});
+  CHECK(u.user == 7);
+  CHECK(u.devices.empty());
+}
+
+TEST_CASE_FIXTURE(fixture, "messages of cross-node shape round-trip with their types") {
+  auto e = sample_event();
+  // append: (append_atom, draft) and its committed answer
+  auto m = round_trip_message(caf::make_message(append_atom::value, e));
+  REQUIRE(m.match_elements<append_atom, storage::event>());
+  CHECK(m.get_as<storage::event>(1) == e);
+  // delivery: (deliver_atom, channel, seq, frame)
+  m = round_trip_message(caf::make_message(deliver_atom::value, uint64_t{11}, uint64_t{7},
+                                           make_frame("bytes")));
+  REQUIRE((m.match_elements<deliver_atom, uint64_t, uint64_t, frame>()));
+  CHECK(*m.get_as<frame>(3) == "bytes");
+  // read-state sync: (read_state_atom, frame, origin)
+  m = round_trip_message(caf::make_message(read_state_atom::value, make_frame("rs"), caf::actor{}));
+  REQUIRE((m.match_elements<read_state_atom, frame, caf::actor>()));
+  // presence delta: (presence_set_atom, user, actor, status, custom, channels, workspaces)
+  m = round_trip_message(caf::make_message(presence_set_atom::value, uint64_t{7}, caf::actor{},
+                                           std::string{"dnd"}, std::string{"x"},
+                                           std::vector<uint64_t>{1, 2}, std::vector<uint64_t>{0}));
+  REQUIRE((m.match_elements<presence_set_atom, uint64_t, caf::actor, std::string, std::string,
+                            std::vector<uint64_t>, std::vector<uint64_t>>()));
+  CHECK(m.get_as<std::vector<uint64_t>>(5) == std::vector<uint64_t>{1, 2});
+  // history request with its direction, and a replay page answer
+  m = round_trip_message(caf::make_message(history_atom::value, uint64_t{11},
+                                           history_direction::around, uint64_t{5}, uint32_t{50}));
+  REQUIRE((m.match_elements<history_atom, uint64_t, history_direction, uint64_t, uint32_t>()));
+  CHECK(m.get_as<history_direction>(2) == history_direction::around);
+  event_page page{11, {7}, {make_frame("f")}, false};
+  m = round_trip_message(caf::make_message(page));
+  REQUIRE(m.match_elements<event_page>());
+  CHECK(m.get_as<event_page>(0) == page);
+  std::vector<protocol::presence_entry> entries{{7, "online", ""}};
+  m = round_trip_message(caf::make_message(entries));
+  REQUIRE(m.match_elements<std::vector<protocol::presence_entry>>());
+  CHECK(m.get_as<std::vector<protocol::presence_entry>>(0)[0].status == "online");
+}
