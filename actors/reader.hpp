@@ -35,9 +35,6 @@ channel_summary summary_of(const storage::channel_record& rec);
 /// The wire form of a summary (for `ready` and the HTTP API).
 protocol::channel_info to_wire(const channel_summary& s);
 
-/// The `auth` key of a user's stored manual presence: "ps:<id>" -> manual NUL custom.
-std::string presence_status_key(uint64_t user);
-
 /// Child spec of the reader (permanent, detached, registered).
 runtime::child_spec reader_spec(node_context_ptr ctx);
 
