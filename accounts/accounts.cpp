@@ -17,6 +17,7 @@
 
 #include "accounts/record_codec.hpp"
 #include "storage/keys.hpp"
+#include "storage/schema.hpp"
 
 namespace sb::accounts {
 
@@ -133,22 +134,18 @@ bool token_well_formed(std::string_view token) {
 
 // -- keys and records ---------------------------------------------------------------------
 
+using storage::table;
+
 std::string name_key(std::string_view lowered) {
-  std::string k = "n:";
-  k.append(lowered);
-  return k;
+  return storage::schema::user_name_key(lowered);
 }
 
 std::string user_key(std::uint64_t id) {
-  std::string k = "u:";
-  storage::keys::put_be64(k, id);
-  return k;
+  return storage::schema::user_account_key(id);
 }
 
 std::string token_key(const token_hash& h) {
-  std::string k = "t:";
-  k.append(reinterpret_cast<const char*>(h.data()), h.size());
-  return k;
+  return storage::schema::session_key(h);
 }
 
 token_hash hash_token(std::string_view token) {
@@ -193,7 +190,7 @@ std::optional<user_record> decode_record(std::string_view in) {
 
 /// The record of `id`; not_found when absent.
 result<user_record> load_record(const storage::store& db, std::uint64_t id) {
-  auto raw = db.auth_get(user_key(id));
+  auto raw = db.get_record(table::user_accounts, user_key(id));
   if (!raw)
     return storage_error(raw.error());
   if (!raw->has_value())
@@ -207,7 +204,7 @@ result<user_record> load_record(const storage::store& db, std::uint64_t id) {
 /// The id `n:<lowered>` points at, or nullopt.
 result<std::optional<std::uint64_t>> lookup_name(const storage::store& db,
                                                  std::string_view lowered) {
-  auto raw = db.auth_get(name_key(lowered));
+  auto raw = db.get_record(table::user_names, name_key(lowered));
   if (!raw)
     return storage_error(raw.error());
   if (!raw->has_value())
@@ -378,13 +375,14 @@ result<user> service::sign_up(std::string_view name, std::string_view password,
   // Record first, name claim second (synced, which also makes the record durable): a crash
   // in between leaves an unreachable record, never a name without a user.
   auto ukey = user_key(rec.who.id);
-  if (auto st = db_.auth_put(ukey, encode_record(rec), false); !st.ok())
+  if (auto st = db_.put_record(table::user_accounts, ukey, encode_record(rec), false); !st.ok())
     return storage_error(st);
   std::string id_value;
   storage::keys::put_be64(id_value, rec.who.id);
-  auto claimed = db_.auth_put_if_absent(name_key(*lowered), id_value);
+  auto claimed = db_.put_record_if_absent(table::user_names, name_key(*lowered), id_value);
   if (!claimed || !*claimed) {
-    (void) db_.auth_delete(ukey, false); // best effort; the record is unreachable anyway
+    // Best effort; the record is unreachable anyway.
+    (void) db_.delete_record(table::user_accounts, ukey, false);
     if (!claimed)
       return storage_error(claimed.error());
     return error{errc::name_taken, "user name is taken"};
@@ -431,7 +429,7 @@ result<session> service::log_in(std::string_view name, std::string_view password
   std::string value;
   storage::keys::put_be64(value, s.who.id);
   storage::keys::put_be64(value, s.expires_ms);
-  if (auto st = db_.auth_put(token_key(h), value, db_.options().sync); !st.ok())
+  if (auto st = db_.put_record(table::sessions, token_key(h), value, db_.options().sync); !st.ok())
     return storage_error(st);
   // A fresh random token cannot have been revoked yet: cache it regardless of the epoch.
   cache_->insert(h, {s.who.id, s.expires_ms}, std::nullopt);
@@ -446,7 +444,7 @@ result<user> service::authenticate(std::string_view token) {
   std::uint64_t epoch = 0;
   auto cached = cache_->lookup(h, epoch);
   if (!cached) {
-    auto raw = db_.auth_get(token_key(h));
+    auto raw = db_.get_record(table::sessions, token_key(h));
     if (!raw)
       return storage_error(raw.error());
     if (!raw->has_value())
@@ -460,7 +458,7 @@ result<user> service::authenticate(std::string_view token) {
   }
   if (cached->expires_ms <= now) {
     // Expired: forget it (unsynced; losing this delete only leaves a dead entry).
-    (void) db_.auth_delete(token_key(h), false);
+    (void) db_.delete_record(table::sessions, token_key(h), false);
     cache_->evict(h, true);
     return error{errc::invalid_token, token_message};
   }
@@ -478,14 +476,14 @@ result<bool> service::log_out(std::string_view token) {
     return error{errc::invalid_token, token_message};
   auto h = hash_token(token);
   auto key = token_key(h);
-  auto raw = db_.auth_get(key);
+  auto raw = db_.get_record(table::sessions, key);
   if (!raw)
     return storage_error(raw.error());
   if (!raw->has_value()) {
     cache_->evict(h, true);
     return error{errc::invalid_token, token_message};
   }
-  if (auto st = db_.auth_delete(key, db_.options().sync); !st.ok())
+  if (auto st = db_.delete_record(table::sessions, key, db_.options().sync); !st.ok())
     return storage_error(st);
   cache_->evict(h, true); // after the delete: see the epoch note at the top
   return true;
@@ -494,19 +492,19 @@ result<bool> service::log_out(std::string_view token) {
 result<std::string> service::sweep_expired_tokens(std::string_view after,
                                                   std::size_t max_entries,
                                                   std::size_t& deleted) {
-  auto page = db_.auth_scan("t:", after, max_entries);
+  auto page = db_.scan_records(table::sessions, "", after, max_entries);
   if (!page)
     return storage_error(page.error());
   auto now = now_ms_();
-  std::vector<std::pair<std::string, std::optional<std::string>>> gone;
+  std::vector<storage::record_op> gone;
   for (auto& [key, value] : *page) {
     auto v = storage::keys::decode_pair(value);
     if (v && v->second <= now)
-      gone.emplace_back(key, std::nullopt);
+      gone.push_back({table::sessions, key, std::nullopt});
   }
   if (!gone.empty()) {
     // Unsynced: a lost delete only leaves a dead entry for the next sweep.
-    if (auto st = db_.auth_write(gone, false); !st.ok())
+    if (auto st = db_.write_records(gone, false); !st.ok())
       return storage_error(st);
     deleted += gone.size();
   }

@@ -1,10 +1,11 @@
 // Accounts: user sign-up, log-in with argon2id password hashes, and opaque session tokens.
 //
-// Everything lives in the store's `auth` column family (layout in docs/storage.md):
-//   n:<lowercased name>     -> be64 user id
-//   u:<be64 id>             -> u8 version=1 | be64 id | be64 created_ms | str name
-//                              | str display_name | str argon2id hash   (str = be16 len + bytes)
-//   t:<SHA-256(token), 32B> -> be64 user id | be64 expiry ms
+// Records live in the store's tables (storage/schema.hpp, docs/storage.md):
+//   user_names     <lowercased name>     -> be64 user id
+//   user_accounts  <be64 id>             -> u8 version=1 | be64 id | be64 created_ms | str name
+//                                           | str display_name | str argon2id hash
+//                                           (str = be16 len + bytes)
+//   sessions       <SHA-256(token), 32B> -> be64 user id | be64 expiry ms
 // A session token is 32 random bytes as URL-safe base64 without padding (43 chars); only
 // its SHA-256 is stored, so a copy of the data dir cannot be used to log in. Passwords and
 // tokens never appear in error messages or logs. Plain C++20 + libsodium (no CAF).
@@ -157,7 +158,7 @@ public:
   result<bool> log_out(std::string_view token);
 
   /// Deletes up to `max_entries` session entries that expired before now (one bounded scan
-  /// of the `t:` range from `after`, "" = the start). Returns the key to continue from ("" =
+  /// of the `sessions` table from `after`, "" = the start). Returns the key to continue from ("" =
   /// the scan reached the end) and adds the number deleted to `deleted`. Run periodically
   /// so abandoned sessions do not pile up. Errors: storage.
   result<std::string> sweep_expired_tokens(std::string_view after, std::size_t max_entries,

@@ -1,5 +1,5 @@
-// record_codec: the be16-length-prefixed strings of the accounts records in `auth` (user
-// records, workspace records; layouts in docs/storage.md). Internal to accounts/.
+// record_codec: the be16-length-prefixed strings of the accounts records (user accounts,
+// workspaces; layouts in docs/storage.md). Internal to accounts/.
 #pragma once
 
 #include <cstddef>

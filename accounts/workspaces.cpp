@@ -1,9 +1,11 @@
-// accounts::workspaces: workspace records, memberships (wm:/uw:) and channel lists (wc:)
-// in the store's `auth` column family (layout in accounts/workspaces.hpp).
+// accounts::workspaces: workspace records, memberships (workspace_members and
+// user_workspaces) and channel lists (workspace_channels) in the store's tables (layout in
+// accounts/workspaces.hpp).
 //
-// Membership changes are check-then-write (read wm:, then one atomic auth_write of wm: and
-// uw:). A process-wide mutex serializes those two steps so that concurrent add/remove calls
-// report exact true/false answers; the store's own auth mutex keeps every write atomic.
+// Membership changes are check-then-write (read the member entry, then one atomic
+// write_records of it and the user's entry). A process-wide mutex serializes those two
+// steps so that concurrent add/remove calls report exact true/false answers; the store's
+// record mutex keeps every write atomic.
 #include "accounts/workspaces.hpp"
 
 #include <algorithm>
@@ -13,18 +15,15 @@
 
 #include "accounts/record_codec.hpp"
 #include "storage/keys.hpp"
+#include "storage/schema.hpp"
 
 namespace sb::accounts {
 
 namespace {
 
 constexpr std::uint8_t workspace_record_version = 1;
-constexpr std::string_view workspace_prefix = "w:";
-constexpr std::string_view member_prefix = "wm:";
-constexpr std::string_view user_ws_prefix = "uw:";
-constexpr std::string_view channel_prefix = "wc:";
-
-using write_ops = std::vector<std::pair<std::string, std::optional<std::string>>>;
+using storage::table;
+using write_ops = std::vector<storage::record_op>;
 
 /// Serializes the read-then-write of add_member/remove_member (see the note at the top).
 std::mutex& membership_mutex() {
@@ -47,32 +46,10 @@ bool workspace_name_ok(std::string_view s) {
 
 // -- keys ---------------------------------------------------------------------------------
 
-/// `prefix` followed by be64(a).
-std::string key1(std::string_view prefix, std::uint64_t a) {
-  std::string k;
-  k.reserve(prefix.size() + 8);
-  k.append(prefix);
-  storage::keys::put_be64(k, a);
-  return k;
-}
-
-/// `prefix` followed by be64(a) | be64(b).
-std::string key2(std::string_view prefix, std::uint64_t a, std::uint64_t b) {
-  std::string k = key1(prefix, a);
-  storage::keys::put_be64(k, b);
-  return k;
-}
-
-std::string workspace_key(std::uint64_t ws) { return key1(workspace_prefix, ws); }
-std::string member_key(std::uint64_t ws, std::uint64_t user) {
-  return key2(member_prefix, ws, user);
-}
-std::string user_ws_key(std::uint64_t user, std::uint64_t ws) {
-  return key2(user_ws_prefix, user, ws);
-}
-std::string channel_key(std::uint64_t ws, std::uint64_t channel) {
-  return key2(channel_prefix, ws, channel);
-}
+using storage::schema::user_workspace_key;
+using storage::schema::workspace_channel_key;
+using storage::schema::workspace_key;
+using storage::schema::workspace_member_key;
 
 // -- records ------------------------------------------------------------------------------
 
@@ -103,7 +80,7 @@ std::optional<workspace> decode_workspace(std::string_view in) {
   return w;
 }
 
-/// The role byte of a wm: value; nullopt when it is not a known role.
+/// The role byte of a member entry; nullopt when it is not a known role.
 std::optional<workspace_role> decode_role(std::string_view v) {
   if (v.size() != 1)
     return std::nullopt;
@@ -121,18 +98,18 @@ std::string encode_role(workspace_role r) {
 
 // -- reads --------------------------------------------------------------------------------
 
-/// Whether w:<ws> exists (false for the default workspace, which has no record).
+/// Whether the record of `ws` exists (false for the default workspace, which has no record).
 result<bool> workspace_exists(const storage::store& db, std::uint64_t ws) {
-  auto raw = db.auth_get(workspace_key(ws));
+  auto raw = db.get_record(table::workspaces, workspace_key(ws));
   if (!raw)
     return storage_error(raw.error());
   return raw->has_value();
 }
 
-/// The role stored in wm:<ws><user>, or nullopt when not a member.
+/// The stored role of `user` in `ws`, or nullopt when not a member.
 result<std::optional<workspace_role>> stored_role(const storage::store& db, std::uint64_t ws,
                                                   std::uint64_t user) {
-  auto raw = db.auth_get(member_key(ws, user));
+  auto raw = db.get_record(table::workspace_members, workspace_member_key(ws, user));
   if (!raw)
     return storage_error(raw.error());
   if (!raw->has_value())
@@ -143,17 +120,17 @@ result<std::optional<workspace_role>> stored_role(const storage::store& db, std:
   return std::optional<workspace_role>{*r};
 }
 
-/// Second halves of the keys `prefix | be64(first) | be64(second)` with second > `after`,
+/// Second halves of the keys `be64(first) | be64(second)` of `t` with second > `after`,
 /// ascending, at most min(limit, max_workspace_page).
-result<std::vector<std::uint64_t>> scan_ids(const storage::store& db, std::string_view prefix,
+result<std::vector<std::uint64_t>> scan_ids(const storage::store& db, table t,
                                             std::uint64_t first, std::uint64_t after,
                                             std::size_t limit) {
   std::vector<std::uint64_t> out;
   limit = std::min(limit, max_workspace_page);
   if (limit == 0)
     return out;
-  auto scan_prefix = key1(prefix, first);
-  auto rows = db.auth_scan(scan_prefix, key2(prefix, first, after), limit);
+  auto scan_prefix = storage::schema::owner_prefix(first);
+  auto rows = db.scan_records(t, scan_prefix, storage::keys::pair_key(first, after), limit);
   if (!rows)
     return storage_error(rows.error());
   out.reserve(rows->size());
@@ -187,10 +164,11 @@ result<workspace> workspaces::create(std::string_view name, std::uint64_t owner)
 
   write_ops ops;
   ops.reserve(3);
-  ops.emplace_back(workspace_key(w.id), encode_workspace(w));
-  ops.emplace_back(member_key(w.id, owner), encode_role(workspace_role::owner));
-  ops.emplace_back(user_ws_key(owner, w.id), std::string{});
-  if (auto st = db_.auth_write(ops, db_.options().sync); !st.ok())
+  ops.push_back({table::workspaces, workspace_key(w.id), encode_workspace(w)});
+  ops.push_back({table::workspace_members, workspace_member_key(w.id, owner),
+                 encode_role(workspace_role::owner)});
+  ops.push_back({table::user_workspaces, user_workspace_key(owner, w.id), std::string{}});
+  if (auto st = db_.write_records(ops, db_.options().sync); !st.ok())
     return storage_error(st);
   return w;
 }
@@ -198,7 +176,7 @@ result<workspace> workspaces::create(std::string_view name, std::uint64_t owner)
 result<workspace> workspaces::get(std::uint64_t id) const {
   if (id == default_workspace)
     return workspace{default_workspace, 0, 0, "default"};
-  auto raw = db_.auth_get(workspace_key(id));
+  auto raw = db_.get_record(table::workspaces, workspace_key(id));
   if (!raw)
     return storage_error(raw.error());
   if (!raw->has_value())
@@ -258,9 +236,10 @@ result<bool> workspaces::add_member(std::uint64_t ws, std::uint64_t user) {
     return false;
   write_ops ops;
   ops.reserve(2);
-  ops.emplace_back(member_key(ws, user), encode_role(workspace_role::member));
-  ops.emplace_back(user_ws_key(user, ws), std::string{});
-  if (auto st = db_.auth_write(ops, db_.options().sync); !st.ok())
+  ops.push_back({table::workspace_members, workspace_member_key(ws, user),
+                 encode_role(workspace_role::member)});
+  ops.push_back({table::user_workspaces, user_workspace_key(user, ws), std::string{}});
+  if (auto st = db_.write_records(ops, db_.options().sync); !st.ok())
     return storage_error(st);
   return true;
 }
@@ -278,9 +257,9 @@ result<bool> workspaces::remove_member(std::uint64_t ws, std::uint64_t user) {
     return error{errc::forbidden, "the owner cannot leave workspace " + std::to_string(ws)};
   write_ops ops;
   ops.reserve(2);
-  ops.emplace_back(member_key(ws, user), std::nullopt);
-  ops.emplace_back(user_ws_key(user, ws), std::nullopt);
-  if (auto st = db_.auth_write(ops, db_.options().sync); !st.ok())
+  ops.push_back({table::workspace_members, workspace_member_key(ws, user), std::nullopt});
+  ops.push_back({table::user_workspaces, user_workspace_key(user, ws), std::nullopt});
+  if (auto st = db_.write_records(ops, db_.options().sync); !st.ok())
     return storage_error(st);
   return true;
 }
@@ -289,25 +268,25 @@ result<std::vector<std::uint64_t>> workspaces::members(std::uint64_t ws, std::ui
                                                        std::size_t limit) const {
   if (auto why = not_listed(db_, ws))
     return *why;
-  return scan_ids(db_, member_prefix, ws, after, limit);
+  return scan_ids(db_, table::workspace_members, ws, after, limit);
 }
 
 result<std::vector<std::uint64_t>> workspaces::of_user(std::uint64_t user, std::uint64_t after,
                                                        std::size_t limit) const {
-  return scan_ids(db_, user_ws_prefix, user, after, limit);
+  return scan_ids(db_, table::user_workspaces, user, after, limit);
 }
 
 result<bool> workspaces::add_channel(std::uint64_t ws, std::uint64_t channel, bool sync) {
   write_ops ops;
-  ops.emplace_back(channel_key(ws, channel), std::string{});
-  if (auto st = db_.auth_write(ops, sync && db_.options().sync); !st.ok())
+  ops.push_back({table::workspace_channels, workspace_channel_key(ws, channel), std::string{}});
+  if (auto st = db_.write_records(ops, sync && db_.options().sync); !st.ok())
     return storage_error(st);
   return true;
 }
 
 result<std::vector<std::uint64_t>> workspaces::channels(std::uint64_t ws, std::uint64_t after,
                                                         std::size_t limit) const {
-  return scan_ids(db_, channel_prefix, ws, after, limit);
+  return scan_ids(db_, table::workspace_channels, ws, after, limit);
 }
 
 } // namespace sb::accounts

@@ -1,16 +1,16 @@
 // Workspaces: named groups of users that own channels (Slack's workspace, Discord's server).
 //
-// Everything lives in the store's `auth` column family next to the accounts records
-// (layout in docs/storage.md; all integers be64):
-//   w:<ws>            -> u8 version=1 | be64 id | be64 owner | be64 created_ms | str name
-//                        (str = be16 length + bytes)
-//   wm:<ws><user>     -> u8 role (1 = member, 2 = owner)
-//   uw:<user><ws>     -> ""   (a user's workspaces, same write as wm:)
-//   wc:<ws><channel>  -> ""   (channels created in a workspace; read by "browse")
-// Each change is one atomic `store::auth_write`. Workspace 0 is the node's default
+// Records live in the store's tables (storage/schema.hpp, docs/storage.md; all integers
+// be64):
+//   workspaces          <ws>            -> u8 version=1 | be64 id | be64 owner
+//                                          | be64 created_ms | str name (be16 len + bytes)
+//   workspace_members   <ws><user>      -> u8 role (1 = member, 2 = owner)
+//   user_workspaces     <user><ws>      -> ""  (a user's workspaces, same write)
+//   workspace_channels  <ws><channel>   -> ""  (channels created there; read by "browse")
+// Each change is one atomic `store::write_records`. Workspace 0 is the node's default
 // workspace: it has no record, every user is a member, and channels created without a
 // workspace are listed under it. Plain C++20 (no CAF); thread-safe (the store serializes
-// auth writes; reads are RocksDB point reads and bounded scans).
+// record writes; reads are RocksDB point reads and bounded scans).
 #pragma once
 
 #include <cstddef>
@@ -44,7 +44,7 @@ struct workspace {
   friend bool operator==(const workspace&, const workspace&) = default;
 };
 
-/// Workspaces and their members and channels, over the store's `auth` column family.
+/// Workspaces and their members and channels, over the store's workspace tables.
 class workspaces {
 public:
   /// `next_id` must return unique non-zero ids (e.g. storage::id_generator).

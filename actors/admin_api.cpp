@@ -1145,22 +1145,13 @@ caf::behavior admin_impl(admin_actor* self, node_context_ptr ctx, http_request r
 
 // -- the admin worker ----------------------------------------------------------------
 
-/// Audit keys: "audit:" + be64(id); ids rise with time (ms << 16 | counter), so a key
-/// scan returns records oldest first and an id is a stable paging cursor.
-constexpr std::string_view audit_prefix = "audit:";
-
-std::string audit_key(uint64_t id) {
-  std::string k{audit_prefix};
-  for (int i = 7; i >= 0; --i)
-    k.push_back(static_cast<char>((id >> (8 * i)) & 0xff));
-  return k;
-}
+/// Audit records are keyed by id (storage::schema::audit_key); ids rise with time
+/// (ms << 16 | counter), so a scan returns records oldest first and an id is a stable
+/// paging cursor.
+using storage::schema::audit_key;
 
 uint64_t audit_id_of(std::string_view key) {
-  uint64_t id = 0;
-  for (size_t i = audit_prefix.size(); i < key.size() && i < audit_prefix.size() + 8; ++i)
-    id = (id << 8) | static_cast<unsigned char>(key[i]);
-  return id;
+  return storage::keys::decode_id(key).value_or(0);
 }
 
 /// Audit records older than this are deleted, at most audit_prune_step a minute (a polling
@@ -1175,17 +1166,17 @@ void prune_audit(const node_context& ctx) {
                               audit_retention).count();
   if (cutoff <= 0)
     return;
-  auto page = ctx.db->auth_scan(audit_prefix, "", audit_prune_step);
+  auto page = ctx.db->scan_records(storage::table::audit, "", "", audit_prune_step);
   if (!page)
     return;
-  std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+  std::vector<storage::record_op> ops;
   for (auto& [k, v] : *page) {
     if (static_cast<int64_t>(audit_id_of(k) >> 16) >= cutoff)
       break;
-    ops.emplace_back(k, std::nullopt);
+    ops.push_back({storage::table::audit, k, std::nullopt});
   }
   if (!ops.empty())
-    (void) ctx.db->auth_write(ops, false); // best effort: retried next hour
+    (void) ctx.db->write_records(ops, false); // best effort: retried next hour
 }
 
 struct worker_state {
@@ -1265,12 +1256,12 @@ caf::behavior admin_worker(rt::supervised_actor* self, node_context_ptr ctx) {
       // Actions are synced before the next record; reads ride on the next sync (a clean
       // shutdown flushes them too).
       bool sync = rec.method != "GET";
-      if (auto s = ctx->db->auth_put(audit_key(id), v, sync); !s.ok())
+      if (auto s = ctx->db->put_record(storage::table::audit, audit_key(id), v, sync); !s.ok())
         runtime::log::error("audit_write_failed", {{"path", rec.path}});
     },
     [ctx](audit_page_atom, uint64_t after, uint32_t limit) -> caf::result<std::string> {
       auto from = after == 0 ? std::string{} : audit_key(after);
-      auto page = ctx->db->auth_scan(audit_prefix, from, limit);
+      auto page = ctx->db->scan_records(storage::table::audit, "", from, limit);
       if (!page)
         return caf::make_error(caf::sec::runtime_error);
       std::string out;

@@ -3,7 +3,7 @@
 //   /admin/api/...  JSON API behind the --admin-token bearer token: overview, topology
 //                   (paged supervisor snapshots), top actors, actor detail, actions (stop,
 //                   disconnect a user, passivate idle channels) and the audit log. Every
-//                   call, reads included, is audited in RocksDB (auth table, "audit:" keys).
+//                   call, reads included, is audited in RocksDB (the `audit` table).
 //   /metrics        Prometheus text, unauthenticated and read-only (counters only, never
 //                   chat content), so an ordinary scraper needs no secret.
 //

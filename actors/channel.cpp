@@ -189,11 +189,11 @@ caf::error check_append(channel_self* self, const storage::event& d,
     case event_kind::channel_updated:
       if (!member)
         return make_chat_error(chat_errc::forbidden, "not a member of this channel");
-      if (st.kind == "dm" && d.emoji != storage::channel_attr_topic)
+      if (st.kind == "dm" && d.attribute != storage::channel_attr_topic)
         return make_chat_error(chat_errc::bad_request, "a DM has only a topic to change");
-      if (st.archived && d.emoji != storage::channel_attr_archived)
+      if (st.archived && d.attribute != storage::channel_attr_archived)
         return make_chat_error(chat_errc::archived, "the channel is archived");
-      if (d.emoji == storage::channel_attr_archived && (d.text == "1") == st.archived)
+      if (d.attribute == storage::channel_attr_archived && (d.text == "1") == st.archived)
         return make_chat_error(chat_errc::bad_request,
                                st.archived ? "already archived" : "not archived");
       {
@@ -291,7 +291,7 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
   bool top_level = d.kind == event_kind::message && d.thread_root == 0;
   if (top_level)
     hints.ordinal = st.message_count + 1;
-  rocksdb::WriteBatch batch;
+  storage::batch batch;
   if (auto s = st.ctx->db->prepare(d, batch, hints); !s.ok())
     return make_chat_error(chat_errc::bad_request, s.message());
   auto addr = self->address();
@@ -312,7 +312,7 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
     ++st.message_count; // a failed write restarts the actor, which reloads the count
   if (d.kind == event_kind::channel_created) {
     st.exists = true;
-    st.kind = d.emoji;
+    st.kind = d.channel_kind;
     st.creator = d.author;
     st.workspace = d.subject;
     if (st.kind == "dm")
@@ -323,11 +323,11 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
   if (d.kind == event_kind::channel_updated) {
     // Settings change when the seq is assigned, so a send right after an archive is
     // refused; a failed write restarts the actor, which reloads them from storage.
-    if (d.emoji == storage::channel_attr_name)
+    if (d.attribute == storage::channel_attr_name)
       st.channel_name = d.text;
-    else if (d.emoji == storage::channel_attr_topic)
+    else if (d.attribute == storage::channel_attr_topic)
       st.topic = d.text;
-    else if (d.emoji == storage::channel_attr_archived)
+    else if (d.attribute == storage::channel_attr_archived)
       st.archived = d.text == "1";
   }
   if (!d.nonce.empty())
@@ -439,7 +439,7 @@ caf::result<read_state_info> mark_read(channel_self* self, uint64_t user, uint64
   }
   // The cursor merge keeps the maximum, so this write needs no read and a stale device's
   // mark changes nothing; it goes through the group commit like every durable write.
-  rocksdb::WriteBatch batch;
+  storage::batch batch;
   st.ctx->db->prepare_read_state(batch, user, st.id, seq, root);
   auto token = ++st.next_read_token;
   auto addr = self->address();

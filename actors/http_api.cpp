@@ -486,7 +486,7 @@ void append_channel_created(request_actor* self, const accounts::user& who, uint
   created.kind = storage::event_kind::channel_created;
   created.author = who.id;
   created.text = name;
-  created.emoji = kind;
+  created.channel_kind = kind;
   created.subject = workspace;
   append(self, id, created, [self, id, who, done](storage::event&) {
     storage::event join;
@@ -661,13 +661,11 @@ void open_dm(request_actor* self, const accounts::user& who, std::vector<uint64_
     return answer(self, error(400, "bad_value", "a DM needs another user"));
   if (members.size() > max_body_users + 1)
     return answer(self, error(400, "bad_value", "a group DM has at most 9 members"));
-  // The key of a member set: "d:" + the sorted ids (be64); a 1:1 DM is "d:" + pair_key.
-  std::string key = "d:";
+  // One record per member set (the sorted ids), so the same set always opens one channel.
+  std::string key = storage::schema::dm_key(members);
   std::string text;
-  for (auto m : members) {
-    storage::keys::put_be64(key, m);
+  for (auto m : members)
     text += (text.empty() ? "" : ",") + std::to_string(m);
-  }
   // Claiming the member set's channel id is a synced write: on the auth worker.
   auto fresh = ctx->ids->next();
   offload_then(
@@ -676,12 +674,13 @@ void open_dm(request_actor* self, const accounts::user& who, std::vector<uint64_
       for (auto m : members)
         if (m != who.id && !ctx->accounts->get(m))
           return {error(404, "not_found", "no such user"), {}};
-      auto put = ctx->db->auth_put_if_absent(key, storage::keys::id_key(fresh));
+      auto put =
+        ctx->db->put_record_if_absent(storage::table::dms, key, storage::keys::id_key(fresh));
       if (!put)
         return {error(500, "storage_failed", "could not store the DM"), {}};
       if (*put)
         return {json(200, ""), {fresh}};
-      auto existing = ctx->db->auth_get(key);
+      auto existing = ctx->db->get_record(storage::table::dms, key);
       if (!existing || !*existing || (*existing)->size() != 8)
         return {error(500, "storage_failed", "could not read the DM"), {}};
       return {json(200, ""), {storage::keys::get_be64((*existing)->data())}};
@@ -711,7 +710,7 @@ void create_dm(request_actor* self, const accounts::user& who, uint64_t id,
   storage::event created;
   created.kind = storage::event_kind::channel_created;
   created.author = who.id;
-  created.emoji = "dm";
+  created.channel_kind = "dm";
   created.text = text;
   append(self, id, created, [self, op](storage::event&) { join_dm_members(self, op, 0); },
          [self, op](const caf::error& err) {
@@ -897,7 +896,7 @@ void update_channel(request_actor* self, uint64_t author, uint64_t channel,
   storage::event d;
   d.kind = storage::event_kind::channel_updated;
   d.author = author;
-  d.emoji = attr;
+  d.attribute = attr;
   d.text = value;
   append(self, channel, d, [self, author, channel, attrs](storage::event& ev) {
     if (attrs.empty())

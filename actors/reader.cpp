@@ -38,10 +38,6 @@ channel_summary summary_of(const storage::channel_record& rec) {
   return s;
 }
 
-std::string presence_status_key(uint64_t user) {
-  return "ps:" + std::to_string(user);
-}
-
 protocol::channel_info to_wire(const channel_summary& s) {
   protocol::channel_info c;
   c.id = s.id;
@@ -237,7 +233,8 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
           if (w != 0)
             out.workspaces.push_back(w);
       }
-      auto rec = ctx->db->auth_get(presence_status_key(user));
+      auto rec = ctx->db->get_record(storage::table::presence_status,
+                                     storage::schema::presence_status_key(user));
       if (!rec)
         return storage_error(rec.error());
       if (*rec) {

@@ -27,9 +27,6 @@ channel_summary summary_of(const storage::channel_record& rec);
 /// The wire form of a summary (for `ready` and the HTTP API).
 protocol::channel_info to_wire(const channel_summary& s);
 
-/// The `auth` key of a user's stored manual presence: "ps:<id>" -> manual NUL custom.
-std::string presence_status_key(uint64_t user);
-
 /// Child spec of the reader (permanent, registered). `detached` (the default) gives it a
 /// thread of its own; false schedules it like any actor, which only deterministic actor
 /// tests want (CAF's test coordinator then runs its reads in order with everything else).

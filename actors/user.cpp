@@ -141,11 +141,12 @@ void arm_idle_check(user_self* self) {
 /// Stores the manual status through the group commit (a blind put: no read).
 void store_status(user_self* self) {
   auto& st = self->state;
-  rocksdb::WriteBatch batch;
+  storage::batch batch;
   std::string value = st.manual;
   value.push_back('\0');
   value += st.custom;
-  st.ctx->db->prepare_auth_put(batch, presence_status_key(st.id), value);
+  st.ctx->db->prepare_record_put(batch, storage::table::presence_status,
+                                 storage::schema::presence_status_key(st.id), value);
   // Best effort against a full queue: the in-memory status still holds for this session.
   (void) st.ctx->writer->submit(st.id, std::move(batch), [](const storage::status&) {});
 }

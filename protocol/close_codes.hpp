@@ -19,7 +19,7 @@ constexpr uint16_t rate_limited = 4003;      ///< Too many frames (app layer); r
 constexpr uint16_t slow_consumer = 4004;     ///< Outbox bounds exceeded; resume.
 constexpr uint16_t protocol_error = 4005;    ///< Invalid frame content (app layer); re-identify.
 constexpr uint16_t frame_too_large = 4006;   ///< Inbound message over max_frame_bytes; resume.
-constexpr uint16_t operator_disconnect = 4007; ///< An operator disconnected the user; resume.
+constexpr uint16_t disconnected = 4007;      ///< An operator closed the user's sessions; re-identify.
 
 /// A close the client asked for: presence ends at once instead of after the grace period.
 constexpr bool is_clean(uint16_t code) noexcept {

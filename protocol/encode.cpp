@@ -62,8 +62,8 @@ void write_event_fields(json_writer& w, const event& e, const event_extras& extr
       w.id_field("user", e.member_user());
       break;
     case event_kind::channel_created:
-      w.field("kind", std::string_view(e.emoji)).id_field("workspace", e.subject);
-      if (e.emoji == "dm") {
+      w.field("kind", std::string_view(e.channel_kind)).id_field("workspace", e.subject);
+      if (e.channel_kind == "dm") {
         w.key("members").begin_array();
         for (auto m : storage::parse_member_list(e.text)) w.id(m);
         w.end_array();
@@ -73,10 +73,10 @@ void write_event_fields(json_writer& w, const event& e, const event_extras& extr
       break;
     case event_kind::channel_updated:
       // One attribute per event: {"name":..}, {"topic":..} or {"archived":bool}.
-      if (e.emoji == storage::channel_attr_archived)
+      if (e.attribute == storage::channel_attr_archived)
         w.field("archived", e.text == "1");
       else
-        w.field(std::string_view(e.emoji), std::string_view(e.text));
+        w.field(std::string_view(e.attribute), std::string_view(e.text));
       break;
   }
 }

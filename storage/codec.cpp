@@ -145,6 +145,9 @@ status validate(const event& e) {
     return bad("emoji longer than " + std::to_string(max_emoji_bytes) + " bytes");
   if (e.nonce.size() > max_nonce_bytes)
     return bad("nonce longer than " + std::to_string(max_nonce_bytes) + " bytes");
+  if (e.channel_kind.size() > max_label_bytes || e.attribute.size() > max_label_bytes)
+    return bad("channel kind or attribute longer than " + std::to_string(max_label_bytes)
+               + " bytes");
   if (needs_target(e.kind) && (e.target_seq == 0 || e.target_seq >= e.seq))
     return bad(std::string{to_string(e.kind)} + " needs 0 < target_seq < seq");
   if (e.thread_root != 0 && (e.kind != event_kind::message || e.thread_root >= e.seq))
@@ -152,14 +155,16 @@ status validate(const event& e) {
   if ((e.kind == event_kind::reaction_add || e.kind == event_kind::reaction_remove)
       && e.emoji.empty())
     return bad("reaction without emoji");
+  if (e.kind == event_kind::channel_created && e.channel_kind.empty())
+    return bad("channel_created without a channel kind");
   if (e.kind == event_kind::channel_updated) {
-    if (e.emoji == channel_attr_name) {
+    if (e.attribute == channel_attr_name) {
       if (e.text.empty() || e.text.size() > max_channel_name_bytes)
         return bad("channel name must be 1..80 bytes");
-    } else if (e.emoji == channel_attr_topic) {
+    } else if (e.attribute == channel_attr_topic) {
       if (e.text.size() > max_channel_topic_bytes)
         return bad("channel topic longer than 1000 bytes");
-    } else if (e.emoji == channel_attr_archived) {
+    } else if (e.attribute == channel_attr_archived) {
       if (e.text != "0" && e.text != "1")
         return bad("archived must be \"0\" or \"1\"");
     } else {
@@ -171,7 +176,8 @@ status validate(const event& e) {
 
 std::string encode(const event& e) {
   std::string out;
-  out.reserve(1 + 9 * 10 + 3 + e.text.size() + e.emoji.size() + e.nonce.size());
+  out.reserve(1 + 9 * 10 + 5 + e.text.size() + e.emoji.size() + e.nonce.size()
+              + e.channel_kind.size() + e.attribute.size());
   out.push_back(static_cast<char>(event_format_version));
   put_varint(out, static_cast<std::uint8_t>(e.kind));
   put_varint(out, e.channel_id);
@@ -185,6 +191,8 @@ std::string encode(const event& e) {
   put_string(out, e.text);
   put_string(out, e.emoji);
   put_string(out, e.nonce);
+  put_string(out, e.channel_kind);
+  put_string(out, e.attribute);
   return out;
 }
 
@@ -192,9 +200,9 @@ result<event> decode(std::string_view bytes) {
   if (bytes.empty())
     return status{errc::truncated, "empty event record"};
   auto version = static_cast<unsigned char>(bytes[0]);
-  if (version != event_format_version)
+  if (version != event_format_version && version != 1)
     return status{errc::unknown_version, "event format version "
-                                           + std::to_string(version) + ", supported "
+                                           + std::to_string(version) + ", supported 1.."
                                            + std::to_string(event_format_version)};
   reader r{bytes};
   event e;
@@ -213,6 +221,18 @@ result<event> decode(std::string_view bytes) {
   e.text = r.string("text", max_text_bytes);
   e.emoji = r.string("emoji", max_emoji_bytes);
   e.nonce = r.string("nonce", max_nonce_bytes);
+  if (version == 1) {
+    // Version 1 had one string for three meanings, told apart by the kind.
+    if (e.kind == event_kind::channel_created)
+      e.channel_kind = std::move(e.emoji);
+    else if (e.kind == event_kind::channel_updated)
+      e.attribute = std::move(e.emoji);
+    if (e.kind == event_kind::channel_created || e.kind == event_kind::channel_updated)
+      e.emoji.clear();
+  } else {
+    e.channel_kind = r.string("channel_kind", max_label_bytes);
+    e.attribute = r.string("attribute", max_label_bytes);
+  }
   if (r.error().ok() && !r.at_end())
     r.fail(errc::trailing_bytes, "end");
   if (!r.error().ok())

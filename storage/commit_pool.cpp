@@ -19,7 +19,7 @@ commit_pool::~commit_pool() {
   stop();
 }
 
-status commit_pool::submit(std::uint64_t shard_key, rocksdb::WriteBatch batch,
+status commit_pool::submit(std::uint64_t shard_key, storage::batch batch,
                            group_commit::completion_handler done, std::uint32_t events) {
   auto& w = *writers_[shard_key % writers_.size()];
   return w.submit(std::move(batch), std::move(done), events);

@@ -31,7 +31,7 @@ public:
 
   /// Queues `batch` on the writer of `shard_key`; `done` runs once, after the write.
   /// Batches with one shard key complete in submit order. Errors as group_commit::submit.
-  status submit(std::uint64_t shard_key, rocksdb::WriteBatch batch,
+  status submit(std::uint64_t shard_key, storage::batch batch,
                 group_commit::completion_handler done, std::uint32_t events = 1);
 
   /// Stops every writer (each drains its queue first). Idempotent.

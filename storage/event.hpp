@@ -1,12 +1,14 @@
 // The channel event: the one record type of a channel's log, and its binary codec.
 //
-// Codec (format version 1), chosen to be compact and to decode safely from hostile bytes:
-//   u8 version(=1) | varint kind | varint channel_id | varint seq | varint id
+// Codec (format version 2), chosen to be compact and to decode safely from hostile bytes:
+//   u8 version(=2) | varint kind | varint channel_id | varint seq | varint id
 //   | varint author | varint time_ms | varint target_seq | varint thread_root
-//   | varint subject | str text | str emoji | str nonce
+//   | varint subject | str text | str emoji | str nonce | str channel_kind | str attribute
 // where varint is unsigned LEB128 (at most 10 bytes) and str is varint length + bytes.
-// A new field means a new version byte; decoders reject versions they do not know
-// instead of guessing.
+// Version 1 (still decoded, never written) ends after nonce, and its `emoji` also held the
+// channel kind (channel_created) and the attribute (channel_updated): decode moves it into
+// those fields, so old logs need no rewrite. A new field means a new version byte;
+// decoders reject versions they do not know instead of guessing.
 #pragma once
 
 #include <cstddef>
@@ -28,8 +30,8 @@ enum class event_kind : std::uint8_t {
   reaction_remove = 5,
   member_join = 6,  ///< member_user() joins (added by author)
   member_leave = 7, ///< member_user() leaves (removed by author)
-  channel_created = 8, ///< text: name (dm: member ids "7,9"), emoji: kind, subject: workspace
-  channel_updated = 9, ///< emoji: the attribute (name|topic|archived), text: its new value
+  channel_created = 8, ///< text: name (dm: member ids "7,9"), channel_kind, subject: workspace
+  channel_updated = 9, ///< attribute (name|topic|archived), text: its new value
   pin = 10,         ///< pins target_seq
   unpin = 11,
 };
@@ -40,13 +42,14 @@ inline constexpr std::uint8_t max_event_kind = 11;
 /// Short stable name of a kind, e.g. "reaction_add".
 const char* to_string(event_kind kind) noexcept;
 
-/// Current (and only) record format version written by `encode`.
-inline constexpr std::uint8_t event_format_version = 1;
+/// Record format version written by `encode` (decode also reads version 1).
+inline constexpr std::uint8_t event_format_version = 2;
 
 /// Caps on string fields, enforced by `validate` before a write and by `decode` on read.
 inline constexpr std::size_t max_text_bytes = 64 * 1024;
 inline constexpr std::size_t max_emoji_bytes = 64;
 inline constexpr std::size_t max_nonce_bytes = 64;
+inline constexpr std::size_t max_label_bytes = 64; ///< channel_kind and attribute
 
 /// One entry of a channel's log, keyed by (channel_id, seq).
 struct event {
@@ -62,9 +65,10 @@ struct event {
   /// (0 = the node's default workspace).
   std::uint64_t subject = 0;
   std::string text;               ///< message/edit body, channel name; never logged
-  std::string emoji;              ///< reaction_add/remove; channel_created: the kind
-                                  ///< (public|private|dm); channel_updated: the attribute
+  std::string emoji;              ///< reaction_add/remove: the emoji
   std::string nonce;              ///< client-chosen idempotency token, empty = none
+  std::string channel_kind;       ///< channel_created: public | private | dm
+  std::string attribute;          ///< channel_updated: name | topic | archived
 
   /// The user a membership event is about.
   std::uint64_t member_user() const noexcept { return subject != 0 ? subject : author; }
@@ -77,10 +81,10 @@ struct event {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event& x) {
   return f(x.channel_id, x.seq, x.id, x.kind, x.author, x.time_ms, x.target_seq,
-           x.thread_root, x.subject, x.text, x.emoji, x.nonce);
+           x.thread_root, x.subject, x.text, x.emoji, x.nonce, x.channel_kind, x.attribute);
 }
 
-/// Attributes a channel_updated event may set (its `emoji`), with their value rules:
+/// Attributes a channel_updated event may set (its `attribute`), with their value rules:
 /// name 1..80 bytes, topic 0..1000 bytes, archived "1" or "0".
 inline constexpr std::string_view channel_attr_name = "name";
 inline constexpr std::string_view channel_attr_topic = "topic";

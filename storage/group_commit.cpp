@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "storage/batch_access.hpp"
 #include "storage/store.hpp"
 
 namespace sb::storage {
@@ -37,7 +38,7 @@ void store_count(std::string& rep, std::uint32_t c) {
 } // namespace
 
 group_commit::group_commit(store& db, group_commit_options opts)
-  : group_commit([&db](rocksdb::WriteBatch& b, bool sync) { return db.write(b, sync); },
+  : group_commit([&db](batch& b, bool sync) { return db.write(b, sync); },
                  opts) {
 }
 
@@ -50,9 +51,9 @@ group_commit::~group_commit() {
   stop();
 }
 
-status group_commit::submit(rocksdb::WriteBatch batch, completion_handler done,
+status group_commit::submit(storage::batch batch, completion_handler done,
                             std::uint32_t events) {
-  auto bytes = batch.GetDataSize();
+  auto bytes = batch.size_bytes();
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (stopping_)
@@ -70,7 +71,7 @@ status group_commit::submit(rocksdb::WriteBatch batch, completion_handler done,
   return {};
 }
 
-std::future<status> group_commit::submit(rocksdb::WriteBatch batch, std::uint32_t events) {
+std::future<status> group_commit::submit(storage::batch batch, std::uint32_t events) {
   auto promise = std::make_shared<std::promise<status>>();
   auto fut = promise->get_future();
   auto st = submit(
@@ -109,7 +110,7 @@ void group_commit::run() {
       } else {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
-        queued_bytes_ -= group.back().batch.GetDataSize();
+        queued_bytes_ -= group.back().batch.size_bytes();
       }
     }
     commit(group);
@@ -125,20 +126,21 @@ void group_commit::commit(std::deque<pending>& group) {
   } else {
     std::size_t total = 0;
     std::uint64_t count = 0;
-    for (const auto& p : group) {
-      total += p.batch.GetDataSize() - batch_header;
-      count += load_count(p.batch.Data());
+    for (auto& p : group) {
+      const auto& rep = batch_access::native(p.batch).Data();
+      total += rep.size() - batch_header;
+      count += load_count(rep);
     }
     if (count > UINT32_MAX) {
       result = status{errc::invalid_argument, "merged batch exceeds 2^32 operations"};
     } else {
       std::string rep;
       rep.reserve(batch_header + total);
-      rep.append(group.front().batch.Data(), 0, batch_header);
-      for (const auto& p : group)
-        rep.append(p.batch.Data(), batch_header, std::string::npos);
+      rep.append(batch_access::native(group.front().batch).Data(), 0, batch_header);
+      for (auto& p : group)
+        rep.append(batch_access::native(p.batch).Data(), batch_header, std::string::npos);
       store_count(rep, static_cast<std::uint32_t>(count));
-      rocksdb::WriteBatch merged{std::move(rep)};
+      auto merged = batch_access::adopt(std::move(rep));
       result = write_(merged, opts_.sync);
     }
   }

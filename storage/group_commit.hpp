@@ -1,8 +1,8 @@
 // group_commit: a dedicated writer thread that turns many small synced writes into few.
 //
-// Callers (channel actors) submit a prepared WriteBatch plus a completion callback and
+// Callers (channel actors) submit a prepared storage::batch plus a completion callback and
 // return at once; they never block on I/O. The writer takes everything queued, merges it
-// into one WriteBatch, does one synced Write, then completes every caller in FIFO order.
+// into one batch, does one synced Write, then completes every caller in FIFO order.
 // Submission order is commit order, so a channel that submits seq N before N+1 can never
 // see N+1 durable without N. The queue is bounded (batches and bytes): past the bounds
 // `submit` fails with `busy` immediately instead of growing without limit.
@@ -20,8 +20,7 @@
 #include <mutex>
 #include <thread>
 
-#include <rocksdb/write_batch.h>
-
+#include "storage/batch.hpp"
 #include "storage/status.hpp"
 
 namespace sb::storage {
@@ -63,7 +62,7 @@ public:
   /// Completion of one submitted batch: ok once durable, otherwise the write's error.
   using completion_handler = std::function<void(const status&)>;
   /// Performs one write (the store's `write`, or a fake in tests).
-  using write_fn = std::function<status(rocksdb::WriteBatch&, bool sync)>;
+  using write_fn = std::function<status(batch&, bool sync)>;
 
   /// Commits into `db`, which must outlive this object (or its `stop()`).
   group_commit(store& db, group_commit_options opts = {});
@@ -77,10 +76,10 @@ public:
   /// Queues `batch`; `done` is called exactly once, on the writer thread, after the write.
   /// Returns busy (queue full) or stopped without queuing; then `done` is never called.
   /// `events` is only for statistics (how many events the batch holds).
-  status submit(rocksdb::WriteBatch batch, completion_handler done, std::uint32_t events = 1);
+  status submit(storage::batch batch, completion_handler done, std::uint32_t events = 1);
 
   /// Future-returning convenience; a refused submit yields an already-ready future.
-  std::future<status> submit(rocksdb::WriteBatch batch, std::uint32_t events = 1);
+  std::future<status> submit(storage::batch batch, std::uint32_t events = 1);
 
   /// Refuses new work, commits everything already queued, joins the writer. Idempotent.
   void stop();
@@ -90,7 +89,7 @@ public:
 
 private:
   struct pending {
-    rocksdb::WriteBatch batch;
+    storage::batch batch;
     completion_handler done;
     std::uint32_t events;
     std::chrono::steady_clock::time_point submitted;

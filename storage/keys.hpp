@@ -1,6 +1,7 @@
-// Key layouts of every column family: big-endian fixed-width integers, so RocksDB's
-// bytewise (memcmp) order equals numeric order and one channel's history, one channel's
-// members or one user's channels are each a single contiguous range.
+// Key layouts of the event-side column families (the record tables' keys are built in
+// schema.hpp from these): big-endian fixed-width integers, so RocksDB's bytewise (memcmp)
+// order equals numeric order and one channel's history, one channel's members or one
+// user's channels are each a single contiguous range.
 #pragma once
 
 #include <cstdint>

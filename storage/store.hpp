@@ -1,11 +1,15 @@
 // The RocksDB-backed store of one node: channel event logs plus every index an event
-// touches, kept in separate column families (schema in docs/storage.md).
+// touches, and the node's key-value records (accounts, sessions, workspaces, DMs, presence
+// status, audit), each kind in its own column family (schema.hpp, docs/storage.md).
 //
 // Writes are two steps so that callers can batch and group-commit: `prepare` turns events
-// into one rocksdb::WriteBatch holding each event and all of its index updates (nothing is
+// into one storage::batch holding each event and all of its index updates (nothing is
 // read, so preparing never blocks), `write` commits a batch atomically. Reads are bounded
 // range scans that never run past the requested channel. All methods are thread-safe;
 // ordering within a channel is the caller's job (the channel actor is its single writer).
+//
+// Implementation by concern: store_open.cpp (schema, open, upgrade.cpp for format 2 -> 3),
+// event_log.cpp (events and their indexes), unread_index.cpp, records.cpp.
 #pragma once
 
 #include <cstddef>
@@ -20,9 +24,9 @@
 #include <utility>
 #include <vector>
 
-#include <rocksdb/write_batch.h>
-
+#include "storage/batch.hpp"
 #include "storage/event.hpp"
+#include "storage/schema.hpp"
 #include "storage/status.hpp"
 
 namespace rocksdb {
@@ -32,9 +36,6 @@ struct ColumnFamilyOptions;
 } // namespace rocksdb
 
 namespace sb::storage {
-
-/// Storage format version written to `metadata/format_version` of a fresh data dir.
-inline constexpr std::uint32_t storage_format_version = 2;
 
 /// Settings of `store::open`.
 struct store_options {
@@ -50,6 +51,18 @@ struct store_options {
   int max_background_jobs = 2;
   /// Memtable size per column family. Default: 64 MiB (RocksDB's default).
   std::size_t write_buffer_bytes = 64u << 20;
+  /// Records moved per atomic write when upgrading a format 2 dir. Default: 1000.
+  std::size_t upgrade_chunk_records = 1000;
+  /// Test hook: an upgrade stops (open fails with `stopped`) after this many chunks, as if
+  /// the process died there; 0 = never. Default: 0.
+  std::size_t upgrade_stop_after_chunks = 0;
+};
+
+/// One put (value set) or delete (value nullopt) of `store::write_records`.
+struct record_op {
+  table in = table::user_names;
+  std::string key;
+  std::optional<std::string> value;
 };
 
 /// Scan direction of `store::read_range`.
@@ -121,7 +134,10 @@ class store {
 public:
   /// Opens (or creates) a data dir. Errors: newer_format, missing_column_family,
   /// unknown_column_family, corruption, io_error, not_found (absent and !create_if_missing).
-  /// Never drops, creates or rewrites a column family of an existing dir.
+  /// Never drops, creates or rewrites a column family of an existing dir, except when
+  /// upgrading a format 2 dir (docs/storage.md, "Upgrade"): that creates the record
+  /// tables, moves every `auth` record into its table and then drops `auth`; an upgrade
+  /// cut short by a crash is finished by the next open. Logged in one line.
   static result<std::unique_ptr<store>> open(const store_options& opts);
 
   /// Closes in RocksDB's required order: CF handles, Close(), then the DB.
@@ -137,21 +153,20 @@ public:
   /// channel actor's knowledge comes from `hints` (top-level ordinals, removed-message
   /// markers, the root author's follow). Reads nothing; fails only on an event rejected by
   /// `validate`.
-  status prepare(const event& e, rocksdb::WriteBatch& batch,
-                 const unread_hints& hints = {}) const;
+  status prepare(const event& e, batch& into, const unread_hints& hints = {}) const;
 
   /// One batch holding all `events` and their index updates.
-  result<rocksdb::WriteBatch> prepare(std::span<const event> events) const;
+  result<batch> prepare(std::span<const event> events) const;
 
-  /// Commits `batch` atomically; with `sync` the WAL is fsynced before returning.
-  status write(rocksdb::WriteBatch& batch, bool sync);
+  /// Commits `b` atomically; with `sync` the WAL is fsynced before returning.
+  status write(batch& b, bool sync);
 
   /// `prepare` + `write(options().sync)`: the simple, ungrouped path.
   status append(std::span<const event> events);
 
   /// Adds "user has read channel (or its thread `root`) up to seq" to `batch`. The cursor
   /// only moves forward: a merge keeps the maximum, so a stale device cannot move it back.
-  void prepare_read_state(rocksdb::WriteBatch& batch, std::uint64_t user,
+  void prepare_read_state(batch& into, std::uint64_t user,
                           std::uint64_t channel, std::uint64_t seq,
                           std::uint64_t root = 0) const;
 
@@ -161,30 +176,29 @@ public:
   /// Stores an opaque user profile record (owned by the user module).
   status put_user(std::uint64_t user, std::string_view record);
 
-  // -- auth: a small generic key-value table owned by accounts/ (layout: docs/storage.md)
-  // All auth writes are serialized by one mutex, so `auth_put_if_absent` is atomic
-  // against every other auth write. Messages never include keys or values.
+  // -- key-value records: one column family per `table` (schema.hpp builds the keys) --
+  // All record writes are serialized by one mutex, so `put_record_if_absent` is atomic
+  // against every other record write. Messages never include keys or values.
 
-  /// Sets `key` to `value` in `auth`; with `sync` the WAL is fsynced before returning.
-  status auth_put(std::string_view key, std::string_view value, bool sync);
+  /// Sets `key` to `value` in `t`; with `sync` the WAL is fsynced before returning.
+  status put_record(table t, std::string_view key, std::string_view value, bool sync);
 
-  /// Deletes `key` from `auth` (absent is not an error).
-  status auth_delete(std::string_view key, bool sync);
+  /// Deletes `key` from `t` (absent is not an error).
+  status delete_record(table t, std::string_view key, bool sync);
 
-  /// One write of several `auth` puts (value set) and deletes (value nullopt), applied
-  /// atomically: all or none survive a crash. Synced per `sync`.
-  status auth_write(std::span<const std::pair<std::string, std::optional<std::string>>> ops,
-                    bool sync);
+  /// One write of several puts and deletes, in any tables, applied atomically: all or none
+  /// survive a crash. Synced per `sync`.
+  status write_records(std::span<const record_op> ops, bool sync);
 
-  /// Adds an `auth` put to `batch`, for keys whose owner writes them blindly and never
-  /// through `auth_put_if_absent` (e.g. a user's manual presence status), so the write can
-  /// ride the group commit instead of a synced write of its own.
-  void prepare_auth_put(rocksdb::WriteBatch& batch, std::string_view key,
-                        std::string_view value) const;
+  /// Adds a put to `into`, for records whose owner writes them blindly and never through
+  /// `put_record_if_absent` (e.g. a user's manual presence status), so the write can ride
+  /// the group commit instead of a synced write of its own.
+  void prepare_record_put(batch& into, table t, std::string_view key,
+                          std::string_view value) const;
 
-  /// Writes `key` = `value` only if `key` is absent (synced per options().sync): true when
-  /// written, false when `key` already existed (e.g. a user name is taken; nothing written).
-  result<bool> auth_put_if_absent(std::string_view key, std::string_view value);
+  /// Writes `key` = `value` only if `key` is absent from `t` (synced per options().sync):
+  /// true when written, false when `key` already existed (e.g. a user name is taken).
+  result<bool> put_record_if_absent(table t, std::string_view key, std::string_view value);
 
   // -- reads ----------------------------------------------------------------------------
 
@@ -263,13 +277,13 @@ public:
   /// An opaque user record stored by `put_user`, if any.
   result<std::optional<std::string>> get_user(std::uint64_t user) const;
 
-  /// Up to `limit` (capped at max_read_limit) entries of `auth` whose key starts with
+  /// Up to `limit` (capped at max_read_limit) records of `t` whose key starts with
   /// `prefix` and sorts after `after` (a full key; "" = from the start), ascending.
-  result<std::vector<std::pair<std::string, std::string>>> auth_scan(
-    std::string_view prefix, std::string_view after, std::size_t limit) const;
+  result<std::vector<std::pair<std::string, std::string>>> scan_records(
+    table t, std::string_view prefix, std::string_view after, std::size_t limit) const;
 
-  /// Value of `key` in `auth`, or nullopt when absent.
-  result<std::optional<std::string>> auth_get(std::string_view key) const;
+  /// Value of `key` in `t`, or nullopt when absent.
+  result<std::optional<std::string>> get_record(table t, std::string_view key) const;
 
   const store_options& options() const noexcept { return opts_; }
 
@@ -285,6 +299,10 @@ private:
         std::vector<rocksdb::ColumnFamilyHandle*> cfs);
 
   rocksdb::ColumnFamilyHandle* cf(std::size_t index) const { return cfs_[index]; }
+  status prepare_unread(const event& e, batch& into, const unread_hints& hints) const;
+  /// Format 2 -> 3 (upgrade.cpp): creates missing tables, moves `auth` records into them,
+  /// writes format_version 3 with the last move, drops `auth`. Re-runnable at every step.
+  status upgrade_from_v2(rocksdb::ColumnFamilyHandle*& auth, std::uint32_t found_version);
   result<std::vector<std::uint64_t>> scan_second_halves(std::size_t cf_index,
                                                         std::uint64_t first,
                                                         std::uint64_t after,
@@ -296,7 +314,7 @@ private:
   store_options opts_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_; // index = position in column_family_names()
-  std::mutex auth_write_mutex_;                  // serializes writes to `auth` only
+  std::mutex record_write_mutex_;                // serializes writes to record tables only
 };
 
 } // namespace sb::storage

@@ -2,6 +2,8 @@
 // concurrency, hashed-only tokens, revocation and expiry (also across reopen), cache bound.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -72,28 +74,31 @@ struct fixture {
   std::unique_ptr<accounts::service> svc;
 };
 
-/// Every (key, value) of the `auth` CF, read with plain RocksDB (the store must be closed).
-std::vector<std::pair<std::string, std::string>> scan_auth(const std::string& path) {
+/// One stored record: its table (column family) name, key and value.
+struct stored {
+  std::string table, key, value;
+};
+
+/// Every record of every record table, read with plain RocksDB (the store must be closed).
+std::vector<stored> scan_records(const std::string& path) {
   std::vector<std::string> names;
   REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, path, &names).ok());
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  std::size_t auth_index = names.size();
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    descs.emplace_back(names[i], rocksdb::ColumnFamilyOptions{});
-    if (names[i] == "auth")
-      auth_index = i;
-  }
-  REQUIRE(auth_index < names.size());
+  for (const auto& name : names)
+    descs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions{}, path, descs, &handles, &raw).ok());
   std::unique_ptr<rocksdb::DB> db{raw};
-  std::vector<std::pair<std::string, std::string>> out;
-  {
+  std::vector<stored> out;
+  for (std::size_t t = 0; t < storage::table_count; ++t) {
+    std::string name = storage::schema::name_of(static_cast<storage::table>(t));
+    auto i = std::find(names.begin(), names.end(), name);
+    REQUIRE(i != names.end());
     std::unique_ptr<rocksdb::Iterator> it{
-      db->NewIterator(rocksdb::ReadOptions{}, handles[auth_index])};
+      db->NewIterator(rocksdb::ReadOptions{}, handles[std::size_t(i - names.begin())])};
     for (it->SeekToFirst(); it->Valid(); it->Next())
-      out.emplace_back(it->key().ToString(), it->value().ToString());
+      out.push_back({name, it->key().ToString(), it->value().ToString()});
     REQUIRE(it->status().ok());
   }
   for (auto* h : handles)
@@ -102,11 +107,10 @@ std::vector<std::pair<std::string, std::string>> scan_auth(const std::string& pa
   return out;
 }
 
-std::size_t count_prefix(const std::vector<std::pair<std::string, std::string>>& kvs,
-                         std::string_view prefix) {
+std::size_t count_in(const std::vector<stored>& records, std::string_view table) {
   std::size_t n = 0;
-  for (auto& [k, v] : kvs)
-    n += k.starts_with(prefix) ? 1 : 0;
+  for (auto& r : records)
+    n += r.table == table ? 1 : 0;
   return n;
 }
 
@@ -177,9 +181,9 @@ TEST_CASE("duplicate names are refused case-insensitively, leaving no stray reco
   CHECK(f.log_in_ok("carol").who == u); // the original password still works
   auto path = f.tmp.sub("db");
   f.close();
-  auto kvs = scan_auth(path);
-  CHECK(count_prefix(kvs, "n:") == 1);
-  CHECK(count_prefix(kvs, "u:") == 1);
+  auto kvs = scan_records(path);
+  CHECK(count_in(kvs, "user_names") == 1);
+  CHECK(count_in(kvs, "user_accounts") == 1);
 }
 
 TEST_CASE("concurrent sign-ups of one name: exactly one wins") {
@@ -207,9 +211,9 @@ TEST_CASE("concurrent sign-ups of one name: exactly one wins") {
   CHECK(f.svc->find("dave")->id == winner.load());
   auto path = f.tmp.sub("db");
   f.close();
-  auto kvs = scan_auth(path);
-  CHECK(count_prefix(kvs, "n:") == 1);
-  CHECK(count_prefix(kvs, "u:") == 1); // losers removed their records
+  auto kvs = scan_records(path);
+  CHECK(count_in(kvs, "user_names") == 1);
+  CHECK(count_in(kvs, "user_accounts") == 1); // losers removed their records
 }
 
 TEST_CASE("bad names, passwords and display names are rejected") {
@@ -279,27 +283,27 @@ TEST_CASE("tokens and passwords are stored only hashed") {
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(s.token.data()),
                      s.token.size());
-  std::string expected_key = "t:" + std::string{reinterpret_cast<char*>(digest), sizeof digest};
+  std::string expected_key{reinterpret_cast<char*>(digest), sizeof digest};
 
   auto path = f.tmp.sub("db");
   f.close();
-  auto kvs = scan_auth(path);
+  auto kvs = scan_records(path);
   bool found_hash_key = false;
-  for (auto& [k, v] : kvs) {
+  for (auto& [table, k, v] : kvs) {
     for (const std::string* secret : {&s.token, &raw_token}) {
       CHECK(k.find(*secret) == std::string::npos);
       CHECK(v.find(*secret) == std::string::npos);
     }
     CHECK(v.find("secret-password-123") == std::string::npos);
-    if (k == expected_key) {
+    if (table == "sessions" && k == expected_key) {
       found_hash_key = true;
       CHECK(v.size() == 16);
     }
-    if (k.starts_with("u:"))
+    if (table == "user_accounts")
       CHECK(v.find("$argon2id$") != std::string::npos);
   }
   CHECK(found_hash_key);
-  CHECK(count_prefix(kvs, "t:") == 1);
+  CHECK(count_in(kvs, "sessions") == 1);
 }
 
 TEST_CASE("log_out revokes a session, also after reopening the store") {

@@ -34,12 +34,12 @@
 #include "runtime/messages.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/supervisor.hpp"
+#include "storage/batch.hpp"
 #include "storage/commit_pool.hpp"
 #include "storage/ids.hpp"
 #include "storage/store.hpp"
 #include "tests/storage/temp_dir.hpp"
 
-#include <rocksdb/write_batch.h>
 
 using namespace sb;
 using namespace sb::actors;
@@ -165,7 +165,7 @@ struct fixture {
       sched->run();
       std::promise<void> done;
       auto f = done.get_future();
-      REQUIRE(writer->submit(chan, rocksdb::WriteBatch{},
+      REQUIRE(writer->submit(chan, storage::batch{},
                              [&done](const storage::status&) { done.set_value(); })
                 .ok());
       f.wait();
@@ -216,7 +216,7 @@ struct fixture {
     auto acks_before = client_seen->acks.size();
     auto created = draft(event_kind::channel_created, alice);
     created.text = kind == "dm" ? std::to_string(alice) + "," + std::to_string(bob) : "general";
-    created.emoji = kind;
+    created.channel_kind = kind;
     append(created);
     append(draft(event_kind::member_join, alice));
     auto join = draft(event_kind::member_join, alice);
@@ -303,7 +303,7 @@ TEST_CASE_FIXTURE(fixture, "authorization matrix of appends") {
   expect(message(bob, "a member"), nullptr); // seq 4
   auto created_again = draft(event_kind::channel_created, alice);
   created_again.text = "again";
-  created_again.emoji = "public";
+  created_again.channel_kind = "public";
   expect(created_again, "bad_request");
   // Edits and deletes: only the author, only of an existing message.
   auto edit = draft(event_kind::edit, alice);
@@ -347,13 +347,13 @@ TEST_CASE_FIXTURE(fixture, "authorization matrix of appends") {
   expect(draft(event_kind::member_leave, eve), nullptr); // seq 9
   // Archived: read-only until unarchived, and leaving still works.
   auto archive = draft(event_kind::channel_updated, alice);
-  archive.emoji = "archived";
+  archive.attribute = "archived";
   archive.text = "1";
   expect(archive, nullptr); // seq 10
   expect(message(alice, "while archived"), "archived");
   expect(archive, "bad_request");
   auto rename = draft(event_kind::channel_updated, alice);
-  rename.emoji = "name";
+  rename.attribute = "name";
   rename.text = "renamed";
   expect(rename, "archived");
   archive.text = "0";
@@ -370,7 +370,7 @@ TEST_CASE_FIXTURE(fixture, "a DM has fixed members") {
   append(draft(event_kind::member_leave, bob));
   CHECK(last_error_code() == "forbidden");
   auto rename = draft(event_kind::channel_updated, alice);
-  rename.emoji = "name";
+  rename.attribute = "name";
   rename.text = "x";
   append(rename);
   CHECK(last_error_code() == "bad_request");

@@ -65,6 +65,8 @@ storage::event sample_event() {
   e.text = std::string("h\xc3\xa9llo \0 world", 14);
   e.emoji = "thumbsup";
   e.nonce = "n-1";
+  e.channel_kind = "private";
+  e.attribute = "topic";
   return e;
 }
 

@@ -77,23 +77,23 @@ TEST_CASE("encode_event: per-kind fields") {
   CHECK(encode_event(e) == head + "member_leave" + common + R"(,"user":"99"})");
   e.kind = event_kind::channel_created;
   e.text = "general";
-  e.emoji = "public";
+  e.channel_kind = "public";
   e.subject = 12;
   CHECK(encode_event(e) == head + "channel_created" + common
                              + R"(,"kind":"public","workspace":"12","name":"general"})");
-  e.emoji = "dm";
+  e.channel_kind = "dm";
   e.text = "7,99";
   e.subject = 0;
   CHECK(encode_event(e) == head + "channel_created" + common
                              + R"(,"kind":"dm","workspace":"0","members":["7","99"]})");
   e.kind = event_kind::channel_updated;
-  e.emoji = "name";
+  e.attribute = "name";
   e.text = "general-2";
   CHECK(encode_event(e) == head + "channel_updated" + common + R"(,"name":"general-2"})");
-  e.emoji = "topic";
+  e.attribute = "topic";
   e.text = "ship it \"now\"";
   CHECK(encode_event(e) == head + "channel_updated" + common + R"(,"topic":"ship it \"now\""})");
-  e.emoji = "archived";
+  e.attribute = "archived";
   e.text = "1";
   CHECK(encode_event(e) == head + "channel_updated" + common + R"(,"archived":true})");
   e.text = "0";

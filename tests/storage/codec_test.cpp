@@ -3,6 +3,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 
 #include "storage/event.hpp"
 
@@ -22,7 +23,10 @@ event sample(event_kind kind) {
   e.thread_root = kind == event_kind::message ? 40 : 0;
   e.subject = 99;
   e.text = std::string("h\0llo \xF0\x9F\x91\x8B", 11); // embedded NUL and UTF-8
-  e.emoji = kind == event_kind::channel_updated ? "topic" : ":+1:";
+  bool channel = kind == event_kind::channel_created || kind == event_kind::channel_updated;
+  e.emoji = channel ? "" : ":+1:";
+  e.channel_kind = kind == event_kind::channel_created ? "public" : "";
+  e.attribute = kind == event_kind::channel_updated ? "topic" : "";
   e.nonce = "client-nonce-1";
   return e;
 }
@@ -53,7 +57,9 @@ TEST_CASE("decode reports precise errors") {
   SUBCASE("empty") { CHECK(decode("").error().code() == errc::truncated); }
   SUBCASE("unknown version") {
     auto bad = good;
-    bad[0] = 2;
+    bad[0] = 3;
+    CHECK(decode(bad).error().code() == errc::unknown_version);
+    bad[0] = 0;
     CHECK(decode(bad).error().code() == errc::unknown_version);
   }
   SUBCASE("bad kind") {
@@ -156,10 +162,62 @@ TEST_CASE("validate enforces caps and per-kind requirements") {
   t = sample(event_kind::reaction_add);
   t.emoji.clear();
   CHECK(validate(t).code() == errc::invalid_argument);
+  t = sample(event_kind::channel_created);
+  t.channel_kind.clear();
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = sample(event_kind::channel_updated);
+  t.attribute.clear();
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t.emoji = "topic"; // the emoji no longer names the attribute
+  t.attribute = "colour";
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = e;
+  t.attribute.assign(max_label_bytes + 1, 'a');
+  CHECK(validate(t).code() == errc::invalid_argument);
   t = e;
   t.thread_root = t.seq;
   CHECK(validate(t).code() == errc::invalid_argument);
   t = e;
   t.kind = static_cast<event_kind>(0);
   CHECK(validate(t).code() == errc::invalid_argument);
+}
+
+namespace {
+
+/// The version 1 record of `e` (written by format 2 servers): v2 without the last two
+/// strings, with the channel kind or attribute in the emoji slot.
+std::string encode_v1(event e) {
+  if (e.kind == event_kind::channel_created)
+    e.emoji = std::exchange(e.channel_kind, {});
+  if (e.kind == event_kind::channel_updated)
+    e.emoji = std::exchange(e.attribute, {});
+  REQUIRE(e.channel_kind.empty());
+  REQUIRE(e.attribute.empty());
+  auto bytes = encode(e);
+  REQUIRE(bytes.size() >= 3);
+  REQUIRE(bytes.substr(bytes.size() - 2) == std::string(2, '\0')); // two empty strings
+  bytes.resize(bytes.size() - 2);
+  bytes[0] = 1;
+  return bytes;
+}
+
+} // namespace
+
+TEST_CASE("version 1 records decode with the emoji slot moved into its real field") {
+  for (auto k = min_event_kind; k <= max_event_kind; ++k) {
+    auto kind = static_cast<event_kind>(k);
+    CAPTURE(to_string(kind));
+    auto e = sample(kind);
+    auto back = decode(encode_v1(e));
+    REQUIRE(back.has_value());
+    CHECK(*back == e);
+  }
+  auto created = sample(event_kind::channel_created);
+  created.channel_kind = "dm";
+  auto back = decode(encode_v1(created));
+  REQUIRE(back.has_value());
+  CHECK(back->channel_kind == "dm");
+  CHECK(back->emoji.empty());
+  auto v1 = encode_v1(sample(event_kind::message));
+  CHECK(decode(v1 + std::string(2, '\0')).error().code() == errc::trailing_bytes);
 }

@@ -32,9 +32,9 @@ TEST_CASE("per-shard FIFO completion across writers, everything durable after st
         e.id = c * 1000 + seq;
         e.author = 1;
         e.text.assign(1, 'x');
-        rocksdb::WriteBatch batch;
-        REQUIRE((*db)->prepare(e, batch).ok());
-        auto st = pool.submit(c, std::move(batch), [&, c, seq](const status& s) {
+        batch b;
+        REQUIRE((*db)->prepare(e, b).ok());
+        auto st = pool.submit(c, std::move(b), [&, c, seq](const status& s) {
           REQUIRE(s.ok());
           std::lock_guard guard{mtx};
           completed[c].push_back(seq);
@@ -56,6 +56,6 @@ TEST_CASE("per-shard FIFO completion across writers, everything durable after st
   CHECK(s.batches == channels * per_channel);
   CHECK(s.commits <= s.batches);
   // After stop, nothing is accepted.
-  rocksdb::WriteBatch late;
+  batch late;
   CHECK(pool.submit(1, std::move(late), [](const status&) {}).code() == errc::stopped);
 }

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/batch_access.hpp"
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
 #include "tests/storage/temp_dir.hpp"
@@ -26,12 +27,12 @@ struct gated_writer {
   status result;
 
   group_commit::write_fn fn() {
-    return [this](rocksdb::WriteBatch& b, bool) {
+    return [this](batch& b, bool) {
       std::unique_lock<std::mutex> lock{mtx};
       ++entered;
       cv.notify_all();
       cv.wait(lock, [this] { return open; });
-      counts.push_back(b.Count());
+      counts.push_back(b.count());
       return result;
     };
   }
@@ -46,9 +47,9 @@ struct gated_writer {
   }
 };
 
-rocksdb::WriteBatch one_put(int i) {
-  rocksdb::WriteBatch b;
-  (void) b.Put("k" + std::to_string(i), "v");
+batch one_put(int i) {
+  batch b;
+  (void) batch_access::native(b).Put("k" + std::to_string(i), "v");
   return b;
 }
 
@@ -110,7 +111,7 @@ TEST_CASE("a merged write holds every queued batch and completes callers in FIFO
   w.wait_entered(1); // the writer holds batch 0; the rest queue up behind it
   for (int i = 1; i <= 5; ++i) {
     auto b = one_put(i);
-    (void) b.Put("extra", "op"); // two ops each
+    (void) batch_access::native(b).Put("extra", "op"); // two ops each
     REQUIRE(gc.submit(std::move(b), record(i)).ok());
   }
   w.release();
@@ -168,8 +169,8 @@ TEST_CASE("a full queue refuses with busy at once, by count and by bytes") {
   group_commit gc2{w2.fn(), small};
   REQUIRE(gc2.submit(one_put(0), nullptr).ok());
   w2.wait_entered(1);
-  rocksdb::WriteBatch big;
-  (void) big.Put("k", std::string(200, 'x'));
+  batch big;
+  (void) batch_access::native(big).Put("k", std::string(200, 'x'));
   CHECK(gc2.submit(std::move(big), nullptr).ok()); // alone in the queue: admitted
   CHECK(gc2.submit(one_put(2), nullptr).code() == errc::busy);
   w2.release();

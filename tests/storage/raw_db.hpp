@@ -1,6 +1,7 @@
 // Direct RocksDB access to a data dir, bypassing store, to plant faults in tests.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -50,6 +51,29 @@ public:
     std::string v;
     check(db_->Get(rocksdb::ReadOptions{}, cf(cf_name), key, &v));
     return v;
+  }
+  /// Keys in `cf_name` (0 when the dir has no such column family).
+  std::size_t count(const std::string& cf_name) {
+    if (std::find(names_.begin(), names_.end(), cf_name) == names_.end())
+      return 0;
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, cf(cf_name))};
+    std::size_t n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      ++n;
+    check(it->status());
+    return n;
+  }
+  /// Keys of `cf_name` that start with `prefix`.
+  std::size_t count_prefix(const std::string& cf_name, const std::string& prefix) {
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, cf(cf_name))};
+    std::size_t n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      n += it->key().starts_with(prefix) ? 1 : 0;
+    check(it->status());
+    return n;
+  }
+  bool has(const std::string& cf_name) const {
+    return std::find(names_.begin(), names_.end(), cf_name) != names_.end();
   }
   void create_cf(const std::string& name) {
     rocksdb::ColumnFamilyHandle* h = nullptr;

@@ -62,7 +62,8 @@ TEST_CASE("fresh dir gets every column family and the current format_version") {
   raw_db raw{path};
   for (const auto* name : store::column_family_names())
     CHECK(std::find(raw.names().begin(), raw.names().end(), name) != raw.names().end());
-  CHECK(raw.get("metadata", "format_version") == "2");
+  CHECK(raw.get("metadata", "format_version") == "3");
+  CHECK(std::find(raw.names().begin(), raw.names().end(), "auth") == raw.names().end());
 }
 
 TEST_CASE("the schema is exactly the documented column families") {
@@ -70,39 +71,49 @@ TEST_CASE("the schema is exactly the documented column families") {
   std::vector<std::string> got{names.begin(), names.end()};
   CHECK(got == std::vector<std::string>{"events", "channels", "users", "members",
                                         "user_channels", "read_state", "idempotency",
-                                        "threads", "metadata", "auth", "reactions", "unread"});
+                                        "threads", "metadata", "reactions", "unread",
+                                        "user_names", "user_accounts", "sessions",
+                                        "workspaces", "workspace_members", "user_workspaces",
+                                        "workspace_channels", "dms", "presence_status",
+                                        "audit"});
+  for (std::size_t t = 0; t < table_count; ++t) // a table's name is its column family's
+    CHECK(names[schema::cf_of(table(t))] == std::string{schema::name_of(table(t))});
 }
 
-TEST_CASE("auth: put, get, delete, put_if_absent; persists across reopen") {
+TEST_CASE("records: put, get, delete, put_if_absent per table; persist across reopen") {
   temp_dir tmp;
   auto path = tmp.sub("db");
+  const auto t = table::sessions;
   {
     auto s = open_ok(path);
-    CHECK_FALSE(s->auth_get("k")->has_value());
-    REQUIRE(s->auth_put("k", std::string{"v\0w", 3}, true).ok());
-    CHECK(**s->auth_get("k") == std::string{"v\0w", 3});
-    CHECK(*s->auth_put_if_absent("k", "other") == false);
-    CHECK(**s->auth_get("k") == std::string{"v\0w", 3}); // untouched
-    CHECK(*s->auth_put_if_absent("n", "1") == true);
-    REQUIRE(s->auth_delete("k", true).ok());
-    CHECK(s->auth_delete("absent", false).ok());
-    CHECK_FALSE(s->auth_get("k")->has_value());
-    CHECK(*s->auth_put_if_absent("k", "again") == true);
+    CHECK_FALSE(s->get_record(t, "k")->has_value());
+    REQUIRE(s->put_record(t, "k", std::string{"v\0w", 3}, true).ok());
+    CHECK(**s->get_record(t, "k") == std::string{"v\0w", 3});
+    CHECK_FALSE(s->get_record(table::audit, "k")->has_value()); // tables are separate
+    CHECK(*s->put_record_if_absent(t, "k", "other") == false);
+    CHECK(**s->get_record(t, "k") == std::string{"v\0w", 3}); // untouched
+    CHECK(*s->put_record_if_absent(t, "n", "1") == true);
+    CHECK(*s->put_record_if_absent(table::dms, "k", "dm") == true); // same key, other table
+    REQUIRE(s->delete_record(t, "k", true).ok());
+    CHECK(s->delete_record(t, "absent", false).ok());
+    CHECK_FALSE(s->get_record(t, "k")->has_value());
+    CHECK(*s->put_record_if_absent(t, "k", "again") == true);
   }
   auto s = open_ok(path);
-  CHECK(**s->auth_get("k") == "again");
-  CHECK(**s->auth_get("n") == "1");
+  CHECK(**s->get_record(t, "k") == "again");
+  CHECK(**s->get_record(t, "n") == "1");
+  CHECK(**s->get_record(table::dms, "k") == "dm");
   CHECK_FALSE(s->get_user(0)->has_value()); // separate from `users`
 }
 
-TEST_CASE("auth: concurrent put_if_absent of one key, exactly one wins") {
+TEST_CASE("records: concurrent put_if_absent of one key, exactly one wins") {
   temp_dir tmp;
   auto s = open_ok(tmp.sub("db"));
   std::atomic<int> wins{0}, losses{0};
   std::vector<std::thread> ts;
   for (int i = 0; i < 8; ++i)
     ts.emplace_back([&, i] {
-      auto r = s->auth_put_if_absent("name", std::to_string(i));
+      auto r = s->put_record_if_absent(table::user_names, "name", std::to_string(i));
       if (r && *r)
         ++wins;
       else if (r)
@@ -276,7 +287,7 @@ TEST_CASE("channel records and user records") {
   auto c = msg(4, 1);
   c.kind = event_kind::channel_created;
   c.text = "general";
-  c.emoji = "public";
+  c.channel_kind = "public";
   c.subject = 77; // workspace
   append_ok(*s, c);
   REQUIRE(s->channel_info(4)->has_value());
@@ -290,17 +301,17 @@ TEST_CASE("channel records and user records") {
   // Each attribute keeps its own latest value: a topic change does not lose the name.
   auto u = msg(4, 2);
   u.kind = event_kind::channel_updated;
-  u.emoji = "name";
+  u.attribute = "name";
   u.text = "general-2";
   append_ok(*s, u);
   u = msg(4, 3);
   u.kind = event_kind::channel_updated;
-  u.emoji = "topic";
+  u.attribute = "topic";
   u.text = "launch week";
   append_ok(*s, u);
   u = msg(4, 4);
   u.kind = event_kind::channel_updated;
-  u.emoji = "archived";
+  u.attribute = "archived";
   u.text = "1";
   append_ok(*s, u);
   rec = **s->channel_info(4);
@@ -312,7 +323,7 @@ TEST_CASE("channel records and user records") {
   CHECK_FALSE(s->channel_info(5)->has_value());
   auto dm = msg(5, 1);
   dm.kind = event_kind::channel_created;
-  dm.emoji = "dm";
+  dm.channel_kind = "dm";
   dm.text = "3,9";
   append_ok(*s, dm);
   CHECK((**s->channel_info(5)).fixed_members == std::vector<std::uint64_t>{3, 9});
@@ -321,13 +332,13 @@ TEST_CASE("channel records and user records") {
   // channel_updated needs a known attribute and a valid value.
   u = msg(4, 5);
   u.kind = event_kind::channel_updated;
-  u.emoji = "colour";
+  u.attribute = "colour";
   u.text = "red";
   CHECK_FALSE(s->append({&u, 1}).ok());
-  u.emoji = "archived";
+  u.attribute = "archived";
   u.text = "yes";
   CHECK_FALSE(s->append({&u, 1}).ok());
-  u.emoji = "name";
+  u.attribute = "name";
   u.text = "";
   CHECK_FALSE(s->append({&u, 1}).ok());
   REQUIRE(s->put_user(3, "profile").ok());
@@ -375,16 +386,16 @@ TEST_CASE("a newer format version is refused, naming both versions") {
   temp_dir tmp;
   auto path = tmp.sub("db");
   { auto s = open_ok(path); }
-  { raw_db raw{path}; raw.put("metadata", "format_version", "3"); }
+  { raw_db raw{path}; raw.put("metadata", "format_version", "4"); }
   store_options o;
   o.path = path;
   auto r = store::open(o);
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code() == errc::newer_format);
-  CHECK(r.error().message().find("version 3") != std::string::npos);
-  CHECK(r.error().message().find("supports 2") != std::string::npos);
+  CHECK(r.error().message().find("version 4") != std::string::npos);
+  CHECK(r.error().message().find("supports 3") != std::string::npos);
   raw_db raw{path};
-  CHECK(raw.get("metadata", "format_version") == "3"); // left as found
+  CHECK(raw.get("metadata", "format_version") == "4"); // left as found
 }
 
 TEST_CASE("a missing column family is refused by name") {
@@ -461,34 +472,36 @@ TEST_CASE("RocksDB-level corruption is reported as corruption") {
   CHECK(r.error().code() == errc::corruption);
 }
 
-TEST_CASE("auth_write is atomic and auth_scan pages a prefix") {
+TEST_CASE("write_records is atomic across tables and scan_records pages a prefix") {
   temp_dir tmp;
   auto s = open_ok(tmp.sub("db"));
-  std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+  const auto t = table::workspace_members;
+  std::vector<record_op> ops;
   for (int i = 0; i < 12; ++i)
-    ops.emplace_back("p:" + std::string(1, static_cast<char>('a' + i)), std::to_string(i));
-  ops.emplace_back("q:x", "other prefix");
-  ops.emplace_back(std::string{"p\xff"}, "past the prefix");
-  REQUIRE(s->auth_write(ops, true).ok());
-  auto page = s->auth_scan("p:", "", 5);
+    ops.push_back({t, "p:" + std::string(1, static_cast<char>('a' + i)), std::to_string(i)});
+  ops.push_back({t, "q:x", "other prefix"});
+  ops.push_back({t, std::string{"p\xff"}, "past the prefix"});
+  ops.push_back({table::user_workspaces, "p:other-table", "x"});
+  REQUIRE(s->write_records(ops, true).ok());
+  CHECK(**s->get_record(table::user_workspaces, "p:other-table") == "x");
+  auto page = s->scan_records(t, "p:", "", 5);
   REQUIRE(page);
   REQUIRE(page->size() == 5);
   CHECK((*page)[0] == std::pair<std::string, std::string>{"p:a", "0"});
-  auto rest = s->auth_scan("p:", page->back().first, 100);
+  auto rest = s->scan_records(t, "p:", page->back().first, 100);
   REQUIRE(rest);
   CHECK(rest->size() == 7);
   CHECK(rest->back().first == "p:l");
   // A delete and a put in one write.
-  std::vector<std::pair<std::string, std::optional<std::string>>> change{
-    {"p:a", std::nullopt}, {"p:z", "26"}};
-  REQUIRE(s->auth_write(change, true).ok());
-  auto all = s->auth_scan("p:", "", 100);
+  std::vector<record_op> change{{t, "p:a", std::nullopt}, {t, "p:z", "26"}};
+  REQUIRE(s->write_records(change, true).ok());
+  auto all = s->scan_records(t, "p:", "", 100);
   REQUIRE(all);
   CHECK(all->size() == 12);
   CHECK(all->front().first == "p:b");
   CHECK(all->back().first == "p:z");
   // A prefix ending in 0xff bytes has no upper bound but still stops at the prefix.
-  auto ff = s->auth_scan(std::string{"p\xff"}, "", 10);
+  auto ff = s->scan_records(t, std::string{"p\xff"}, "", 10);
   REQUIRE(ff);
   CHECK(ff->size() == 1);
 }

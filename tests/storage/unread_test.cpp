@@ -75,9 +75,9 @@ private:
   }
 
   void commit(const event& e, const unread_hints& h) {
-    rocksdb::WriteBatch batch;
-    REQUIRE(s_.prepare(e, batch, h).ok());
-    REQUIRE(s_.write(batch, false).ok());
+    batch b;
+    REQUIRE(s_.prepare(e, b, h).ok());
+    REQUIRE(s_.write(b, false).ok());
   }
 
   store& s_;
@@ -140,7 +140,7 @@ TEST_CASE("unread: others' top-level messages after the cursor, minus removals")
   ch.remove(1, c);
   CHECK(counts(*s, 2, 50, ch.head()) == unread_counts{2, 2, 1});
   // Forward-only: marking read at `a`, then a stale mark at 1.
-  rocksdb::WriteBatch b;
+  batch b;
   s->prepare_read_state(b, 2, 50, a);
   s->prepare_read_state(b, 2, 50, 1);
   REQUIRE(s->write(b, false).ok());
@@ -188,7 +188,7 @@ TEST_CASE("threads: replies follow, thread cursors are per thread and forward-on
   CHECK(s->thread_unread(2, 9, root)->unread == 1);
   ch.remove(1, r3);
   CHECK(s->thread_unread(2, 9, root)->unread == 0);
-  rocksdb::WriteBatch b;
+  batch b;
   s->prepare_read_state(b, 3, 9, r1, root);
   REQUIRE(s->write(b, false).ok());
   CHECK(s->thread_unread(3, 9, root)->unread == 1);

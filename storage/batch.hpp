@@ -1,0 +1,40 @@
+// batch: writes prepared by the store (events, their indexes, read cursors, records) and
+// committed atomically by `store::write` or a group commit.
+//
+// Move-only, and RocksDB-free for its users: the RocksDB WriteBatch sits behind a pointer,
+// allocated on first use (one small allocation per batch); moving a batch moves the pointer,
+// so the durable write path never copies batch contents.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace rocksdb {
+class WriteBatch;
+} // namespace rocksdb
+
+namespace sb::storage {
+
+/// An atomic set of writes, filled by the store's `prepare*` calls.
+class batch {
+public:
+  batch() noexcept;
+  ~batch();
+  batch(batch&&) noexcept;
+  batch& operator=(batch&&) noexcept;
+  batch(const batch&) = delete;
+  batch& operator=(const batch&) = delete;
+
+  /// Writes (puts, merges, deletes) in the batch.
+  std::uint32_t count() const noexcept;
+  /// Serialized size in bytes: what a group commit's byte bound counts.
+  std::size_t size_bytes() const noexcept;
+  bool empty() const noexcept { return count() == 0; }
+
+private:
+  friend struct batch_access; // storage/batch_access.hpp: the store's side
+  std::unique_ptr<rocksdb::WriteBatch> rep_;
+};
+
+} // namespace sb::storage

@@ -1,0 +1,27 @@
+// batch_access: the RocksDB side of storage::batch, for storage/ and its tests only.
+#pragma once
+
+#include <string>
+
+#include <rocksdb/write_batch.h>
+
+#include "storage/batch.hpp"
+
+namespace sb::storage {
+
+struct batch_access {
+  /// The WriteBatch of `b`, created on first use.
+  static rocksdb::WriteBatch& native(batch& b) {
+    if (!b.rep_)
+      b.rep_ = std::make_unique<rocksdb::WriteBatch>();
+    return *b.rep_;
+  }
+  /// A batch holding an already serialized WriteBatch (e.g. several merged).
+  static batch adopt(std::string rep) {
+    batch b;
+    b.rep_ = std::make_unique<rocksdb::WriteBatch>(std::move(rep));
+    return b;
+  }
+};
+
+} // namespace sb::storage
