@@ -20,6 +20,7 @@
 #include "runtime/log.hpp"
 #include "runtime/metrics.hpp"
 #include "storage/commit_pool.hpp"
+#include "storage/ids.hpp"
 #include "storage/store.hpp"
 
 namespace sb::actors {
@@ -199,6 +200,19 @@ caf::behavior admin_worker(rt::supervised_actor* self, node_context_ptr ctx) {
 }
 
 } // namespace
+
+storage_counters read_storage_counters(const node_context& ctx) {
+  storage_counters c;
+  c.node_id = ctx.ids ? static_cast<uint64_t>(ctx.ids->node_id()) : 0;
+  if (ctx.writer) {
+    auto s = ctx.writer->stats();
+    c.has_writer = true;
+    c.commits = s.commits;
+    c.rejected_busy = s.rejected_busy;
+    c.failed_batches = s.failed_batches;
+  }
+  return c;
+}
 
 const live_rates& rates() {
   return mutable_rates();

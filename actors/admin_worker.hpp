@@ -55,6 +55,18 @@ struct live_rates {
 /// The process's live rates.
 const live_rates& rates();
 
+/// The storage counters the operator side shows (read at scrape time, no I/O).
+struct storage_counters {
+  uint64_t node_id = 0;
+  bool has_writer = false; ///< the three below are the durable writer's
+  uint64_t commits = 0;
+  uint64_t rejected_busy = 0;
+  uint64_t failed_batches = 0;
+};
+
+/// The node id and the durable writer's totals, now.
+storage_counters read_storage_counters(const node_context& ctx);
+
 /// Largest audit page.
 constexpr uint32_t max_audit_page = 200;
 

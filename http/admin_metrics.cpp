@@ -18,8 +18,6 @@
 #include "runtime/messages.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/registry.hpp"
-#include "storage/commit_pool.hpp"
-#include "storage/ids.hpp"
 
 namespace sb::http {
 
@@ -125,7 +123,7 @@ void overview(request_actor* self) {
     std::string out;
     protocol::json_writer w{out};
     w.begin_object()
-      .field("node_id", static_cast<uint64_t>(ctx.ids ? ctx.ids->node_id() : 0))
+      .field("node_id", read_storage_counters(ctx).node_id)
       .field("uptime_s", static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                                  std::chrono::steady_clock::now() - process_start)
                                                  .count()))
@@ -172,8 +170,7 @@ void metrics(request_actor* self) {
     for (auto& [kind, k] : t.kinds)
       w.sample("sb_mailbox_depth_max", {{"kind", kind}},
                static_cast<double>(k.max_mailbox_depth));
-    if (auto* pool = self->state.ctx->writer) {
-      auto s = pool->stats();
+    if (auto s = read_storage_counters(*self->state.ctx); s.has_writer) {
       w.family("sb_durable_commits_total", "Synced RocksDB writes of the group commit.",
                "counter")
         .sample("sb_durable_commits_total", static_cast<double>(s.commits));
