@@ -265,6 +265,90 @@ typename Inspector::result_type inspect(Inspector& f, user_probe& x) {
   return f(caf::meta::type_name("user_probe"), x.user, x.devices);
 }
 
+// -- directory (directory.hpp): what member lists, workspaces and browse pages hold -----
+
+/// A user as member lists show them.
+struct user_card {
+  uint64_t id = 0;
+  std::string name;
+  std::string display_name;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_card& x) {
+  return f(caf::meta::type_name("user_card"), x.id, x.name, x.display_name);
+}
+
+/// A workspace as its lists show it.
+struct workspace_card {
+  uint64_t id = 0;
+  std::string name;
+  uint64_t owner = 0;
+  uint64_t created_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, workspace_card& x) {
+  return f(caf::meta::type_name("workspace_card"), x.id, x.name, x.owner, x.created_ms);
+}
+
+/// One channel of a browse page and whether the caller is a member.
+struct browse_entry {
+  channel_summary channel;
+  bool member = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, browse_entry& x) {
+  return f(caf::meta::type_name("browse_entry"), x.channel, x.member);
+}
+
+/// One member's read cursor of a channel ("seen by").
+struct read_cursor {
+  uint64_t user = 0;
+  uint64_t last_read = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_cursor& x) {
+  return f(caf::meta::type_name("read_cursor"), x.user, x.last_read);
+}
+
+/// A thread the caller follows, with its counts.
+struct followed_thread {
+  uint64_t channel = 0;
+  uint64_t root = 0;
+  uint64_t reply_count = 0;
+  uint64_t last_reply_seq = 0;
+  uint64_t last_read = 0;
+  uint64_t unread = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, followed_thread& x) {
+  return f(caf::meta::type_name("followed_thread"), x.channel, x.root, x.reply_count,
+           x.last_reply_seq, x.last_read, x.unread);
+}
+
+// -- operator audit (admin_worker.hpp) -------------------------------------------------
+
+/// One audited operator call.
+struct audit_record {
+  std::string who;     ///< "admin-token" (valid token), "anonymous" or "invalid-token"
+  std::string method;  ///< HTTP method
+  std::string path;    ///< path without the query
+  std::string query;   ///< query string (truncated)
+  std::string target;  ///< action target, e.g. "channel/123" ("" for reads)
+  unsigned status = 0; ///< HTTP status answered
+  std::string code;    ///< "ok" or the error code answered
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_record& x) {
+  return f(caf::meta::type_name("audit_record"), x.who, x.method, x.path, x.query, x.target,
+           x.status, x.code);
+}
+
 } // namespace sb::actors
 
 namespace sb::protocol {
@@ -328,6 +412,29 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   // -- operator probes -----------------------------------------------------------------
   CAF_ADD_ATOM(switchboard, sb::actors, admin_probe_atom, "admprobe")
 
+  // -- directory (directory.hpp) -------------------------------------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, create_channel_atom, "mkchannel")
+  CAF_ADD_ATOM(switchboard, sb::actors, open_dm_atom, "opendm")
+  CAF_ADD_ATOM(switchboard, sb::actors, channel_details_atom, "chdetails")
+  CAF_ADD_ATOM(switchboard, sb::actors, channel_members_atom, "chmembers")
+  CAF_ADD_ATOM(switchboard, sb::actors, seen_by_atom, "seenby")
+  CAF_ADD_ATOM(switchboard, sb::actors, followed_threads_atom, "followed")
+  CAF_ADD_ATOM(switchboard, sb::actors, workspace_create_atom, "wscreate")
+  CAF_ADD_ATOM(switchboard, sb::actors, workspace_list_atom, "wslist")
+  CAF_ADD_ATOM(switchboard, sb::actors, workspace_get_atom, "wsget")
+  CAF_ADD_ATOM(switchboard, sb::actors, workspace_check_atom, "wscheck")
+  CAF_ADD_ATOM(switchboard, sb::actors, workspace_members_atom, "wsmembers")
+  CAF_ADD_ATOM(switchboard, sb::actors, workspace_join_atom, "wsjoin")
+  CAF_ADD_ATOM(switchboard, sb::actors, workspace_leave_atom, "wsleave")
+  CAF_ADD_ATOM(switchboard, sb::actors, browse_atom, "browse")
+
+  // -- blocking worker and admin worker (blocking_worker.hpp, admin_worker.hpp) ---------
+  CAF_ADD_ATOM(switchboard, sb::actors, signup_atom, "signup")
+  CAF_ADD_ATOM(switchboard, sb::actors, login_atom, "login")
+  CAF_ADD_ATOM(switchboard, sb::actors, run_atom, "run")
+  CAF_ADD_ATOM(switchboard, sb::actors, audit_atom, "audit")
+  CAF_ADD_ATOM(switchboard, sb::actors, audit_page_atom, "auditpage")
+
   // -- message structs (each round-tripped by tests/actors/message_types_test.cpp) ------
   CAF_ADD_TYPE_ID(switchboard, (sb::storage::event))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::storage::event>))
@@ -346,6 +453,17 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::connection_probe))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::user_probe))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<uint64_t>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::user_card))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::user_card>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::workspace_card))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::workspace_card>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::browse_entry))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::browse_entry>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::read_cursor))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::read_cursor>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::followed_thread))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::followed_thread>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::audit_record))
 
 CAF_END_TYPE_ID_BLOCK(switchboard)
 // clang-format on

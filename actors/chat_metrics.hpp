@@ -1,7 +1,7 @@
 // chat_metrics: the chat core's counters and histograms, registered once in the process
 // registry (runtime/metrics.hpp) and bumped on hot paths with one relaxed atomic add.
 // Scrape-time values (connections, restarts and mailbox maxima per actor kind, writer
-// totals) are read from the supervisors and the commit pool by actors/admin_api.cpp.
+// totals) are read from the supervisors and the commit pool by http/admin_metrics.cpp.
 // Names and meanings are listed in docs/admin.md. No metric carries chat content.
 #pragma once
 

@@ -3,10 +3,11 @@
 // channel supervisor tolerates many independent channel crashes (100 in 10 s).
 #include "actors/node.hpp"
 
-#include "actors/admin_api.hpp"
+#include "actors/admin_worker.hpp"
+#include "actors/blocking_worker.hpp"
 #include "actors/channel.hpp"
 #include "actors/connection.hpp"
-#include "actors/http_api.hpp"
+#include "actors/directory.hpp"
 #include "actors/presence.hpp"
 #include "actors/reader.hpp"
 #include "actors/user.hpp"
@@ -42,7 +43,8 @@ caf::expected<caf::actor> start_node(caf::actor_system& sys, node_context_ptr ct
   spec.flags.intensity = 3;
   spec.flags.period = std::chrono::seconds(5);
   spec.names = ctx->names;
-  spec.children = {reader_spec(ctx), presence_spec(ctx), auth_worker_spec(ctx), admin_worker_spec(ctx),
+  spec.children = {reader_spec(ctx), presence_spec(ctx), blocking_worker_spec(ctx),
+                   admin_worker_spec(ctx), directory_spec(ctx),
                    dynamic_supervisor(ctx, "channels", channel_spec(ctx)),
                    dynamic_supervisor(ctx, "users", user_spec(ctx)),
                    dynamic_supervisor(ctx, "connections", connection_spec(ctx))};

@@ -2,7 +2,12 @@
 //
 //   node (one_for_one, 3 restarts / 5 s)
 //   ├── reader       detached storage reader (replay, history, activation)   permanent
-//   ├── auth         detached account worker (argon2id, sign-up, log-in)      permanent
+//   ├── presence     the presence directory (who is online, fan-out)          permanent
+//   ├── auth         detached blocking worker (argon2id, sign-up, log-in,     permanent
+//   │                directory reads and writes; actors/blocking_worker.hpp)
+//   ├── admin        detached admin worker (audit log, live rates)            permanent
+//   ├── directory    channel creation, DMs, workspace joins and leaves,      permanent
+//   │                directory reads (actors/directory.hpp)
 //   ├── channels     simple_one_for_one of channel actors (transient)         supervisor
 //   ├── users        simple_one_for_one of user actors (temporary)            supervisor
 //   └── connections  simple_one_for_one of connection actors (temporary)      supervisor

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libcaf-dev            # actors, supervision, clustering (CAF 0.17)
   libboost1.81-dev      # Beast/Asio (1.81, not the default 1.74)
+  libboost-url1.81-dev  # Boost.URL: request targets of the HTTP API (http/)
   librocksdb-dev        # embedded durable store
   libsimdjson-dev       # JSON parsing
   libsodium-dev         # password hashing, random tokens

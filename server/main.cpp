@@ -22,7 +22,7 @@
 #include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/connection.hpp"
-#include "actors/http_api.hpp"
+#include "http/serve.hpp"
 #include "actors/node.hpp"
 #include "runtime/log.hpp"
 #include "runtime/registry.hpp"
@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
       auto ready = [&ctx] {
         auto& n = *ctx->names;
         return n.get("auth", "auth") && n.get("reader", "reader") && n.get("admin", "admin")
+               && n.get("directory", "directory")
                && n.get("supervisor", "channels") && n.get("supervisor", "users")
                && n.get("supervisor", "connections");
       };
@@ -135,7 +136,7 @@ int main(int argc, char** argv) {
       sb::transport::server listener{
         topts,
         [&sys, ctx](sb::transport::http_request req, sb::transport::http_responder respond) {
-          sb::actors::serve_http(sys, ctx, std::move(req), std::move(respond));
+          sb::http::serve_http(sys, ctx, std::move(req), std::move(respond));
         },
         [&sys, ctx](std::shared_ptr<sb::transport::ws_link> link) {
           return sb::actors::make_ws_handler(sys, ctx, std::move(link));

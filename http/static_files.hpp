@@ -18,7 +18,7 @@
 
 #include "transport/server.hpp"
 
-namespace sb::actors::static_files {
+namespace sb::http::static_files {
 
 /// One embedded file: its path below web/ ("index.html", "admin/admin.js") and its bytes.
 struct embedded_file {
@@ -40,4 +40,4 @@ std::string_view content_type_of(std::string_view path);
 /// Answers one request for a static file; `target` is the request target (path + query).
 transport::http_response serve(std::string_view method, std::string_view target);
 
-} // namespace sb::actors::static_files
+} // namespace sb::http::static_files

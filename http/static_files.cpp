@@ -1,13 +1,13 @@
 // static_files: GET/HEAD of the embedded web client and admin console (see the header).
-#include "actors/static_files.hpp"
+#include "http/static_files.hpp"
 
 #include <optional>
 #include <string>
 
 #include "protocol/json_writer.hpp"
-#include "transport/url.hpp"
+#include "http/target.hpp"
 
-namespace sb::actors::static_files {
+namespace sb::http::static_files {
 
 namespace {
 
@@ -87,7 +87,7 @@ http_response serve(std::string_view method, std::string_view target) {
   auto path = target.substr(0, target.find_first_of("?#"));
   if (path.empty() || path.front() != '/')
     return error(400, "bad_request", "the path must start with '/'");
-  auto decoded = transport::percent_decode(path.substr(1));
+  auto decoded = decode_path(path.substr(1));
   if (!decoded)
     return error(400, "bad_request", "malformed percent-escape in the path");
   if (unsafe(*decoded))
@@ -117,4 +117,4 @@ http_response serve(std::string_view method, std::string_view target) {
   return r;
 }
 
-} // namespace sb::actors::static_files
+} // namespace sb::http::static_files

@@ -1,0 +1,100 @@
+// blocking_worker: account requests, closures and the session sweep (see the header).
+#include "actors/blocking_worker.hpp"
+
+#include <chrono>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/make_message.hpp>
+
+#include "accounts/accounts.hpp"
+#include "actors/chat_messages.hpp"
+#include "protocol/json_writer.hpp"
+#include "runtime/registry.hpp"
+#include "runtime/actor_stats.hpp"
+
+namespace sb::actors {
+
+namespace {
+
+/// How often expired sessions are swept, and how many entries one step reads.
+constexpr auto token_sweep_interval = std::chrono::minutes(10);
+constexpr auto token_sweep_step_pause = std::chrono::milliseconds(50);
+constexpr size_t token_sweep_step = 1000;
+
+void write_user(protocol::json_writer& w, const accounts::user& u) {
+  w.begin_object().id_field("id", u.id).field("name", u.name)
+    .field("display_name", u.display_name).end_object();
+}
+
+caf::behavior blocking_worker(runtime::supervised_actor* self, node_context_ptr ctx) {
+  // Expired sessions are swept in bounded steps (a page, then a short pause, so logins
+  // are never stuck behind a long scan); a full pass every token_sweep_interval.
+  auto cursor = std::make_shared<std::string>();
+  self->delayed_send(self, token_sweep_interval, tick_atom::value);
+  return {
+    [self, ctx, cursor](tick_atom) {
+      size_t deleted = 0;
+      auto next = ctx->accounts->sweep_expired_tokens(*cursor, token_sweep_step, deleted);
+      *cursor = next ? *next : std::string{};
+      self->delayed_send(self, cursor->empty() ? std::chrono::milliseconds(token_sweep_interval)
+                                               : token_sweep_step_pause,
+                         tick_atom::value);
+    },
+    [](run_atom, blocking_call& call) { call.fn(); },
+    [ctx](signup_atom, const std::string& name, const std::string& password,
+          const std::string& display) -> caf::result<std::string> {
+      auto u = ctx->accounts->sign_up(name, password, display);
+      if (!u)
+        return account_error(u.error());
+      std::string out;
+      protocol::json_writer w{out};
+      w.begin_object().key("user");
+      write_user(w, *u);
+      w.end_object();
+      return out;
+    },
+    [ctx](login_atom, const std::string& name,
+          const std::string& password) -> caf::result<std::string> {
+      auto s = ctx->accounts->log_in(name, password);
+      if (!s)
+        return account_error(s.error());
+      std::string out;
+      protocol::json_writer w{out};
+      w.begin_object().field("token", s->token).field("expires", s->expires_ms).key("user");
+      write_user(w, s->who);
+      w.end_object();
+      return out;
+    },
+  };
+}
+
+} // namespace
+
+caf::error account_error(const accounts::error& e) {
+  return caf::error{static_cast<uint8_t>(e.code), caf::atom("sb_acct"),
+                    caf::make_message(e.message)};
+}
+
+void run_blocking(caf::event_based_actor* self, const node_context_ptr& ctx,
+                  std::function<void()> fn, std::function<void()> done,
+                  std::function<void(caf::error)> fail) {
+  auto worker = ctx->names->get("auth", "auth");
+  if (!worker)
+    return fail(caf::make_error(caf::sec::request_receiver_down)); // restarting: "unavailable"
+  self->request(worker, std::chrono::seconds(30), run_atom::value, blocking_call{std::move(fn)})
+    .then([done] { done(); }, [fail](caf::error& err) { fail(err); });
+}
+
+runtime::child_spec blocking_worker_spec(node_context_ptr ctx) {
+  runtime::child_spec cs;
+  cs.id = "auth";
+  cs.kind = "auth";
+  cs.registered = true;
+  cs.start = [ctx](runtime::child_context& c) {
+    return c.self->spawn<caf::detached>(blocking_worker, ctx);
+  };
+  return cs;
+}
+
+} // namespace sb::actors

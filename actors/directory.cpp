@@ -1,0 +1,326 @@
+// directory: channel creation, DMs and workspace membership (see the header); its reads
+// are in directory_reads.cpp. Each handler keeps a response promise, runs its blocking
+// part on the blocking worker and its appends through the channel actors, then delivers.
+#include "actors/directory.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "accounts/accounts.hpp"
+#include "accounts/workspaces.hpp"
+#include "actors/channel_directory.hpp"
+#include "actors/directory_detail.hpp"
+#include "runtime/registry.hpp"
+#include "storage/ids.hpp"
+#include "storage/keys.hpp"
+#include "storage/schema.hpp"
+#include "storage/store.hpp"
+
+namespace sb::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace directory_detail;
+
+/// Whether an error of an idempotent step means "already done" (joined, created, left).
+bool already_done(const caf::error& err) {
+  return describe(err).first == "bad_request";
+}
+
+/// Appends the events `make(i)` for i in [i, n) one after another, skipping steps that
+/// are already done, then `done()`; the first real error goes to `fail`.
+void append_each(self_ptr self, node_context_ptr ctx, uint64_t channel, size_t i, size_t n,
+                 std::function<storage::event(size_t)> make, std::function<void()> done,
+                 std::function<void(const caf::error&)> fail) {
+  if (i == n)
+    return done();
+  auto next = [=] { append_each(self, ctx, channel, i + 1, n, make, done, fail); };
+  append_to_channel(self, ctx, channel, make(i), [next](storage::event&) { next(); },
+                    [next, fail](const caf::error& err) {
+                      if (!already_done(err))
+                        return fail(err);
+                      next();
+                    });
+}
+
+/// Leaves each of `channels` in turn for `user` (removed by `by`), skipping channels they
+/// already left, then `done()`.
+void leave_channels(self_ptr self, node_context_ptr ctx, uint64_t by, uint64_t user,
+                    std::shared_ptr<const std::vector<uint64_t>> channels, size_t i,
+                    std::function<void()> done, std::function<void(const caf::error&)> fail) {
+  if (i == channels->size())
+    return done();
+  storage::event d;
+  d.kind = storage::event_kind::member_leave;
+  d.author = by;
+  d.subject = user == by ? 0 : user;
+  auto next = [=] { leave_channels(self, ctx, by, user, channels, i + 1, done, fail); };
+  append_to_channel(self, ctx, (*channels)[i], d, [next](storage::event&) { next(); },
+                    [next, fail](const caf::error& err) {
+                      if (!already_done(err)) // "not a member" is done
+                        return fail(err);
+                      next();
+                    });
+}
+
+// -- channel creation and DMs ----------------------------------------------------------
+
+/// Creates a channel: channel_created then the creator's member_join. The workspace's
+/// channel index entry is written first, unsynced: the synced channel_created write makes
+/// it durable too (one WAL), and browsing skips an entry whose channel never got created.
+caf::result<channel_summary> create_channel(self_ptr self, node_context_ptr ctx, uint64_t who,
+                                            std::string name, std::string kind,
+                                            uint64_t workspace) {
+  auto rp = self->make_response_promise<channel_summary>();
+  auto id = ctx->ids->next();
+  blocking<uint64_t>(
+    self, ctx, rp,
+    [ctx, who, workspace, id](outcome<uint64_t>& out) {
+      if (workspace != accounts::default_workspace)
+        if (auto err = workspace_guard(*ctx->workspaces, workspace, who)) {
+          out.err = *err;
+          return;
+        }
+      if (auto indexed = ctx->workspaces->add_channel(workspace, id, false); !indexed)
+        out.err = account_error(indexed.error());
+      else
+        out.value = id;
+    },
+    [self, ctx, rp, who, name, kind, workspace](uint64_t id) mutable {
+      storage::event created;
+      created.kind = storage::event_kind::channel_created;
+      created.author = who;
+      created.text = name;
+      created.channel_kind = kind;
+      created.subject = workspace;
+      auto fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
+      append_to_channel(self, ctx, id, created, [=](storage::event&) {
+        storage::event join;
+        join.kind = storage::event_kind::member_join;
+        join.author = who;
+        append_to_channel(self, ctx, id, join, [=](storage::event&) mutable {
+          channel_summary s;
+          s.id = id;
+          s.name = name;
+          s.kind = kind;
+          s.head = 2;
+          s.workspace = workspace;
+          rp.deliver(std::move(s));
+        }, fail);
+      }, fail);
+    });
+  return rp;
+}
+
+/// Appends the DM's channel_created (if not there yet) and its members' joins, the caller
+/// first. Idempotent: steps already done answer bad_request and are skipped, so a DM whose
+/// creation was interrupted is completed by the next open.
+void complete_dm(self_ptr self, node_context_ptr ctx, promise<channel_summary> rp, uint64_t who,
+                 uint64_t id, std::vector<uint64_t> members) {
+  channel_summary summary;
+  summary.id = id;
+  summary.kind = "dm";
+  summary.fixed_members = members;
+  auto order = std::make_shared<std::vector<uint64_t>>();
+  order->push_back(who);
+  std::string text;
+  for (auto m : members) {
+    text += (text.empty() ? "" : ",") + std::to_string(m);
+    if (m != who)
+      order->push_back(m);
+  }
+  auto fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
+  auto join = [who, order](size_t i) {
+    storage::event j;
+    j.kind = storage::event_kind::member_join;
+    j.author = who;
+    j.subject = (*order)[i] == who ? 0 : (*order)[i];
+    return j;
+  };
+  storage::event created;
+  created.kind = storage::event_kind::channel_created;
+  created.author = who;
+  created.channel_kind = "dm";
+  created.text = text;
+  auto joins = [=]() mutable {
+    append_each(self, ctx, id, 0, order->size(), join,
+                [rp, summary]() mutable { rp.deliver(summary); }, fail);
+  };
+  append_each(self, ctx, id, 0, 1, [created](size_t) { return created; }, joins, fail);
+}
+
+/// Opens the DM (one other user) or group DM (up to 8 others) of exactly these members:
+/// the same member set always maps to the same channel.
+caf::result<channel_summary> open_dm(self_ptr self, node_context_ptr ctx, uint64_t who,
+                                     std::vector<uint64_t> others) {
+  std::vector<uint64_t> members = std::move(others);
+  members.push_back(who);
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  if (members.size() < 2)
+    return make_chat_error(chat_errc::bad_value, "a DM needs another user");
+  if (members.size() > max_dm_members)
+    return make_chat_error(chat_errc::bad_value, "a group DM has at most 9 members");
+  // One record per member set (the sorted ids), so the same set always opens one channel.
+  std::string key = storage::schema::dm_key(members);
+  auto rp = self->make_response_promise<channel_summary>();
+  // Claiming the member set's channel id is a synced write: on the blocking worker.
+  auto fresh = ctx->ids->next();
+  blocking<uint64_t>(
+    self, ctx, rp,
+    [ctx, who, members, key, fresh](outcome<uint64_t>& out) {
+      for (auto m : members)
+        if (m != who && !ctx->accounts->get(m)) {
+          out.err = make_chat_error(chat_errc::not_found, "no such user");
+          return;
+        }
+      auto put =
+        ctx->db->put_record_if_absent(storage::table::dms, key, storage::keys::id_key(fresh));
+      if (!put) {
+        out.err = storage_failed("could not store the DM");
+        return;
+      }
+      if (*put) {
+        out.value = fresh;
+        return;
+      }
+      auto existing = ctx->db->get_record(storage::table::dms, key);
+      if (!existing || !*existing || (*existing)->size() != 8)
+        out.err = storage_failed("could not read the DM");
+      else
+        out.value = storage::keys::get_be64((*existing)->data());
+    },
+    [self, ctx, rp, who, members](uint64_t id) {
+      complete_dm(self, ctx, rp, who, id, members);
+    });
+  return rp;
+}
+
+// -- workspaces ------------------------------------------------------------------------
+
+/// Removes `user` from `workspace` (themselves, or anyone by the owner), then leaves each
+/// of the workspace's channels they are in.
+caf::result<bool> leave_workspace(self_ptr self, node_context_ptr ctx, uint64_t who,
+                                  uint64_t workspace, uint64_t user) {
+  auto rp = self->make_response_promise<bool>();
+  struct leaving {
+    bool removed = false;
+    std::vector<uint64_t> channels;
+  };
+  blocking<leaving>(
+    self, ctx, rp,
+    [ctx, who, workspace, user](outcome<leaving>& out) {
+      auto& wss = *ctx->workspaces;
+      if (auto err = workspace_guard(wss, workspace, who)) {
+        out.err = *err;
+        return;
+      }
+      auto ws = wss.get(workspace);
+      if (user != who && ws->owner != who) {
+        out.err = forbidden("only the owner removes other members");
+        return;
+      }
+      auto removed = wss.remove_member(workspace, user);
+      if (!removed) {
+        out.err = account_error(removed.error());
+        return;
+      }
+      leaving l;
+      l.removed = *removed;
+      uint64_t after = 0;
+      for (;;) {
+        auto page = ctx->db->channels_of(user, after, 1000);
+        if (!page)
+          break;
+        for (auto ch : *page)
+          if (auto rec = ctx->db->channel_info(ch); rec && *rec && (*rec)->workspace == workspace)
+            l.channels.push_back(ch);
+        if (page->size() < 1000)
+          break;
+        after = page->back();
+      }
+      out.value = std::move(l);
+    },
+    [self, ctx, rp, who, user](leaving& l) mutable {
+      auto chans = std::make_shared<const std::vector<uint64_t>>(std::move(l.channels));
+      bool removed = l.removed;
+      leave_channels(self, ctx, who, user, chans, 0,
+                     [rp, removed]() mutable { rp.deliver(removed); },
+                     [rp](const caf::error& err) mutable { rp.deliver(err); });
+    });
+  return rp;
+}
+
+caf::behavior directory_impl(self_ptr self, node_context_ptr ctx) {
+  caf::message_handler writes{
+    [self, ctx](create_channel_atom, uint64_t who, std::string& name, std::string& kind,
+                uint64_t workspace) {
+      return create_channel(self, ctx, who, std::move(name), std::move(kind), workspace);
+    },
+    [self, ctx](open_dm_atom, uint64_t who, std::vector<uint64_t>& others) {
+      return open_dm(self, ctx, who, std::move(others));
+    },
+    [self, ctx](workspace_create_atom, uint64_t who, std::string& name) {
+      return plain_read<workspace_card>(self, ctx, [ctx, who, name](outcome<workspace_card>& out) {
+        auto ws = ctx->workspaces->create(name, who);
+        if (!ws)
+          out.err = account_error(ws.error());
+        else
+          out.value = card_of(*ws);
+      });
+    },
+    [self, ctx](workspace_join_atom, uint64_t who, uint64_t id, uint64_t user) {
+      return guarded_read<bool>(self, ctx, who, id, [ctx, id, user](outcome<bool>& out) {
+        if (!ctx->accounts->get(user)) {
+          out.err = make_chat_error(chat_errc::not_found, "no such user");
+          return;
+        }
+        auto added = ctx->workspaces->add_member(id, user);
+        if (!added)
+          out.err = account_error(added.error());
+        else
+          out.value = *added;
+      });
+    },
+    [self, ctx](workspace_leave_atom, uint64_t who, uint64_t id, uint64_t user) {
+      return leave_workspace(self, ctx, who, id, user);
+    },
+  };
+  return writes.or_else(directory_reads(self, ctx));
+}
+
+} // namespace
+
+void append_to_channel(caf::event_based_actor* self, const node_context_ptr& ctx,
+                       uint64_t channel, storage::event draft,
+                       std::function<void(storage::event&)> ok,
+                       std::function<void(const caf::error&)> fail) {
+  with_channel(
+    self, ctx, channel,
+    [self, draft, ok, fail](channel_actor ch) {
+      self->request(ch, 30s, append_atom::value, draft)
+        .then([ok](storage::event& ev) { ok(ev); }, [fail](caf::error& err) { fail(err); });
+    },
+    [fail](caf::error err) { fail(err); });
+}
+
+caf::actor directory_of(const node_context_ptr& ctx) {
+  return ctx->names->get("directory", "directory");
+}
+
+runtime::child_spec directory_spec(node_context_ptr ctx) {
+  runtime::child_spec cs;
+  cs.id = "directory";
+  cs.kind = "directory";
+  cs.registered = true;
+  cs.start = [ctx](runtime::child_context& c) { return c.self->spawn(directory_impl, ctx); };
+  return cs;
+}
+
+} // namespace sb::actors

@@ -1,0 +1,67 @@
+// directory: the node's actor for the chat domain's directory operations, the same for
+// every door (HTTP today; the WebSocket door has no such op yet): channel creation, DM
+// and group-DM opening, workspace membership (invite, leave with its channel cascade) and
+// the directory reads (channel details and members, browse, "seen by", followed threads).
+//
+// It holds no state of its own: each request is a short sequence of blocking reads and
+// synced writes, run on the blocking worker (actors/blocking_worker.hpp, so no scheduler
+// thread waits on RocksDB), and appends through the channel actors (persist, then
+// deliver, as for any event). Requests interleave; each answers through its promise.
+// Permanent child of the node supervisor, registered as ("directory", "directory").
+// Errors are caf::errors: chat errors (actors/chat_error.hpp) and accounts errors
+// ("sb_acct", see account_error), which the doors turn into their error codes.
+//
+// Requests (atoms and structs in chat_messages.hpp; caller = the authenticated user; ids
+// are user / channel / workspace ids):
+//   (create_channel_atom, caller, name, kind, workspace) -> channel_summary   head 2
+//   (open_dm_atom, caller, std::vector<uint64_t> others) -> channel_summary   kind dm
+//   (channel_details_atom, caller, channel)              -> channel_summary, bool member
+//   (channel_members_atom, caller, channel, after, limit) -> std::vector<user_card>, bool more
+//   (seen_by_atom, caller, channel, after, limit)        -> std::vector<read_cursor>, bool more
+//   (followed_threads_atom, caller, limit)               -> std::vector<followed_thread>
+//   (workspace_create_atom, caller, name)                -> workspace_card
+//   (workspace_list_atom, caller)                        -> std::vector<workspace_card>
+//   (workspace_get_atom, caller, workspace)              -> workspace_card, bool is_owner
+//   (workspace_check_atom, caller, workspace)            -> bool (true; else forbidden)
+//   (workspace_members_atom, caller, workspace, after, limit)
+//                                                        -> std::vector<user_card>, bool more
+//   (workspace_join_atom, caller, workspace, user)       -> bool added      (an invite)
+//   (workspace_leave_atom, caller, workspace, user)      -> bool removed    (leaves each of
+//                                                        the workspace's channels too)
+//   (browse_atom, caller, workspace, after, limit)       -> std::vector<browse_entry>,
+//                                                        uint64_t next (0: last page)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "actors/chat_messages.hpp"
+#include "actors/node_context.hpp"
+#include "runtime/child_spec.hpp"
+
+namespace sb::actors {
+
+/// Largest group DM: the caller plus 8 others.
+constexpr size_t max_dm_members = 9;
+
+/// Child spec of the directory (permanent, registered ("directory", "directory")).
+runtime::child_spec directory_spec(node_context_ptr ctx);
+
+/// The directory, or an invalid handle while it restarts.
+caf::actor directory_of(const node_context_ptr& ctx);
+
+/// Appends `draft` through the channel's actor (activated on demand) and calls `ok` with
+/// the committed event or `fail` with the error, from within `self`'s handlers.
+void append_to_channel(caf::event_based_actor* self, const node_context_ptr& ctx,
+                       uint64_t channel, storage::event draft,
+                       std::function<void(storage::event&)> ok,
+                       std::function<void(const caf::error&)> fail);
+
+} // namespace sb::actors

@@ -1,0 +1,204 @@
+// admin_metrics: GET /metrics (Prometheus text, unauthenticated and read-only: counters
+// only, never chat content, so an ordinary scraper needs no secret) and GET
+// /admin/api/overview (node totals and the admin worker's live rates).
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include "actors/admin_worker.hpp"
+#include "http/admin_common.hpp"
+#include "http/router.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/registry.hpp"
+
+namespace sb::http {
+
+namespace {
+
+using namespace sb::actors;
+namespace rt = runtime;
+
+const auto process_start = std::chrono::steady_clock::now();
+
+/// Resident set size from /proc/self/statm (pages -> bytes).
+uint64_t rss_bytes() {
+  std::ifstream in{"/proc/self/statm"};
+  uint64_t size = 0, resident = 0;
+  if (!(in >> size >> resident))
+    return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+/// Node-wide aggregates from the root snapshot (children supervisors expanded once).
+struct node_totals {
+  uint64_t connections = 0, users = 0, channels = 0;
+  std::map<std::string, rt::kind_summary> kinds; // merged over the tree
+  uint64_t supervisor_restarts = 0;
+};
+
+node_totals totals_of(const rt::subtree_snapshot& root) {
+  node_totals t;
+  auto merge = [&t](const rt::subtree_snapshot& s) {
+    for (auto& k : s.kinds) {
+      auto& m = t.kinds[k.kind];
+      m.kind = k.kind;
+      m.count += k.count;
+      m.restarts += k.restarts;
+      m.max_mailbox_depth = std::max(m.max_mailbox_depth, k.max_mailbox_depth);
+      m.messages_handled += k.messages_handled;
+    }
+  };
+  merge(root);
+  for (auto& n : root.nested) {
+    merge(n);
+    if (n.self.key == "connections")
+      t.connections = n.total_children;
+    else if (n.self.key == "users")
+      t.users = n.total_children;
+    else if (n.self.key == "channels")
+      t.channels = n.total_children;
+  }
+  return t;
+}
+
+/// Snapshot of the root plus one row-less snapshot of each registered child supervisor
+/// (in `nested`): every kind summary of the tree at the cost of a few small messages.
+void node_snapshot(request_actor* self, std::function<void(rt::subtree_snapshot&)> k) {
+  auto root = self->state.ctx->names->get("supervisor", "node");
+  if (!root)
+    return fail(self, 503, "unavailable", "the node's supervision tree is not running");
+  rt::snapshot_query q;
+  q.kind = "supervisor";
+  q.limit = 100;
+  self->request(root, probe_timeout, rt::snapshot_atom::value, q)
+    .then(
+      [self, k](rt::subtree_snapshot& s) {
+        struct gather {
+          rt::subtree_snapshot root;
+          size_t remaining = 0;
+        };
+        auto g = std::make_shared<gather>();
+        g->root = std::move(s);
+        std::vector<caf::actor> subs;
+        for (auto& row : g->root.children)
+          if (auto h = self->state.ctx->names->get("supervisor", row.key))
+            subs.push_back(h);
+        g->root.children.clear();
+        g->remaining = subs.size();
+        if (subs.empty())
+          return k(g->root);
+        rt::snapshot_query one;
+        one.limit = 1;
+        one.kind = "-"; // no rows: only the self row, counts and kind summaries
+        for (auto& h : subs)
+          self->request(h, probe_timeout, rt::snapshot_atom::value, one)
+            .then(
+              [g, k](rt::subtree_snapshot& n) {
+                g->root.nested.push_back(std::move(n));
+                if (--g->remaining == 0)
+                  k(g->root);
+              },
+              [g, k](caf::error&) {
+                if (--g->remaining == 0)
+                  k(g->root);
+              });
+      },
+      [self](caf::error& err) { fail_request(self, err); });
+}
+
+void overview(request_actor* self) {
+  node_snapshot(self, [self](rt::subtree_snapshot& root) {
+    auto t = totals_of(root);
+    auto& ctx = *self->state.ctx;
+    auto& r = rates();
+    auto threads = self->system().scheduler().num_workers();
+    std::string out;
+    protocol::json_writer w{out};
+    w.begin_object()
+      .field("node_id", read_storage_counters(ctx).node_id)
+      .field("uptime_s", static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                 std::chrono::steady_clock::now() - process_start)
+                                                 .count()))
+      .field("connections", t.connections)
+      .field("online_users", t.users)
+      .field("channel_actors", t.channels)
+      .raw_field("events_in_per_s", num(r.events_in.load()))
+      .raw_field("events_out_per_s", num(r.events_out.load()))
+      .raw_field("commits_per_s", num(r.commits.load()))
+      .raw_field("commit_p50_ms", num(r.p50_ms.load()))
+      .raw_field("commit_p99_ms", num(r.p99_ms.load()))
+      .field("scheduler_threads", static_cast<uint64_t>(threads))
+      .raw_field("cpu_cores_busy", num(r.cpu_cores.load()))
+      .raw_field("scheduler_load",
+                 num(threads ? r.cpu_cores.load() / static_cast<double>(threads) : 0))
+      .field("rss_bytes", rss_bytes())
+      .key("kinds").begin_array();
+    for (auto& [name, k] : t.kinds)
+      w.begin_object().field("kind", name).field("count", k.count).field("restarts", k.restarts)
+        .field("max_mailbox_depth", k.max_mailbox_depth).end_object();
+    w.end_array().end_object();
+    ok(self, std::move(out));
+  });
+}
+
+void metrics(request_actor* self) {
+  node_snapshot(self, [self](rt::subtree_snapshot& root) {
+    auto t = totals_of(root);
+    std::string out;
+    rt::metrics::global().render(out);
+    rt::metrics::text_writer w{out};
+    w.family("sb_connections", "Open WebSocket sessions (connection actors).", "gauge")
+      .sample("sb_connections", static_cast<double>(t.connections));
+    w.family("sb_online_users", "Running user actors (users with a session).", "gauge")
+      .sample("sb_online_users", static_cast<double>(t.users));
+    w.family("sb_channel_actors", "Running channel actors.", "gauge")
+      .sample("sb_channel_actors", static_cast<double>(t.channels));
+    w.family("sb_actor_restarts_total", "Restarts performed by supervisors, by actor kind.",
+             "counter");
+    for (auto& [kind, k] : t.kinds)
+      w.sample("sb_actor_restarts_total", {{"kind", kind}}, static_cast<double>(k.restarts));
+    w.family("sb_mailbox_depth_max", "Deepest mailbox among actors of a kind, at scrape time.",
+             "gauge");
+    for (auto& [kind, k] : t.kinds)
+      w.sample("sb_mailbox_depth_max", {{"kind", kind}},
+               static_cast<double>(k.max_mailbox_depth));
+    if (auto s = read_storage_counters(*self->state.ctx); s.has_writer) {
+      w.family("sb_durable_commits_total", "Synced RocksDB writes of the group commit.",
+               "counter")
+        .sample("sb_durable_commits_total", static_cast<double>(s.commits));
+      w.family("sb_durable_rejected_total", "Writes refused because the writer queue was full.",
+               "counter")
+        .sample("sb_durable_rejected_total", static_cast<double>(s.rejected_busy));
+      w.family("sb_durable_failed_total", "Batches whose durable write failed.", "counter")
+        .sample("sb_durable_failed_total", static_cast<double>(s.failed_batches));
+    }
+    w.family("sb_process_resident_memory_bytes", "Resident set size.", "gauge")
+      .sample("sb_process_resident_memory_bytes", static_cast<double>(rss_bytes()));
+    w.family("sb_uptime_seconds", "Seconds since the process started.", "gauge")
+      .sample("sb_uptime_seconds",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - process_start)
+                .count());
+    auto r = json(200, std::move(out));
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    answer(self, std::move(r));
+  });
+}
+
+} // namespace
+
+void add_metrics_routes(std::vector<route>& out) {
+  out.insert(out.end(), {
+    {"GET", "/metrics", access::open, metrics},
+    {"GET", "/admin/api/overview", access::admin, overview},
+  });
+}
+
+} // namespace sb::http

@@ -1,0 +1,66 @@
+// target: Boost.URL parsing of request targets (see target.hpp).
+#include "http/target.hpp"
+
+#include <charconv>
+
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/parse_path.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+
+namespace sb::http {
+
+std::optional<std::string> target::param(std::string_view name) const {
+  for (auto& [k, v] : params)
+    if (k == name)
+      return v;
+  return std::nullopt;
+}
+
+target parse_target(std::string_view raw, bool plus_is_space) {
+  target t;
+  auto q = raw.find('?');
+  t.path = std::string{raw.substr(0, q)};
+  if (q != std::string_view::npos)
+    t.query = std::string{raw.substr(q + 1)};
+  if (auto path = boost::urls::parse_path(t.path); path && !t.path.empty() && t.path[0] == '/') {
+    t.path_ok = true;
+    for (auto seg : *path)
+      if (!seg.empty())
+        t.segments.emplace_back(seg.data(), seg.size());
+  }
+  if (!t.query.empty()) {
+    auto params = boost::urls::parse_query(t.query);
+    if (!params) {
+      t.bad_query = true;
+    } else {
+      boost::urls::encoding_opts opts;
+      opts.space_as_plus = plus_is_space;
+      for (auto p : *params) {
+        auto key = p.key.decode(opts);
+        if (!key.empty())
+          t.params.emplace_back(std::move(key), p.has_value ? p.value.decode(opts) : std::string{});
+      }
+    }
+  }
+  return t;
+}
+
+std::optional<std::string> decode_path(std::string_view encoded) {
+  auto pct = boost::urls::make_pct_string_view(encoded);
+  if (!pct)
+    return std::nullopt;
+  return pct->decode();
+}
+
+std::optional<uint64_t> parse_u64(std::string_view s) {
+  uint64_t v = 0;
+  if (s.empty() || s.size() > 20)
+    return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size())
+    return std::nullopt;
+  return v;
+}
+
+} // namespace sb::http
