@@ -1,4 +1,5 @@
-// channel: the whole behaviour of a channel actor (contract in channel.hpp).
+// channel: the behaviour of a channel actor (contract in channel.hpp, interface in
+// interfaces.hpp); its state is in channel_state.hpp, its append rules in channel_rules.cpp.
 #include "actors/channel.hpp"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/channel_state.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/names.hpp"
 #include "actors/chat_metrics.hpp"
@@ -32,224 +34,12 @@ namespace sb::actors {
 namespace {
 
 using namespace std::chrono_literals;
-using storage::event_kind;
-
-// -- state ---------------------------------------------------------------------------
-
-/// An event assigned a seq whose durable write has not completed yet.
-struct pending_write {
-  storage::event ev;
-  std::vector<caf::response_promise> waiters; // the sender, plus retries with its nonce
-};
-
-/// A read-cursor write in flight: answered once durable, with the counts after it.
-struct pending_read {
-  caf::response_promise rp;
-  uint64_t user = 0;
-  uint64_t thread_root = 0;
-  caf::actor origin; // the connection that asked (skipped by the device sync), or none
-};
-
-/// A connection that receives this channel's live events.
-struct subscriber {
-  connection_actor conn;
-  uint64_t user = 0;
-};
-
-struct channel_state {
-  node_context_ptr ctx;
-  uint64_t id = 0;
-  bool exists = false;          // a channel_created event is durable or in flight
-  std::string channel_name;
-  std::string kind;             // public | private | dm
-  uint64_t creator = 0;         // author of channel_created: its first member
-  uint64_t workspace = 0;       // 0 = the node's default workspace
-  std::string topic;
-  bool archived = false;        // archived: read-only until unarchived
-  std::vector<uint64_t> fixed_members; // DMs: exactly these users may be members
-  uint64_t next_seq = 1;        // seq the next event gets
-  uint64_t durable_seq = 0;     // highest seq known durable
-  uint64_t message_count = 0;   // top-level messages assigned a seq (the next ordinal - 1)
-  std::unordered_set<uint64_t> members;
-  std::unordered_map<caf::actor_id, subscriber> subscribers;
-  std::deque<pending_write> inflight;               // ascending seq, FIFO completions
-  std::unordered_map<std::string, uint64_t> inflight_nonces; // author|nonce -> seq
-  std::unordered_map<std::string, bool> inflight_reactions;  // target|user|emoji -> added
-  std::unordered_map<uint64_t, pending_read> pending_reads;  // token -> read-cursor write
-  uint64_t next_read_token = 0;
-  token_bucket sends;
-  uint64_t idle_generation = 0;
-
-  static inline const char* name = "channel";
-};
-
-using channel_self = caf::stateful_actor<channel_state, runtime::supervised_actor>;
-
-/// The public interface plus what only the channel itself and its durable writer send.
-using channel_behavior = channel_actor::extend<
-  /// (seq, ok, what): the writer thread finished the event's write.
-  caf::reacts_to<committed_atom, uint64_t, bool, std::string>,
-  /// (token, ok): a read-cursor write finished.
-  caf::reacts_to<read_done_atom, uint64_t, bool>,
-  /// (generation): the idle timer fired.
-  caf::reacts_to<idle_atom, uint64_t>>::behavior_type;
-
-using runtime::now_ms;
-
-std::string nonce_key(uint64_t author, const std::string& nonce) {
-  return std::to_string(author) + "|" + nonce;
-}
-
-bool is_content(event_kind k) {
-  return k == event_kind::message || k == event_kind::edit || k == event_kind::remove
-         || k == event_kind::reaction_add || k == event_kind::reaction_remove
-         || k == event_kind::pin || k == event_kind::unpin;
-}
-
-std::string reaction_key(const storage::event& e) {
-  return std::to_string(e.target_seq) + "|" + std::to_string(e.author) + "|" + e.emoji;
-}
+using namespace channel_detail;
 
 void arm_idle_timer(channel_self* self) {
   auto& st = self->state;
   self->delayed_send(self, st.ctx->limits.channel_idle, idle_atom::value,
                      ++st.idle_generation);
-}
-
-// -- authorization and validation (before a seq is assigned) --------------------------
-
-/// The root message of a reply: in flight or stored; nullopt when `seq` is not a root.
-caf::expected<std::optional<storage::event>> find_root(channel_self* self, uint64_t seq) {
-  auto& st = self->state;
-  for (auto& w : st.inflight)
-    if (w.ev.seq == seq)
-      return std::optional<storage::event>{w.ev};
-  if (seq > st.durable_seq)
-    return std::optional<storage::event>{};
-  auto r = st.ctx->db->get_event(st.id, seq); // point read
-  if (!r)
-    return make_chat_error(chat_errc::storage_failed, r.error().to_string());
-  return std::move(*r);
-}
-
-caf::error check_append(channel_self* self, const storage::event& d,
-                        storage::unread_hints& hints) {
-  auto& st = self->state;
-  if (d.kind == event_kind::channel_created)
-    return st.exists ? make_chat_error(chat_errc::bad_request, "channel already exists")
-                     : caf::none;
-  if (!st.exists)
-    return make_chat_error(chat_errc::not_found, "no such channel");
-  bool member = st.members.count(d.author) != 0;
-  auto in_workspace = [&](uint64_t user) {
-    if (st.workspace == accounts::default_workspace || !st.ctx->workspaces)
-      return true;
-    auto r = st.ctx->workspaces->is_member(st.workspace, user); // point read
-    return r && *r;
-  };
-  if (st.archived && d.kind != event_kind::channel_updated
-      && d.kind != event_kind::member_leave)
-    return make_chat_error(chat_errc::archived, "the channel is archived");
-  switch (d.kind) {
-    case event_kind::member_join: {
-      // Authorization first, so a non-member learns nothing about the member list.
-      auto who = d.member_user();
-      if (st.kind == "dm") {
-        auto fixed = [&](uint64_t u) {
-          return std::find(st.fixed_members.begin(), st.fixed_members.end(), u)
-                 != st.fixed_members.end();
-        };
-        bool allowed = st.fixed_members.empty()
-                         ? st.members.size() < 2 && (member || d.author == st.creator)
-                         : fixed(who) && fixed(d.author);
-        if (!allowed)
-          return make_chat_error(chat_errc::forbidden, "a DM has fixed members");
-      } else {
-        bool self_join_public = st.kind == "public" && who == d.author;
-        bool creator_first = st.members.empty() && who == d.author && d.author == st.creator;
-        if (!self_join_public && !creator_first && !member)
-          return make_chat_error(chat_errc::forbidden, "only members can add members");
-        if (!in_workspace(who))
-          return make_chat_error(chat_errc::forbidden, "not a member of the channel's workspace");
-      }
-      if (st.members.count(who) != 0)
-        return make_chat_error(chat_errc::bad_request, "already a member");
-      return caf::none;
-    }
-    case event_kind::member_leave:
-      // Members leave by themselves; a user who left the channel's workspace may be
-      // removed by anyone (the workspace leave does it for every channel of theirs).
-      if (d.member_user() != d.author && in_workspace(d.member_user()))
-        return make_chat_error(chat_errc::forbidden, "members can only remove themselves");
-      if (st.members.count(d.member_user()) == 0)
-        return make_chat_error(chat_errc::bad_request, "not a member");
-      if (st.kind == "dm")
-        return make_chat_error(chat_errc::forbidden, "a DM has fixed members");
-      return caf::none;
-    case event_kind::channel_updated:
-      if (!member)
-        return make_chat_error(chat_errc::forbidden, "not a member of this channel");
-      if (st.kind == "dm" && d.attribute != storage::channel_attr_topic)
-        return make_chat_error(chat_errc::bad_request, "a DM has only a topic to change");
-      if (st.archived && d.attribute != storage::channel_attr_archived)
-        return make_chat_error(chat_errc::archived, "the channel is archived");
-      if (d.attribute == storage::channel_attr_archived && (d.text == "1") == st.archived)
-        return make_chat_error(chat_errc::bad_request,
-                               st.archived ? "already archived" : "not archived");
-      {
-        storage::event probe = d;
-        probe.seq = 1;
-        if (auto v = storage::validate(probe); !v.ok())
-          return make_chat_error(chat_errc::bad_request, v.message());
-      }
-      return caf::none;
-    default:
-      break;
-  }
-  if (!member)
-    return make_chat_error(chat_errc::forbidden, "not a member of this channel");
-  if (d.kind == event_kind::message && d.thread_root != 0) {
-    // A reply's root must be a top-level message; its author follows the thread.
-    auto root = find_root(self, d.thread_root);
-    if (!root)
-      return root.error();
-    if (!*root || (*root)->kind != event_kind::message || (*root)->thread_root != 0)
-      return make_chat_error(chat_errc::not_found, "no such thread root");
-    hints.root_author = (*root)->author;
-  }
-  if (d.kind != event_kind::message) {
-    // Edits, deletes, reactions and pins act on an earlier message of this channel.
-    if (d.target_seq == 0 || d.target_seq > st.durable_seq)
-      return make_chat_error(chat_errc::not_found, "no such message");
-    auto target = st.ctx->db->get_event(st.id, d.target_seq); // point read
-    if (!target)
-      return make_chat_error(chat_errc::storage_failed, target.error().to_string());
-    if (!*target || (*target)->kind != event_kind::message)
-      return make_chat_error(chat_errc::not_found, "no such message");
-    if ((d.kind == event_kind::edit || d.kind == event_kind::remove)
-        && (*target)->author != d.author)
-      return make_chat_error(chat_errc::forbidden, "only the author can change a message");
-    hints.target_root = (*target)->thread_root; // a removal leaves its channel or thread count
-    if (d.kind == event_kind::reaction_add || d.kind == event_kind::reaction_remove) {
-      // Reactions are a set per (message, user, emoji), so counts are exact: adding twice
-      // or removing what is not there is refused. In-flight changes count too.
-      bool present = false;
-      auto key = reaction_key(d);
-      if (auto i = st.inflight_reactions.find(key); i != st.inflight_reactions.end()) {
-        present = i->second;
-      } else {
-        auto has = st.ctx->db->has_reaction(st.id, d.target_seq, d.author, d.emoji);
-        if (!has)
-          return make_chat_error(chat_errc::storage_failed, has.error().to_string());
-        present = *has;
-      }
-      if (d.kind == event_kind::reaction_add && present)
-        return make_chat_error(chat_errc::bad_request, "already reacted with this emoji");
-      if (d.kind == event_kind::reaction_remove && !present)
-        return make_chat_error(chat_errc::bad_request, "no such reaction");
-    }
-  }
-  return caf::none;
 }
 
 // -- persist, then deliver ------------------------------------------------------------
