@@ -1,7 +1,7 @@
 // admin_worker: the operator side's detached worker: the audit log (writes, pages,
 // pruning) and the live rates the operator overview shows, sampled once a second.
 //
-// Audit records live in RocksDB (auth table, "audit:" + be64(id) keys; ids rise with time,
+// Audit records live in RocksDB (the `audit` table, keyed by be64(id); ids rise with time,
 // ms << 16 | counter, so a key scan is oldest first and an id is a stable paging cursor).
 // Writes of actions are synced before the next record; reads ride on the next sync.
 // Unauthenticated calls are audited at most 10 a second; records older than 90 days are

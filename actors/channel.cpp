@@ -335,7 +335,8 @@ caf::behavior running(channel_self* self) {
     [self](read_done_atom, uint64_t token, bool ok) { on_read_done(self, token, ok); },
     [self](typing_atom, uint64_t user) -> caf::result<bool> { return typing(self, user); },
     [self](admin_probe_atom, uint32_t members_limit, bool passivate) -> channel_probe {
-      // Operator console (actors/admin_api.cpp): bounded lists, smallest ids first.
+      // Operator console (http/admin_topology.cpp, admin_actions.cpp): bounded lists,
+      // smallest ids first.
       auto& st = self->state;
       channel_probe p;
       p.channel = st.id;

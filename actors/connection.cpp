@@ -76,7 +76,8 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
         self->state.bridge->link()->send(std::move(f));
     },
     [self](admin_probe_atom, uint16_t close_code) -> connection_probe {
-      // Operator console (actors/admin_api.cpp); a close code disconnects after answering.
+      // Operator console (http/admin_topology.cpp, admin_actions.cpp); a close code
+      // disconnects after answering.
       auto& s = self->state;
       static constexpr const char* phases[] = {"awaiting_identify", "identifying", "ready"};
       connection_probe p;

@@ -10,6 +10,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup.sh"
 jobs="$(nproc)"
+# ccache keys on paths relative to the checkout, so any clone of it (CI's) reuses objects.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 
 asan="$root/build/asan"
 echo "== build: ASan+UBSan ($asan)"
