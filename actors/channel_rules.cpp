@@ -1,6 +1,6 @@
 // channel_rules: who may append what to a channel, checked by the channel actor before it
 // assigns a seq (nothing refused here ever reaches the log). Pinned by
-// tests/actors/channel_test.cpp ("authorization matrix of appends", "a DM has fixed members").
+// tests/unit/actors/channel_test.cpp ("authorization matrix of appends", "a DM has fixed members").
 #include "actors/channel_state.hpp"
 
 #include <algorithm>

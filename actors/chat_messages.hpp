@@ -4,7 +4,7 @@
 // struct with an `inspect` so CAF can serialize it: a message that crosses to another node
 // (appends and committed events, subscriptions, deliveries, replay pages, presence deltas,
 // read-state sync) needs nothing more than `register_chat_types` (message_types.hpp) in
-// the node's config. tests/actors/message_types_test.cpp round-trips each one through
+// the node's config. tests/unit/actors/message_types_test.cpp round-trips each one through
 // CAF's binary serializer. Who sends which message to whom is each actor's typed interface:
 // channel.hpp, connection.hpp, reader.hpp, user.hpp, presence.hpp.
 //
@@ -435,7 +435,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, audit_atom, "audit")
   CAF_ADD_ATOM(switchboard, sb::actors, audit_page_atom, "auditpage")
 
-  // -- message structs (each round-tripped by tests/actors/message_types_test.cpp) ------
+  // -- message structs (each round-tripped by tests/unit/actors/message_types_test.cpp) ------
   CAF_ADD_TYPE_ID(switchboard, (sb::storage::event))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::storage::event>))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::frame))

@@ -1,0 +1,395 @@
+// Deterministic tests of the channel actor: CAF's test coordinator runs every actor (the
+// channel, its supervisor, the storage reader, the test's own client and subscriber) one
+// message at a time on this thread, over a real RocksDB store and the real group-commit
+// writer. The writer's thread is the only other thread: `settle()` waits for it to finish
+// everything submitted so far (a sentinel batch behind it, FIFO), so no completion can race
+// the coordinator, and each step's outcome is checked before the next one runs.
+//
+// Pinned rules: who may append what (the authorization matrix of check_append), seq
+// assignment (1, 2, 3, ... in arrival order), and persist-before-deliver: neither the ack
+// nor any delivery exists before the durable write completes, and when they arrive the
+// event is already in the store. Plus the supervisor's restart of a crashed channel, which
+// recovers its head from storage.
+#include <doctest/doctest.h>
+
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+
+#include "actors/channel.hpp"
+#include "actors/chat_error.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/message_types.hpp"
+#include "actors/names.hpp"
+#include "actors/reader.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/registry.hpp"
+#include "runtime/supervisor.hpp"
+#include "storage/batch.hpp"
+#include "storage/commit_pool.hpp"
+#include "storage/ids.hpp"
+#include "storage/store.hpp"
+#include "tests/support/temp_dir.hpp"
+
+
+using namespace sb;
+using namespace sb::actors;
+using storage::event_kind;
+
+namespace {
+
+/// What the test's client actor saw: acks and errors of its appends, in order.
+struct client_log {
+  std::vector<storage::event> acks;
+  std::vector<caf::error> errors;
+  std::vector<uint64_t> heads; // subscribe answers
+};
+
+/// What the test's subscriber (standing in the connection's place) received live.
+struct subscriber_log {
+  std::vector<std::pair<uint64_t, frame>> delivered; // (seq, frame)
+  std::vector<bool> durable_on_arrival;              // the event was in the store already
+};
+
+using go_append_atom = caf::atom_constant<caf::atom("t_append")>;
+using go_subscribe_atom = caf::atom_constant<caf::atom("t_sub")>;
+
+/// Sends requests on the test's behalf and records the replies.
+caf::behavior client(caf::event_based_actor* self, std::shared_ptr<client_log> log) {
+  return {
+    [=](go_append_atom, channel_actor ch, storage::event& draft) {
+      self->request(ch, caf::infinite, append_atom::value, std::move(draft))
+        .then([log](storage::event& ev) { log->acks.push_back(ev); },
+              [log](caf::error& err) { log->errors.push_back(err); });
+    },
+    [=](go_subscribe_atom, channel_actor ch, caf::actor conn, uint64_t user) {
+      self->request(ch, caf::infinite, subscribe_atom::value, conn, user)
+        .then([log](uint64_t head) { log->heads.push_back(head); },
+              [log](caf::error& err) { log->errors.push_back(err); });
+    },
+  };
+}
+
+/// Receives live events as a connection does, and checks each is durable when it arrives.
+caf::behavior subscriber(caf::event_based_actor*, std::shared_ptr<subscriber_log> log,
+                         storage::store* db) {
+  return {
+    [=](deliver_atom, uint64_t channel, uint64_t seq, frame& f) {
+      auto stored = db->get_event(channel, seq);
+      log->durable_on_arrival.push_back(stored && stored->has_value());
+      log->delivered.emplace_back(seq, f);
+    },
+    [](ephemeral_atom, frame&) {},
+  };
+}
+
+struct fixture {
+  storage::testing::temp_dir dir;
+  std::unique_ptr<storage::store> db;
+  std::unique_ptr<storage::commit_pool> writer;
+  std::unique_ptr<storage::id_generator> ids;
+  std::shared_ptr<node_context> ctx;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  caf::actor root;
+  std::shared_ptr<client_log> client_seen = std::make_shared<client_log>();
+  std::shared_ptr<subscriber_log> sub_seen = std::make_shared<subscriber_log>();
+  caf::actor me;   // the client
+  caf::actor conn; // the subscriber
+
+  static constexpr uint64_t chan = 500;
+  static constexpr uint64_t alice = 11; // creator, member
+  static constexpr uint64_t bob = 12;   // member
+  static constexpr uint64_t eve = 13;   // not a member
+
+  fixture() {
+    storage::store_options so;
+    so.path = dir.sub("data");
+    auto opened = storage::store::open(so);
+    REQUIRE(opened);
+    db = std::move(*opened);
+    writer = std::make_unique<storage::commit_pool>(*db);
+    ids = std::make_unique<storage::id_generator>(1);
+    ctx = std::make_shared<node_context>();
+    ctx->db = db.get();
+    ctx->writer = writer.get();
+    ctx->ids = ids.get();
+    ctx->names = runtime::registry::make();
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    register_chat_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    runtime::supervisor_spec channels;
+    channels.name = "channels";
+    channels.flags.how = runtime::strategy::simple_one_for_one;
+    channels.flags.intensity = 10;
+    channels.children = {channel_spec(ctx)};
+    channels.names = ctx->names;
+    auto channels_child = runtime::supervisor_child(std::move(channels));
+    channels_child.registered = true;
+    runtime::supervisor_spec spec;
+    spec.name = "node";
+    spec.names = ctx->names;
+    spec.children = {reader_spec(ctx, false), std::move(channels_child)};
+    auto sup = runtime::spawn_supervisor(*sys, std::move(spec));
+    REQUIRE(sup);
+    root = *sup;
+    me = sys->spawn(client, client_seen);
+    conn = sys->spawn(subscriber, sub_seen, db.get());
+    sched->run();
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(me, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    sched->run();
+    writer->stop();
+  }
+
+  /// Waits until the writer has completed (and sent the completions of) everything
+  /// submitted so far, then runs every actor until nothing is left to do.
+  void settle() {
+    for (int round = 0; round < 4; ++round) {
+      sched->run();
+      std::promise<void> done;
+      auto f = done.get_future();
+      REQUIRE(writer->submit(chan, storage::batch{},
+                             [&done](const storage::status&) { done.set_value(); })
+                .ok());
+      f.wait();
+    }
+    sched->run();
+  }
+
+  /// The channel's actor, started by its supervisor on first use.
+  channel_actor channel() {
+    if (auto hdl = find_actor<channel_actor>(*ctx, channel_name(chan)))
+      return hdl;
+    auto sup = find_actor(*ctx, supervisor_name("channels"));
+    REQUIRE(sup);
+    caf::anon_send(sup, runtime::start_child_atom::value, std::to_string(chan), caf::message{});
+    sched->run();
+    auto hdl = find_actor<channel_actor>(*ctx, channel_name(chan));
+    REQUIRE(hdl);
+    return hdl;
+  }
+
+  /// Sends `draft` from the client without running anyone.
+  void send_append(storage::event draft) {
+    caf::anon_send(me, go_append_atom::value, channel(), std::move(draft));
+  }
+
+  /// Appends and settles; the new ack or error count tells the outcome.
+  void append(storage::event draft) {
+    send_append(std::move(draft));
+    settle();
+  }
+
+  static storage::event draft(event_kind kind, uint64_t author) {
+    storage::event d;
+    d.kind = kind;
+    d.author = author;
+    return d;
+  }
+
+  static storage::event message(uint64_t author, std::string text) {
+    auto d = draft(event_kind::message, author);
+    d.text = std::move(text);
+    return d;
+  }
+
+  /// A public channel created by alice with bob joined: seqs 1 (created), 2, 3 (joins).
+  void make_channel(std::string kind = "public") {
+    auto errors_before = client_seen->errors.size();
+    auto acks_before = client_seen->acks.size();
+    auto created = draft(event_kind::channel_created, alice);
+    created.text = kind == "dm" ? std::to_string(alice) + "," + std::to_string(bob) : "general";
+    created.channel_kind = kind;
+    append(created);
+    append(draft(event_kind::member_join, alice));
+    auto join = draft(event_kind::member_join, alice);
+    join.subject = bob;
+    append(join);
+    REQUIRE(client_seen->errors.size() == errors_before);
+    REQUIRE(client_seen->acks.size() == acks_before + 3);
+  }
+
+  /// The error of the last append, which must have failed with `code`.
+  std::string last_error_code() {
+    REQUIRE_FALSE(client_seen->errors.empty());
+    return describe(client_seen->errors.back()).first;
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "seqs are assigned 1, 2, 3, ... in arrival order, acked once durable") {
+  make_channel();
+  for (int i = 0; i < 5; ++i)
+    send_append(message(i % 2 ? alice : bob, "m" + std::to_string(i)));
+  settle();
+  REQUIRE(client_seen->acks.size() == 8);
+  for (size_t i = 0; i < client_seen->acks.size(); ++i) {
+    CHECK(client_seen->acks[i].seq == i + 1);
+    CHECK(client_seen->acks[i].channel_id == chan);
+    auto stored = db->get_event(chan, i + 1);
+    REQUIRE(stored);
+    REQUIRE(stored->has_value());
+    CHECK((*stored)->id == client_seen->acks[i].id);
+  }
+  CHECK(client_seen->acks[3].text == "m0");
+  CHECK(client_seen->acks[7].text == "m4");
+}
+
+TEST_CASE_FIXTURE(fixture, "nothing is acked or delivered before the durable write") {
+  make_channel();
+  caf::anon_send(me, go_subscribe_atom::value, channel(), conn, bob);
+  sched->run();
+  REQUIRE(client_seen->heads == std::vector<uint64_t>{3});
+  send_append(message(alice, "hello"));
+  // Run the client and the channel, but not the writer's completion: the channel has
+  // assigned seq 4 and handed the batch to the writer, and must have sent nothing yet.
+  while (sched->has_job()) {
+    sched->run_once();
+    CHECK(sub_seen->delivered.empty());
+    CHECK(client_seen->acks.size() == 3);
+  }
+  settle();
+  REQUIRE(client_seen->acks.size() == 4);
+  CHECK(client_seen->acks.back().seq == 4);
+  REQUIRE(sub_seen->delivered.size() == 1);
+  CHECK(sub_seen->delivered[0].first == 4);
+  CHECK(sub_seen->durable_on_arrival == std::vector<bool>{true});
+  CHECK(sub_seen->delivered[0].second->find("\"seq\":4") != std::string::npos);
+  // And the author's own connection is no exception: a subscriber of alice gets it too.
+  auto mine = sys->spawn(subscriber, sub_seen, db.get());
+  caf::anon_send(me, go_subscribe_atom::value, channel(), mine, alice);
+  sched->run();
+  append(message(bob, "second"));
+  CHECK(sub_seen->delivered.size() == 3);
+  CHECK(sub_seen->durable_on_arrival == std::vector<bool>{true, true, true});
+  caf::anon_send_exit(mine, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_FIXTURE(fixture, "authorization matrix of appends") {
+  // Before the channel exists, nothing but its creation is accepted.
+  append(message(alice, "too early"));
+  CHECK(last_error_code() == "not_found");
+  make_channel();
+  auto errors_before = client_seen->errors.size();
+  auto expect = [&](storage::event d, const char* code) {
+    auto acks = client_seen->acks.size();
+    append(std::move(d));
+    if (code == nullptr) {
+      CHECK_MESSAGE(client_seen->acks.size() == acks + 1, "expected an ack");
+      return;
+    }
+    CHECK_MESSAGE(client_seen->acks.size() == acks, "expected a refusal: ", code);
+    CHECK(last_error_code() == code);
+  };
+  expect(message(eve, "not a member"), "forbidden");
+  expect(message(bob, "a member"), nullptr); // seq 4
+  auto created_again = draft(event_kind::channel_created, alice);
+  created_again.text = "again";
+  created_again.channel_kind = "public";
+  expect(created_again, "bad_request");
+  // Edits and deletes: only the author, only of an existing message.
+  auto edit = draft(event_kind::edit, alice);
+  edit.target_seq = 4;
+  edit.text = "not mine";
+  expect(edit, "forbidden");
+  edit.author = bob;
+  edit.text = "mine";
+  expect(edit, nullptr); // seq 5
+  edit.target_seq = 999;
+  expect(edit, "not_found");
+  edit.target_seq = 2; // a join, not a message
+  expect(edit, "not_found");
+  // Reactions are a set: twice is refused, removing what is not there too.
+  auto react = draft(event_kind::reaction_add, alice);
+  react.target_seq = 4;
+  react.emoji = "tada";
+  expect(react, nullptr); // seq 6
+  expect(react, "bad_request");
+  auto unreact = draft(event_kind::reaction_remove, bob);
+  unreact.target_seq = 4;
+  unreact.emoji = "tada";
+  expect(unreact, "bad_request");
+  // Replies need a top-level root.
+  auto reply = message(alice, "reply");
+  reply.thread_root = 4;
+  expect(reply, nullptr); // seq 7
+  auto nested = message(bob, "nested");
+  nested.thread_root = 7;
+  expect(nested, "not_found");
+  // Joins: a public channel admits self-joins; adding others needs membership.
+  auto add_by_outsider = draft(event_kind::member_join, eve);
+  add_by_outsider.subject = 14;
+  expect(add_by_outsider, "forbidden");
+  expect(draft(event_kind::member_join, eve), nullptr); // self-join, seq 8
+  expect(draft(event_kind::member_join, eve), "bad_request");
+  // Leaves: only yourself.
+  auto remove_bob = draft(event_kind::member_leave, eve);
+  remove_bob.subject = bob;
+  expect(remove_bob, "forbidden");
+  expect(draft(event_kind::member_leave, eve), nullptr); // seq 9
+  // Archived: read-only until unarchived, and leaving still works.
+  auto archive = draft(event_kind::channel_updated, alice);
+  archive.attribute = "archived";
+  archive.text = "1";
+  expect(archive, nullptr); // seq 10
+  expect(message(alice, "while archived"), "archived");
+  expect(archive, "bad_request");
+  auto rename = draft(event_kind::channel_updated, alice);
+  rename.attribute = "name";
+  rename.text = "renamed";
+  expect(rename, "archived");
+  archive.text = "0";
+  expect(archive, nullptr); // seq 11
+  expect(message(alice, "after unarchive"), nullptr); // seq 12
+  CHECK(client_seen->acks.back().seq == 12);
+  CHECK(client_seen->errors.size() > errors_before);
+}
+
+TEST_CASE_FIXTURE(fixture, "a DM has fixed members") {
+  make_channel("dm");
+  append(draft(event_kind::member_join, eve));
+  CHECK(last_error_code() == "forbidden");
+  append(draft(event_kind::member_leave, bob));
+  CHECK(last_error_code() == "forbidden");
+  auto rename = draft(event_kind::channel_updated, alice);
+  rename.attribute = "name";
+  rename.text = "x";
+  append(rename);
+  CHECK(last_error_code() == "bad_request");
+  auto acks = client_seen->acks.size();
+  append(message(bob, "hi"));
+  CHECK(client_seen->acks.size() == acks + 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "a crashed channel is restarted and resumes after its durable head") {
+  make_channel();
+  append(message(alice, "before the crash")); // seq 4
+  auto first = channel();
+  // As the operator console's "stop" does: the supervisor kills it as a crash would.
+  caf::anon_send(find_actor(*ctx, supervisor_name("channels")), runtime::kill_child_atom::value,
+                 std::to_string(chan));
+  sched->run();
+  auto second = channel(); // the supervisor's restart, registered again
+  CHECK(second.address() != first.address());
+  append(message(bob, "after the crash"));
+  REQUIRE(client_seen->acks.size() == 5);
+  CHECK(client_seen->acks.back().seq == 5); // recovered from storage: no seq reused
+}
