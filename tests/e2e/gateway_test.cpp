@@ -165,13 +165,8 @@ TEST_CASE("20 concurrent senders in one channel: every receiver sees one identic
 }
 
 TEST_CASE("resume after an abrupt disconnect: the missed messages, in order, then live") {
-  temp_dir dir;
-  chat_node node{dir};
-  REQUIRE(node.start() == "");
-  auto [a_id, alice] = node.user("alice");
-  auto [b_id, bob] = node.user("bob");
-  auto ch = node.channel(alice, "general");
-  REQUIRE(node.http("POST", "/api/channels/" + ch + "/join", "", bob).status == 200);
+  two_members t;
+  auto& [dir, node, a_id, alice, b_id, bob, ch] = t;
   uint64_t last = 0;
   {
     gateway_client a;
@@ -495,13 +490,8 @@ TEST_CASE("kill a channel actor mid-stream: restarted, seq continues, nothing ac
 }
 
 TEST_CASE("edits and deletes by the author only; reactions are a set per user and emoji") {
-  temp_dir dir;
-  chat_node node{dir};
-  REQUIRE(node.start() == "");
-  auto [a_id, alice] = node.user("alice");
-  auto [b_id, bob] = node.user("bob");
-  auto ch = node.channel(alice, "general");
-  REQUIRE(node.http("POST", "/api/channels/" + ch + "/join", "", bob).status == 200);
+  two_members t;
+  auto& [dir, node, a_id, alice, b_id, bob, ch] = t;
   gateway_client watcher;
   REQUIRE(watcher.open(node.port(), bob) == "");
   auto sent = node.http("POST", "/api/channels/" + ch + "/messages", R"({"text":"typo"})", alice);

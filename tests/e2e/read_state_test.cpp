@@ -88,13 +88,8 @@ uint64_t post(chat_node& node, const std::string& token, const std::string& chan
 
 TEST_CASE("unread and mention counts stay exact: concurrent sends, edits, deletes, two "
           "devices, a restart") {
-  temp_dir dir;
-  chat_node node{dir};
-  REQUIRE(node.start() == "");
-  auto [a_id, alice] = node.user("alice");
-  auto [b_id, bob] = node.user("bob");
-  auto ch = node.channel(alice, "general");
-  REQUIRE(node.http("POST", "/api/channels/" + ch + "/join", "", bob).status == 200);
+  two_members t;
+  auto& [dir, node, a_id, alice, b_id, bob, ch] = t;
   auto joined = unread_of(node, bob, ch);
   CHECK(joined.unread == 0); // the history before the join is not unread
   CHECK(joined.last_read > 0);

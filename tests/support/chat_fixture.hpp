@@ -3,6 +3,7 @@
 // connections for the gateway. Every wait has a deadline.
 #pragma once
 
+#include <doctest/doctest.h>
 #include <simdjson.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/support/temp_dir.hpp"
@@ -129,6 +131,23 @@ private:
 };
 
 /// A gateway client: a WebSocket plus the frames it has read.
+/// The most common start of an end-to-end test: a running node, users alice and bob, and
+/// a public channel "general" that alice created and bob joined. Tests bind the parts by
+/// name: `auto& [dir, node, a_id, alice, b_id, bob, ch] = t;` (ids, tokens, channel id).
+struct two_members {
+  storage::testing::temp_dir dir;
+  chat_node node;
+  std::string a_id, alice, b_id, bob, ch;
+
+  explicit two_members(std::vector<std::string> extra = {}) : node{dir, std::move(extra)} {
+    REQUIRE(node.start() == "");
+    std::tie(a_id, alice) = node.user("alice");
+    std::tie(b_id, bob) = node.user("bob");
+    ch = node.channel(alice, "general");
+    REQUIRE(node.http("POST", "/api/channels/" + ch + "/join", "", bob).status == 200);
+  }
+};
+
 class gateway_client {
 public:
   /// Connects, reads hello, identifies (optionally resuming), waits for ready.
