@@ -123,6 +123,45 @@ TEST_CASE_FIXTURE(fixture, "operator probes round-trip") {
   CHECK(u.devices.empty());
 }
 
+TEST_CASE_FIXTURE(fixture, "directory and audit structs round-trip") {
+  auto card = round_trip(user_card{7, "ada", "Ada L."});
+  CHECK(card.id == 7);
+  CHECK(card.name == "ada");
+  CHECK(card.display_name == "Ada L.");
+  auto ws = round_trip(workspace_card{3, "acme", 7, 1'700'000'000'000ull});
+  CHECK(ws.id == 3);
+  CHECK(ws.name == "acme");
+  CHECK(ws.owner == 7);
+  CHECK(ws.created_ms == 1'700'000'000'000ull);
+  channel_summary s{5, "general", "public", 10, 3, "topic", false, {}, true, 8, 2, 1};
+  auto b = round_trip(browse_entry{s, true});
+  CHECK(b.channel == s);
+  CHECK(b.member);
+  auto rc = round_trip(std::vector<read_cursor>{{7, 9}, {8, 10}});
+  REQUIRE(rc.size() == 2);
+  CHECK(rc[1].user == 8);
+  CHECK(rc[1].last_read == 10);
+  auto ft = round_trip(followed_thread{5, 4, 3, 12, 10, 2});
+  CHECK(ft.channel == 5);
+  CHECK(ft.root == 4);
+  CHECK(ft.reply_count == 3);
+  CHECK(ft.last_reply_seq == 12);
+  CHECK(ft.last_read == 10);
+  CHECK(ft.unread == 2);
+  auto ar = round_trip(audit_record{"admin-token", "POST", "/admin/api/x", "q=1", "channel/5",
+                                    200, "ok"});
+  CHECK(ar.who == "admin-token");
+  CHECK(ar.method == "POST");
+  CHECK(ar.path == "/admin/api/x");
+  CHECK(ar.query == "q=1");
+  CHECK(ar.target == "channel/5");
+  CHECK(ar.status == 200);
+  CHECK(ar.code == "ok");
+  auto m = round_trip_message(caf::make_message(std::vector<user_card>{{7, "ada", "A"}}, true));
+  REQUIRE((m.match_elements<std::vector<user_card>, bool>()));
+  CHECK(m.get_as<std::vector<user_card>>(0)[0].name == "ada");
+}
+
 TEST_CASE_FIXTURE(fixture, "messages of cross-node shape round-trip with their types") {
   auto e = sample_event();
   // append: (append_atom, draft) and its committed answer
