@@ -5,14 +5,28 @@
 
 namespace sb::storage {
 
-commit_pool::commit_pool(store& db, commit_pool_options opts) {
-  auto n = std::max<std::size_t>(opts.writers, 1);
-  // Each writer gets an equal share of the queue bounds, so the pool's total stays put.
+namespace {
+
+/// Each writer gets an equal share of the queue bounds, so the pool's total stays put.
+group_commit_options share_of(const commit_pool_options& opts, std::size_t n) {
   auto per = opts.writer;
   per.max_pending_batches = std::max<std::size_t>(per.max_pending_batches / n, 1);
   per.max_pending_bytes = std::max<std::size_t>(per.max_pending_bytes / n, 1);
+  return per;
+}
+
+} // namespace
+
+commit_pool::commit_pool(store& db, commit_pool_options opts) {
+  auto n = std::max<std::size_t>(opts.writers, 1);
   for (std::size_t i = 0; i < n; ++i)
-    writers_.push_back(std::make_unique<group_commit>(db, per));
+    writers_.push_back(std::make_unique<group_commit>(db, share_of(opts, n)));
+}
+
+commit_pool::commit_pool(group_commit::write_fn write, commit_pool_options opts) {
+  auto n = std::max<std::size_t>(opts.writers, 1);
+  for (std::size_t i = 0; i < n; ++i)
+    writers_.push_back(std::make_unique<group_commit>(write, share_of(opts, n)));
 }
 
 commit_pool::~commit_pool() {

@@ -25,6 +25,8 @@ struct commit_pool_options {
 class commit_pool {
 public:
   commit_pool(store& db, commit_pool_options opts = {});
+  /// Writers that commit through `write` (tests and fault injection, as group_commit's).
+  commit_pool(group_commit::write_fn write, commit_pool_options opts = {});
   ~commit_pool();
   commit_pool(const commit_pool&) = delete;
   commit_pool& operator=(const commit_pool&) = delete;

@@ -1,9 +1,9 @@
 // Deterministic tests of the channel actor: CAF's test coordinator runs every actor (the
 // channel, its supervisor, the storage reader, the test's own client and subscriber) one
 // message at a time on this thread, over a real RocksDB store and the real group-commit
-// writer. The writer's thread is the only other thread: `settle()` waits for it to finish
-// everything submitted so far (a sentinel batch behind it, FIFO), so no completion can race
-// the coordinator, and each step's outcome is checked before the next one runs.
+// writer. The writer's threads are the only other threads, and their writes wait at a gate
+// (tests/support/gated_writer.hpp) that `settle()` opens only while no actor runs, so no
+// completion can race the coordinator and each step is checked before the next one runs.
 //
 // Pinned rules: who may append what (the authorization matrix of check_append), seq
 // assignment (1, 2, 3, ... in arrival order), and persist-before-deliver: neither the ack
@@ -36,6 +36,7 @@
 #include "runtime/supervisor.hpp"
 #include "storage/batch.hpp"
 #include "storage/commit_pool.hpp"
+#include "tests/support/gated_writer.hpp"
 #include "storage/ids.hpp"
 #include "storage/store.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -95,7 +96,7 @@ caf::behavior subscriber(caf::event_based_actor*, std::shared_ptr<subscriber_log
 struct fixture {
   storage::testing::temp_dir dir;
   std::unique_ptr<storage::store> db;
-  std::unique_ptr<storage::commit_pool> writer;
+  std::unique_ptr<storage::testing::gated_writer> writer;
   std::unique_ptr<storage::id_generator> ids;
   std::shared_ptr<node_context> ctx;
   caf::actor_system_config cfg;
@@ -118,11 +119,11 @@ struct fixture {
     auto opened = storage::store::open(so);
     REQUIRE(opened);
     db = std::move(*opened);
-    writer = std::make_unique<storage::commit_pool>(*db);
+    writer = std::make_unique<storage::testing::gated_writer>(*db);
     ids = std::make_unique<storage::id_generator>(1);
     ctx = std::make_shared<node_context>();
     ctx->db = db.get();
-    ctx->writer = writer.get();
+    ctx->writer = &writer->pool();
     ctx->ids = ids.get();
     ctx->names = runtime::registry::make();
     cfg.set("scheduler.policy", caf::atom("testing"));
@@ -155,22 +156,19 @@ struct fixture {
     caf::anon_send_exit(me, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
     sched->run();
-    writer->stop();
+    writer->flush();
   }
 
   /// Waits until the writer has completed (and sent the completions of) everything
   /// submitted so far, then runs every actor until nothing is left to do.
   void settle() {
-    for (int round = 0; round < 4; ++round) {
+    for (int round = 0; round < 8; ++round) {
       sched->run();
-      std::promise<void> done;
-      auto f = done.get_future();
-      REQUIRE(writer->submit(chan, storage::batch{},
-                             [&done](const storage::status&) { done.set_value(); })
-                .ok());
-      f.wait();
+      writer->flush();
+      if (!sched->has_job())
+        return;
     }
-    sched->run();
+    FAIL("actors still busy after 8 rounds of writes");
   }
 
   /// The channel's actor, started by its supervisor on first use.
@@ -259,7 +257,7 @@ TEST_CASE_FIXTURE(fixture, "nothing is acked or delivered before the durable wri
   sched->run();
   REQUIRE(client_seen->heads == std::vector<uint64_t>{3});
   send_append(message(alice, "hello"));
-  // Run the client and the channel, but not the writer's completion: the channel has
+  // Run the client and the channel while the write waits at the gate: the channel has
   // assigned seq 4 and handed the batch to the writer, and must have sent nothing yet.
   while (sched->has_job()) {
     sched->run_once();
