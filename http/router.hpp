@@ -45,6 +45,8 @@ public:
 
   /// Looks up `method` on `segments` (views into `segments` go into `args`).
   match find(std::string_view method, const std::vector<std::string>& segments) const;
+  /// A temporary would leave `args` dangling: refused at compile time.
+  match find(std::string_view method, std::vector<std::string>&& segments) const = delete;
 
 private:
   struct entry {

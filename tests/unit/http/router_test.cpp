@@ -28,7 +28,8 @@ const route_table& table() {
 } // namespace
 
 TEST_CASE("router: a method and path find their route and its arguments") {
-  auto m = table().find("PATCH", segs({"api", "channels", "7", "messages", "3"}));
+  auto path = segs({"api", "channels", "7", "messages", "3"}); // args are views into it
+  auto m = table().find("PATCH", path);
   REQUIRE(m.hit != nullptr);
   CHECK(m.hit->method == "PATCH");
   REQUIRE(m.args.size() == 2);
@@ -37,16 +38,19 @@ TEST_CASE("router: a method and path find their route and its arguments") {
   CHECK(m.args[1].first == "seq");
   CHECK(m.args[1].second == "3");
   CHECK(m.allow == "PATCH, DELETE");
-  auto open = table().find("POST", segs({"api", "signup"}));
+  auto signup = segs({"api", "signup"});
+  auto open = table().find("POST", signup);
   REQUIRE(open.hit != nullptr);
   CHECK(open.hit->who == access::open);
 }
 
 TEST_CASE("router: a known path with another method has no route but an Allow list") {
-  auto m = table().find("PUT", segs({"api", "channels"}));
+  auto channels = segs({"api", "channels"});
+  auto m = table().find("PUT", channels);
   CHECK(m.hit == nullptr);
   CHECK(m.allow == "GET, POST"); // fixed order, whatever the table's order
-  auto args = table().find("POST", segs({"api", "channels", "not-a-number"}));
+  auto bad_id = segs({"api", "channels", "not-a-number"});
+  auto args = table().find("POST", bad_id);
   CHECK(args.hit == nullptr);
   CHECK(args.allow == "GET");
 }

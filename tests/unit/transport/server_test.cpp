@@ -471,7 +471,9 @@ TEST_CASE("stop: clients get 1012 after their queued frames, within a bounded ti
   const auto port = srv->port();
 
   ws_client reader, idle;
+  // One at a time, so link 1 is the idle client's however the accepts are scheduled.
   REQUIRE(reader.connect(localhost, port) == "");
+  REQUIRE(p->wait([&] { return p->created == 1; }));
   REQUIRE(idle.connect(localhost, port) == "");
   REQUIRE(p->wait([&] { return p->created == 2; }));
   http_connection keep_alive;
