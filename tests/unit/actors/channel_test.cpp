@@ -1,8 +1,8 @@
 // Deterministic tests of the channel actor: CAF's test coordinator runs every actor (the
 // channel, its supervisor, the storage reader, the test's own client and subscriber) one
 // message at a time on this thread, over a real RocksDB store and the real group-commit
-// writer. The writer's threads are the only other threads, and their writes wait at a gate
-// (tests/support/gated_writer.hpp) that `settle()` opens only while no actor runs, so no
+// writer (tests/support/actor_node.hpp). The writer's threads are the only other threads,
+// and their writes wait at a gate that `settle()` opens only while no actor runs, so no
 // completion can race the coordinator and each step is checked before the next one runs.
 //
 // Pinned rules: who may append what (the authorization matrix of check_append), seq
@@ -12,34 +12,23 @@
 // recovers its head from storage.
 #include <doctest/doctest.h>
 
-#include <future>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
 #include "actors/channel.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/message_types.hpp"
 #include "actors/names.hpp"
 #include "actors/reader.hpp"
 #include "runtime/messages.hpp"
-#include "runtime/registry.hpp"
-#include "runtime/supervisor.hpp"
-#include "storage/batch.hpp"
-#include "storage/commit_pool.hpp"
-#include "tests/support/gated_writer.hpp"
-#include "storage/ids.hpp"
 #include "storage/store.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/support/actor_node.hpp"
 
 
 using namespace sb;
@@ -93,16 +82,7 @@ caf::behavior subscriber(caf::event_based_actor*, std::shared_ptr<subscriber_log
   };
 }
 
-struct fixture {
-  storage::testing::temp_dir dir;
-  std::unique_ptr<storage::store> db;
-  std::unique_ptr<storage::testing::gated_writer> writer;
-  std::unique_ptr<storage::id_generator> ids;
-  std::shared_ptr<node_context> ctx;
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  caf::actor root;
+struct fixture : testing::actor_node {
   std::shared_ptr<client_log> client_seen = std::make_shared<client_log>();
   std::shared_ptr<subscriber_log> sub_seen = std::make_shared<subscriber_log>();
   caf::actor me;   // the client
@@ -114,61 +94,17 @@ struct fixture {
   static constexpr uint64_t eve = 13;   // not a member
 
   fixture() {
-    storage::store_options so;
-    so.path = dir.sub("data");
-    auto opened = storage::store::open(so);
-    REQUIRE(opened);
-    db = std::move(*opened);
-    writer = std::make_unique<storage::testing::gated_writer>(*db);
-    ids = std::make_unique<storage::id_generator>(1);
-    ctx = std::make_shared<node_context>();
-    ctx->db = db.get();
-    ctx->writer = &writer->pool();
-    ctx->ids = ids.get();
-    ctx->names = runtime::registry::make();
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    register_chat_types(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-    runtime::supervisor_spec channels;
-    channels.name = "channels";
-    channels.flags.how = runtime::strategy::simple_one_for_one;
-    channels.flags.intensity = 10;
-    channels.children = {channel_spec(ctx)};
-    channels.names = ctx->names;
-    auto channels_child = runtime::supervisor_child(std::move(channels));
-    channels_child.registered = true;
-    runtime::supervisor_spec spec;
-    spec.name = "node";
-    spec.names = ctx->names;
-    spec.children = {reader_spec(ctx, false), std::move(channels_child)};
-    auto sup = runtime::spawn_supervisor(*sys, std::move(spec));
-    REQUIRE(sup);
-    root = *sup;
+    // A channel of no workspace: membership alone decides.
+    ctx->workspaces = nullptr;
+    start({reader_spec(ctx, false), dynamic_supervisor("channels", channel_spec(ctx))});
     me = sys->spawn(client, client_seen);
     conn = sys->spawn(subscriber, sub_seen, db.get());
     sched->run();
   }
 
   ~fixture() {
-    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(me, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
-    sched->run();
-    writer->flush();
-  }
-
-  /// Waits until the writer has completed (and sent the completions of) everything
-  /// submitted so far, then runs every actor until nothing is left to do.
-  void settle() {
-    for (int round = 0; round < 8; ++round) {
-      sched->run();
-      writer->flush();
-      if (!sched->has_job())
-        return;
-    }
-    FAIL("actors still busy after 8 rounds of writes");
   }
 
   /// The channel's actor, started by its supervisor on first use.

@@ -13,35 +13,21 @@
 // connection's rate limit answers rate_limited.
 #include <doctest/doctest.h>
 
-#include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
-#include <sodium.h>
-
 #include "accounts/accounts.hpp"
-#include "accounts/workspaces.hpp"
 #include "actors/channel.hpp"
 #include "actors/connection.hpp"
-#include "actors/message_types.hpp"
 #include "actors/names.hpp"
 #include "actors/presence.hpp"
 #include "actors/reader.hpp"
 #include "actors/user.hpp"
-#include "runtime/registry.hpp"
-#include "runtime/supervisor.hpp"
-#include "storage/batch.hpp"
-#include "storage/commit_pool.hpp"
-#include "tests/support/gated_writer.hpp"
-#include "storage/ids.hpp"
 #include "storage/store.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/support/actor_node.hpp"
 #include "transport/server.hpp"
 
 using namespace sb;
@@ -86,91 +72,20 @@ bool has(const std::vector<std::string>& frames, std::string_view needle) {
   return false;
 }
 
-runtime::child_spec dynamic(const node_context_ptr& ctx, std::string name,
-                            runtime::child_spec child) {
-  runtime::supervisor_spec spec;
-  spec.name = std::move(name);
-  spec.flags.how = runtime::strategy::simple_one_for_one;
-  spec.flags.intensity = 10;
-  spec.children = {std::move(child)};
-  spec.names = ctx->names;
-  auto cs = runtime::supervisor_child(std::move(spec));
-  cs.registered = true;
-  return cs;
-}
-
-struct fixture {
-  storage::testing::temp_dir dir;
-  std::unique_ptr<storage::store> db;
-  std::unique_ptr<storage::testing::gated_writer> writer;
-  std::unique_ptr<storage::id_generator> ids;
-  std::unique_ptr<accounts::service> accts;
-  std::unique_ptr<accounts::workspaces> spaces;
-  std::shared_ptr<node_context> ctx;
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  caf::actor root;
+struct fixture : testing::actor_node {
   uint64_t next_link = 0;
   std::vector<std::shared_ptr<transport::ws_handler>> handlers;
 
   fixture() {
-    storage::store_options so;
-    so.path = dir.sub("data");
-    auto opened = storage::store::open(so);
-    REQUIRE(opened);
-    db = std::move(*opened);
-    writer = std::make_unique<storage::testing::gated_writer>(*db);
-    ids = std::make_unique<storage::id_generator>(1);
-    accounts::options ao;
-    ao.opslimit = crypto_pwhash_OPSLIMIT_MIN;
-    ao.memlimit = crypto_pwhash_MEMLIMIT_MIN;
-    accts = std::make_unique<accounts::service>(*db, [g = ids.get()] { return g->next(); }, ao);
-    spaces = std::make_unique<accounts::workspaces>(*db, [g = ids.get()] { return g->next(); });
-    ctx = std::make_shared<node_context>();
-    ctx->db = db.get();
-    ctx->writer = &writer->pool();
-    ctx->ids = ids.get();
-    ctx->accounts = accts.get();
-    ctx->workspaces = spaces.get();
-    ctx->names = runtime::registry::make();
     ctx->limits.conn_rate_per_s = 1; // a burst of 10 ops, then one a second
     ctx->limits.conn_burst = 10;
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    register_chat_types(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-    runtime::supervisor_spec spec;
-    spec.name = "node";
-    spec.names = ctx->names;
-    spec.children = {reader_spec(ctx, false), presence_spec(ctx),
-                     dynamic(ctx, "channels", channel_spec(ctx)),
-                     dynamic(ctx, "users", user_spec(ctx)),
-                     dynamic(ctx, "connections", connection_spec(ctx))};
-    auto sup = runtime::spawn_supervisor(*sys, std::move(spec));
-    REQUIRE(sup);
-    root = *sup;
-    sched->run();
+    start({reader_spec(ctx, false), presence_spec(ctx),
+           dynamic_supervisor("channels", channel_spec(ctx)),
+           dynamic_supervisor("users", user_spec(ctx)),
+           dynamic_supervisor("connections", connection_spec(ctx))});
   }
 
-  ~fixture() {
-    handlers.clear();
-    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
-    sched->run();
-    writer->flush();
-  }
-
-  /// Runs every actor, lets the queued writes complete, and again, until nothing is left.
-  void settle() {
-    for (int round = 0; round < 8; ++round) {
-      sched->run();
-      writer->flush();
-      if (!sched->has_job())
-        return;
-    }
-    FAIL("actors still busy after 8 rounds of writes");
-  }
+  ~fixture() { handlers.clear(); }
 
   /// A user with a session token.
   std::string token_of(const std::string& name) {
