@@ -14,7 +14,6 @@
 // 100,000 token hashes cached in memory (LRU).
 #pragma once
 
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -22,10 +21,10 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 
 #include <sodium.h>
 
+#include "runtime/result.hpp"
 #include "storage/store.hpp"
 
 namespace sb::accounts {
@@ -70,35 +69,12 @@ struct error {
   std::string message;
 };
 
-/// Either a T or an `error` (same shape as storage::result; a C++20 std::expected stand-in).
+/// For sb::result: the code of an error.
+inline errc code_of(const error& e) noexcept { return e.code; }
+
+/// Either a T or an `error`.
 template <class T>
-class result {
-public:
-  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
-  result(accounts::error e) : v_(std::in_place_index<1>, std::move(e)) {
-    assert(std::get<1>(v_).code != errc::ok);
-  }
-
-  bool has_value() const noexcept { return v_.index() == 0; }
-  explicit operator bool() const noexcept { return has_value(); }
-
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
-  /// The error; only valid when `!has_value()`.
-  const accounts::error& error() const { return std::get<1>(v_); }
-  /// Shorthand for `error().code`; errc::ok when a value is held.
-  errc code() const noexcept { return has_value() ? errc::ok : std::get<1>(v_).code; }
-
-private:
-  std::variant<T, accounts::error> v_;
-};
+using result = sb::result<T, error>;
 
 /// A logged-in session: the bearer `token` is shown to the client once and never stored.
 struct session {

@@ -5,10 +5,10 @@
 // because message bodies are private user data that must not end up in logs.
 #pragma once
 
-#include <cassert>
 #include <string>
 #include <utility>
-#include <variant>
+
+#include "runtime/result.hpp"
 
 namespace sb::storage {
 
@@ -58,33 +58,11 @@ private:
   std::string message_;
 };
 
-/// Either a value of type T or a non-ok `status` (a small std::expected stand-in; C++20).
+/// For sb::result: the code of a status.
+inline errc code_of(const status& s) noexcept { return s.code(); }
+
+/// Either a value of type T or a non-ok `status`.
 template <class T>
-class result {
-public:
-  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
-  result(status error) : v_(std::in_place_index<1>, std::move(error)) {
-    // A result built from a status must carry an error, or callers would read no value.
-    assert(!std::get<1>(v_).ok());
-  }
-
-  bool has_value() const noexcept { return v_.index() == 0; }
-  explicit operator bool() const noexcept { return has_value(); }
-
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
-  /// The error; only valid when `!has_value()`.
-  const status& error() const { return std::get<1>(v_); }
-
-private:
-  std::variant<T, status> v_;
-};
+using result = sb::result<T, status>;
 
 } // namespace sb::storage
