@@ -1,0 +1,41 @@
+#include "cluster/placement.hpp"
+
+#include <algorithm>
+
+namespace sb::cluster {
+
+uint32_t partition_of_name(std::string_view name) noexcept {
+  uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a 64 offset basis
+  for (unsigned char c : name) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return partition_of(h);
+}
+
+std::vector<uint32_t> rank_nodes(uint32_t partition, std::span<const uint32_t> nodes) {
+  std::vector<uint32_t> out{nodes.begin(), nodes.end()};
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  std::sort(out.begin(), out.end(), [partition](uint32_t a, uint32_t b) {
+    return rendezvous_score(partition, a) > rendezvous_score(partition, b);
+  });
+  return out;
+}
+
+std::vector<uint32_t> propose_primaries(std::span<const uint32_t> nodes) {
+  std::vector<uint32_t> out;
+  if (nodes.empty())
+    return out;
+  out.reserve(partition_count);
+  for (uint32_t p = 0; p < partition_count; ++p) {
+    uint32_t best = nodes.front();
+    for (auto n : nodes)
+      if (rendezvous_score(p, n) > rendezvous_score(p, best))
+        best = n;
+    out.push_back(best);
+  }
+  return out;
+}
+
+} // namespace sb::cluster
