@@ -18,6 +18,7 @@
 #include "actors/names.hpp"
 #include "actors/chat_metrics.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/fencing.hpp"
 #include "actors/interfaces.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/token_bucket.hpp"
@@ -46,6 +47,8 @@ void arm_idle_timer(channel_self* self) {
 
 caf::result<storage::event> append(channel_self* self, storage::event d) {
   auto& st = self->state;
+  if (!may_serve(*st.ctx))
+    return fenced_error();
   storage::unread_hints hints;
   if (auto err = check_append(self, d, hints))
     return err;
@@ -163,6 +166,17 @@ void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& 
     st.members.insert(ev.member_user());
   else if (ev.kind == event_kind::member_leave)
     st.members.erase(ev.member_user());
+  if (!may_serve(*st.ctx)) {
+    // The node lost its lease while the write was in flight (frozen, or cut off from
+    // etcd): the event is durable, but nothing is acked or delivered from a fenced node.
+    // A retry with the same nonce returns this seq; subscribers find it by seq on resume.
+    for (auto& rp : w.waiters)
+      rp.deliver(fenced_error());
+    if (ev.kind == event_kind::member_leave)
+      for (auto i = st.subscribers.begin(); i != st.subscribers.end();)
+        i = i->second.user == ev.member_user() ? st.subscribers.erase(i) : std::next(i);
+    return;
+  }
   for (auto& rp : w.waiters)
     rp.deliver(ev);
   auto& metrics = chat_metrics::get();
@@ -213,6 +227,8 @@ constexpr uint64_t typing_expiry_ms = 5000;
 caf::result<read_state_info> mark_read(channel_self* self, uint64_t user, uint64_t seq,
                                        uint64_t root, caf::actor origin) {
   auto& st = self->state;
+  if (!may_serve(*st.ctx))
+    return fenced_error();
   if (!st.exists)
     return make_chat_error(chat_errc::not_found, "no such channel");
   if (st.members.count(user) == 0)

@@ -18,6 +18,7 @@ const char* to_string(chat_errc x) noexcept {
     case chat_errc::not_found: return "not_found";
     case chat_errc::rate_limited: return "rate_limited";
     case chat_errc::overloaded: return "overloaded";
+    case chat_errc::unavailable: return "unavailable";
     case chat_errc::storage_failed: return "storage_failed";
     case chat_errc::bad_request: return "bad_request";
     case chat_errc::archived: return "archived";

@@ -22,6 +22,7 @@ enum class chat_errc : uint8_t {
   bad_request,      ///< semantically invalid (e.g. edit of someone else's message)
   archived,         ///< the channel is archived (read-only)
   bad_value,        ///< a value out of range (e.g. mark_read past the head)
+  unavailable,      ///< the channel's node cannot serve now (fenced, or its owner is down)
 };
 
 /// Stable snake_case code of a chat error, e.g. "forbidden".

@@ -349,6 +349,80 @@ typename Inspector::result_type inspect(Inspector& f, audit_record& x) {
            x.status, x.code);
 }
 
+// -- cluster agent (cluster_agent.cpp) -----------------------------------------------
+
+/// One node of the cluster as this node sees it: etcd's word on liveness plus this
+/// node's BASP link to it.
+struct cluster_peer {
+  uint32_t node = 0;
+  bool alive = false;       ///< its lease key exists in etcd
+  int64_t incarnation = 0;  ///< create revision of that key (0 when down)
+  std::string cluster_addr; ///< host:port of its BASP listener
+  std::string http;         ///< host:port of its client listener
+  std::string link;         ///< self, connected, connecting, unreachable, down
+  uint64_t link_since_ms = 0;
+  uint32_t partitions = 0;  ///< partitions whose primary it is
+  friend bool operator==(const cluster_peer&, const cluster_peer&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_peer& x) {
+  return f(caf::meta::type_name("cluster_peer"), x.node, x.alive, x.incarnation,
+           x.cluster_addr, x.http, x.link, x.link_since_ms, x.partitions);
+}
+
+/// One partition record (etcd's truth at the view's revision).
+struct cluster_partition {
+  uint32_t partition = 0;
+  uint32_t primary = 0;
+  int64_t epoch = 0; ///< the record's mod_revision
+  std::string state; ///< stable, moving, offline; "unassigned" before the bootstrap
+  bool available = false; ///< its primary is alive
+  friend bool operator==(const cluster_partition&, const cluster_partition&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_partition& x) {
+  return f(caf::meta::type_name("cluster_partition"), x.partition, x.primary, x.epoch,
+           x.state, x.available);
+}
+
+/// One line of the cluster event log.
+struct cluster_log_entry {
+  uint64_t at_ms = 0;
+  std::string what;
+  std::string detail;
+  friend bool operator==(const cluster_log_entry&, const cluster_log_entry&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_log_entry& x) {
+  return f(caf::meta::type_name("cluster_log_entry"), x.at_ms, x.what, x.detail);
+}
+
+/// The cluster as one node sees it (admin API `GET /admin/api/cluster`).
+struct cluster_status {
+  uint32_t self = 0;
+  std::string state; ///< this node: serving, fenced, leaving
+  int64_t incarnation = 0;
+  int64_t lease_left_ms = 0;
+  uint32_t controller = 0;
+  int64_t controller_epoch = 0;
+  int64_t revision = 0; ///< etcd revision of the view
+  bool bootstrapped = false;
+  std::vector<cluster_peer> nodes;
+  std::vector<cluster_partition> partitions;
+  std::vector<cluster_log_entry> events;
+  friend bool operator==(const cluster_status&, const cluster_status&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
+  return f(caf::meta::type_name("cluster_status"), x.self, x.state, x.incarnation,
+           x.lease_left_ms, x.controller, x.controller_epoch, x.revision, x.bootstrapped,
+           x.nodes, x.partitions, x.events);
+}
+
 } // namespace sb::actors
 
 namespace sb::protocol {
@@ -435,6 +509,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, audit_atom, "audit")
   CAF_ADD_ATOM(switchboard, sb::actors, audit_page_atom, "auditpage")
 
+  // -- cluster agent (cluster_agent.cpp) ------------------------------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, cluster_changed_atom, "clchanged")
+  CAF_ADD_ATOM(switchboard, sb::actors, cluster_hello_atom, "clhello")
+  CAF_ADD_ATOM(switchboard, sb::actors, cluster_status_atom, "clstatus")
+  CAF_ADD_ATOM(switchboard, sb::actors, cluster_connect_atom, "clconnect")
+
   // -- message structs (each round-tripped by tests/unit/actors/message_types_test.cpp) ------
   CAF_ADD_TYPE_ID(switchboard, (sb::storage::event))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::storage::event>))
@@ -464,6 +544,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::followed_thread))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::followed_thread>))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::audit_record))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_peer))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_partition))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_log_entry))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_status))
 
 CAF_END_TYPE_ID_BLOCK(switchboard)
 // clang-format on

@@ -109,4 +109,16 @@ using presence_actor = caf::typed_actor<
   caf::replies_to<presence_online_atom, uint64_t, uint64_t, uint32_t>::with<
     std::vector<protocol::presence_entry>, bool>>;
 
+// -- cluster agent (cluster_agent.cpp): this node's face to its peers ----------------
+/// The cluster agent's interface; the only actor of a node its peers address by default
+/// (it is published on the node's BASP port).
+using cluster_agent_actor = caf::typed_actor<
+  /// The membership's view or this node's lease state changed (from its threads).
+  caf::reacts_to<cluster_changed_atom>,
+  /// (from node, its incarnation) -> (this node, its incarnation): a peer checks that the
+  /// agent at an address is the node etcd names there, and in which incarnation.
+  caf::replies_to<cluster_hello_atom, uint32_t, int64_t>::with<uint32_t, int64_t>,
+  /// -> the cluster as this node sees it.
+  caf::replies_to<cluster_status_atom>::with<cluster_status>>;
+
 } // namespace sb::actors

@@ -35,6 +35,9 @@ inline actor_name reader_name() { return {"reader", "reader"}; }
 /// The presence directory: ("presence", "presence").
 inline actor_name presence_name() { return {"presence", "presence"}; }
 
+/// The cluster agent: ("cluster", "cluster"); runs only in cluster mode.
+inline actor_name cluster_agent_name() { return {"cluster", "cluster"}; }
+
 /// A supervisor of the node tree: "node", "channels", "users", "connections".
 inline actor_name supervisor_name(std::string_view which) {
   return {"supervisor", std::string{which}};
@@ -52,8 +55,13 @@ inline std::optional<uint64_t> id_of_key(std::string_view key) {
 /// The actor registered under `name` as handle type `Handle` (caf::actor or a typed
 /// interface), or an invalid handle when none is running.
 template <class Handle = caf::actor>
+Handle find_actor(const runtime::registry& names, const actor_name& name) {
+  return caf::actor_cast<Handle>(names.get(name.kind, name.key));
+}
+
+template <class Handle = caf::actor>
 Handle find_actor(const node_context& ctx, const actor_name& name) {
-  return caf::actor_cast<Handle>(ctx.names->get(name.kind, name.key));
+  return find_actor<Handle>(*ctx.names, name);
 }
 
 } // namespace sb::actors

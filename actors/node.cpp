@@ -6,6 +6,7 @@
 #include "actors/admin_worker.hpp"
 #include "actors/blocking_worker.hpp"
 #include "actors/channel.hpp"
+#include "actors/cluster_agent.hpp"
 #include "actors/connection.hpp"
 #include "actors/directory.hpp"
 #include "actors/presence.hpp"
@@ -44,10 +45,12 @@ caf::expected<caf::actor> start_node(caf::actor_system& sys, node_context_ptr ct
   spec.flags.period = std::chrono::seconds(5);
   spec.names = ctx->names;
   spec.children = {reader_spec(ctx), presence_spec(ctx), blocking_worker_spec(ctx),
-                   admin_worker_spec(ctx), directory_spec(ctx),
-                   dynamic_supervisor(ctx, "channels", channel_spec(ctx)),
-                   dynamic_supervisor(ctx, "users", user_spec(ctx)),
-                   dynamic_supervisor(ctx, "connections", connection_spec(ctx))};
+                   admin_worker_spec(ctx), directory_spec(ctx)};
+  if (ctx->cluster != nullptr)
+    spec.children.push_back(cluster_agent_spec(ctx)); // stops after channels and connections
+  spec.children.push_back(dynamic_supervisor(ctx, "channels", channel_spec(ctx)));
+  spec.children.push_back(dynamic_supervisor(ctx, "users", user_spec(ctx)));
+  spec.children.push_back(dynamic_supervisor(ctx, "connections", connection_spec(ctx)));
   return runtime::spawn_supervisor(sys, std::move(spec));
 }
 

@@ -8,6 +8,8 @@
 //   ├── admin        detached admin worker (audit log, live rates)            permanent
 //   ├── directory    channel creation, DMs, workspace joins and leaves,      permanent
 //   │                directory reads (actors/directory.hpp)
+//   ├── cluster      the cluster agent: BASP links to the peers, the cluster  permanent
+//   │                view (cluster mode only; actors/cluster_agent.hpp)
 //   ├── channels     simple_one_for_one of channel actors (transient)         supervisor
 //   ├── users        simple_one_for_one of user actors (temporary)            supervisor
 //   └── connections  simple_one_for_one of connection actors (temporary)      supervisor

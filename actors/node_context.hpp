@@ -23,6 +23,10 @@ namespace sb::runtime {
 class registry;
 }
 
+namespace sb::cluster {
+class membership;
+}
+
 namespace sb::actors {
 
 /// Limits of the chat core, all configurable (see server/config.hpp).
@@ -73,6 +77,8 @@ struct node_context {
   chat_limits limits;
   /// Bearer token of the operator API under /admin/api/; empty disables it.
   std::string admin_token;
+  /// This node's cluster membership; null when the node runs alone.
+  cluster::membership* cluster = nullptr;
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

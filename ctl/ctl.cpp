@@ -56,7 +56,7 @@ int usage() {
                "commands: overview | tree [path] [--q= --kind= --after= --limit=] |\n"
                "          actors [--sort=mailbox|handled|restarts --kind= --limit=] |\n"
                "          show <kind> <key> | stop <kind> <key> | disconnect <user> |\n"
-               "          passivate | audit [--after= --limit=]\n"
+               "          passivate | audit [--after= --limit=] | cluster\n"
                "token: --token or SB_ADMIN_TOKEN\n");
   return 1;
 }
@@ -248,6 +248,8 @@ int main(int argc, char** argv) {
     r = call(o, http::verb::post, api + "channels/passivate");
   else if (cmd == "audit" && o.args.size() == 1)
     r = call(o, http::verb::get, api + "audit" + query(o, {"after", "limit"}));
+  else if (cmd == "cluster" && o.args.size() == 1)
+    r = call(o, http::verb::get, api + "cluster");
   else
     return usage();
   if (!r)
@@ -299,6 +301,27 @@ int main(int argc, char** argv) {
     table({"ID", "TIME (UTC)", "WHO", "METHOD", "PATH", "TARGET", "STATUS", "CODE"}, rows);
     if (field(root, "next_after") != "-")
       std::cout << "\nmore: --after=" << field(root, "next_after") << "\n";
+  } else if (cmd == "cluster" && field(root, "mode") == "cluster") {
+    std::cout << "node " << field(root, "self") << " (" << field(root, "state") << ", incarnation "
+              << field(root, "incarnation") << ", lease left " << field(root, "lease_left_ms")
+              << " ms); controller node " << field(root["controller"], "node") << " epoch "
+              << field(root["controller"], "epoch") << "; etcd revision "
+              << field(root, "revision") << "\n\n";
+    std::vector<std::vector<std::string>> rows;
+    for (auto n : root["nodes"].get_array())
+      rows.push_back({field(n, "node"), field(n, "state"), field(n, "incarnation"),
+                      field(n, "cluster_addr"), field(n, "http"), field(n, "link"),
+                      field(n, "partitions")});
+    table({"NODE", "STATE", "INCARNATION", "CLUSTER_ADDR", "HTTP", "LINK", "PARTITIONS"}, rows);
+    std::cout << "\npartitions: " << text(root["partition_states"]) << ", unavailable "
+              << field(root, "partitions_unavailable") << "\n\nrecent events:\n";
+    rows.clear();
+    auto events = root["events"].get_array();
+    size_t n = events.size(), i = 0;
+    for (auto e : events)
+      if (i++ + 10 >= n)
+        rows.push_back({when(field(e, "at_ms")), field(e, "what"), field(e, "detail")});
+    table({"TIME (UTC)", "WHAT", "DETAIL"}, rows);
   } else {
     std::cout << simdjson::minify(root) << "\n";
   }

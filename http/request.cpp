@@ -69,6 +69,7 @@ const route_table& admin_routes() {
     std::vector<route> r;
     add_admin_topology_routes(r);
     add_admin_action_routes(r);
+    add_admin_cluster_routes(r);
     add_metrics_routes(r);
     return r;
   }()};

@@ -67,6 +67,7 @@ void add_workspace_routes(std::vector<route>& out);
 void add_read_state_routes(std::vector<route>& out);
 void add_admin_topology_routes(std::vector<route>& out);
 void add_admin_action_routes(std::vector<route>& out);
+void add_admin_cluster_routes(std::vector<route>& out);
 void add_metrics_routes(std::vector<route>& out);
 
 } // namespace sb::http

@@ -10,7 +10,10 @@
 #include <caf/config_value.hpp>
 #include <caf/settings.hpp>
 
+#include <caf/io/middleman.hpp>
+
 #include "actors/message_types.hpp"
+#include "cluster/records.hpp"
 
 namespace sb::server {
 
@@ -72,6 +75,19 @@ node_config::node_config() {
     .add(admin_token, "admin-token", "bearer token of /admin/api/; empty disables it (default)")
     .add(log_level, "log-level", "structured log level: debug, info, warn, error, off (default: info)")
     .add(password_hash, "password-hash", "argon2id cost: interactive or min (default: interactive)");
+  opt_group{custom_options_, "cluster"}
+    .add(cluster_etcd, "etcd", "etcd client address host:port; empty = single node (default)")
+    .add(cluster_host, "host", "address of this node's cluster (BASP) listener (default: --host)")
+    .add(cluster_port, "port", "port of this node's cluster listener (required with --cluster.etcd)")
+    .add(cluster_lease_ttl_ms, "lease-ttl-ms", "node lease TTL in ms, at least 2000 (default: 5000)")
+    .add(cluster_expect_nodes, "expect-nodes",
+         "live nodes the first partition assignment waits for (default: 1)")
+    .add(cluster_stable_after_ms, "stable-after-ms",
+         "membership unchanged this long before the first assignment (default: 2000)")
+    .add(cluster_heartbeat_ms, "heartbeat-ms", "BASP heartbeat interval in ms (default: 500)")
+    .add(cluster_link_timeout_ms, "link-timeout-ms",
+         "silence in ms that closes a peer link (default: 3000)")
+    .add(cluster_prefix, "prefix", "key prefix of this cluster in etcd (default: /sb/v1/)");
 }
 
 std::string node_config::load(int argc, char** argv) {
@@ -106,7 +122,38 @@ std::string node_config::load(int argc, char** argv) {
     return "heartbeat-interval-ms must be at least 100";
   if (data_dir.empty())
     return "data-dir must not be empty";
+  if (clustered()) {
+    if (cluster_port == 0)
+      return "cluster.port is required with cluster.etcd (this node's BASP listener)";
+    if (cluster_host.empty())
+      cluster_host = host;
+    // etcd refuses leases shorter than its minimum (about 2 s with default settings).
+    if (cluster_lease_ttl_ms < 2000)
+      return "cluster.lease-ttl-ms must be at least 2000";
+    if (cluster_heartbeat_ms < 50 || cluster_link_timeout_ms < 4 * cluster_heartbeat_ms)
+      return "cluster.link-timeout-ms must be at least 4 heartbeats (cluster.heartbeat-ms >= 50)";
+    if (cluster_expect_nodes < 1 || cluster_expect_nodes > 1024)
+      return "cluster.expect-nodes must be within 1..1024";
+    if (cluster_prefix.empty() || cluster_prefix.back() != '/')
+      return "cluster.prefix must end with '/'";
+    enable_middleman();
+  }
   return {};
+}
+
+void node_config::enable_middleman() {
+  actor_system_config::load<caf::io::middleman>(); // our load(argc, argv) hides it
+  // BASP's handshake compares app identifiers: a build of another cluster protocol is
+  // refused at the link, not only by the etcd config record.
+  set("middleman.app-identifiers",
+      std::vector<std::string>{std::string{cluster::protocol_version}});
+  // The mesh is connected explicitly from etcd's membership; automatic connections would
+  // route through third nodes and reorder.
+  set("middleman.enable-automatic-connections", false);
+  set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(cluster_heartbeat_ms)});
+  set("middleman.connection-timeout",
+      caf::timespan{std::chrono::milliseconds(cluster_link_timeout_ms)});
+  set("middleman.workers", size_t{1});
 }
 
 } // namespace sb::server

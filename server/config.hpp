@@ -62,6 +62,28 @@ public:
   /// argon2id cost: "interactive" (default) or "min" (tests and benchmarks only).
   std::string password_hash = "interactive";
 
+  /// Cluster mode (docs/cluster.md): etcd's client address "host:port"; empty (the
+  /// default) runs the node alone, with no etcd and no middleman.
+  std::string cluster_etcd;
+  /// Where this node's CAF middleman (BASP) listens for its peers. Defaults: the listen
+  /// host, port 0 = not set (required in cluster mode).
+  std::string cluster_host;
+  uint16_t cluster_port = 0;
+  /// Lease TTL: a node silent this long is down, and fences itself before. Default: 5000.
+  size_t cluster_lease_ttl_ms = 5000;
+  /// The first partition assignment waits for this many live nodes. Default: 1.
+  size_t cluster_expect_nodes = 1;
+  /// Membership unchanged this long before the first assignment, ms. Default: 2000.
+  size_t cluster_stable_after_ms = 2000;
+  /// BASP heartbeat interval and the silence that closes a peer link, ms (CAF 0.17 has
+  /// both off by default: a frozen peer would never be noticed). Default: 500, 3000.
+  size_t cluster_heartbeat_ms = 500;
+  size_t cluster_link_timeout_ms = 3000;
+  /// Key prefix of this cluster in etcd. Default: /sb/v1/.
+  std::string cluster_prefix = "/sb/v1/";
+
+  bool clustered() const { return !cluster_etcd.empty(); }
+
   /// Parses argv and the config file. Returns an empty string when the node may start,
   /// or a human-readable reason to stop (unknown option, bad value, unknown key in the
   /// file). CAF 0.17 silently ignores unknown config-file keys, so they are checked here.
@@ -69,6 +91,11 @@ public:
 
   /// True if `--help` was given (CAF printed the help text; exit 0).
   bool help_printed() const { return cli_helptext_printed; }
+
+private:
+  /// Loads CAF's middleman with the cluster's BASP settings (cluster mode only: a single
+  /// node runs no middleman thread).
+  void enable_middleman();
 };
 
 } // namespace sb::server

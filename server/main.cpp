@@ -19,9 +19,16 @@
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
+#include <unistd.h>
+
 #include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/connection.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/message_types.hpp"
+#include "actors/names.hpp"
+#include "cluster/membership.hpp"
+#include "runtime/clock.hpp"
 #include "http/serve.hpp"
 #include "actors/node.hpp"
 #include "runtime/log.hpp"
@@ -35,8 +42,38 @@
 namespace {
 
 /// Exit codes: 0 clean shutdown, 1 bad configuration, 2 storage could not be opened,
-/// 3 the supervision tree or the listener failed to start.
-enum exit_code : int { clean = 0, bad_config = 1, bad_storage = 2, bad_start = 3 };
+/// 3 the supervision tree or the listener failed to start, 4 the cluster refused this node
+/// (another protocol, a node id held by a live node, etcd unreachable).
+enum exit_code : int { clean = 0, bad_config = 1, bad_storage = 2, bad_start = 3, bad_cluster = 4 };
+
+/// Joins the cluster named by the config (docs/cluster.md); its view changes are announced
+/// to the cluster agent once that runs.
+sb::cluster::result<std::unique_ptr<sb::cluster::membership>>
+join_cluster(const sb::server::node_config& cfg, std::shared_ptr<sb::runtime::registry> names) {
+  auto where = sb::cluster::etcd::parse_endpoint(cfg.cluster_etcd);
+  if (!where)
+    return sb::cluster::error{sb::cluster::errc::etcd_unavailable,
+                              "cluster.etcd: " + where.error().message};
+  sb::cluster::membership_options mo;
+  mo.etcd = *where;
+  mo.prefix = cfg.cluster_prefix;
+  mo.self.id = cfg.node_id;
+  mo.self.cluster_host = cfg.cluster_host;
+  mo.self.cluster_port = cfg.cluster_port;
+  mo.self.http = cfg.host + ":" + std::to_string(cfg.port);
+  mo.self.version = SB_VERSION;
+  mo.self.pid = static_cast<uint32_t>(::getpid());
+  mo.self.started_ms = static_cast<uint64_t>(sb::runtime::now_ms());
+  mo.lease_ttl = std::chrono::milliseconds(cfg.cluster_lease_ttl_ms);
+  mo.expect_nodes = static_cast<uint32_t>(cfg.cluster_expect_nodes);
+  mo.stable_after = std::chrono::milliseconds(cfg.cluster_stable_after_ms);
+  return sb::cluster::membership::join(std::move(mo), [names] {
+    // Runs on a membership thread: hand the change to the agent as a message.
+    if (auto agent = sb::actors::find_actor<sb::actors::cluster_agent_actor>(
+          *names, sb::actors::cluster_agent_name()))
+      caf::anon_send(agent, sb::actors::cluster_changed_atom::value);
+  });
+}
 
 } // namespace
 
@@ -80,13 +117,28 @@ int main(int argc, char** argv) {
   auto workspaces = std::make_unique<sb::accounts::workspaces>(
     **db, [gen = ids.get()] { return gen->next(); });
 
+  auto names = sb::runtime::registry::make();
+  std::unique_ptr<sb::cluster::membership> members;
+  if (cfg.clustered()) {
+    std::fprintf(stderr, "switchboard: joining the cluster at etcd %s as node %u\n",
+                 cfg.cluster_etcd.c_str(), static_cast<unsigned>(cfg.node_id));
+    auto joined = join_cluster(cfg, names);
+    if (!joined) {
+      std::fprintf(stderr, "switchboard: cannot join the cluster: %s (%s)\n",
+                   joined.error().message.c_str(), sb::cluster::to_string(joined.code()));
+      return bad_cluster;
+    }
+    members = std::move(*joined);
+  }
+
   auto ctx = std::make_shared<sb::actors::node_context>();
   ctx->db = db->get();
   ctx->writer = writer.get();
   ctx->ids = ids.get();
   ctx->accounts = accounts.get();
   ctx->workspaces = workspaces.get();
-  ctx->names = sb::runtime::registry::make();
+  ctx->names = names;
+  ctx->cluster = members.get();
   auto& lim = ctx->limits;
   lim.heartbeat_interval = std::chrono::milliseconds(cfg.heartbeat_interval_ms);
   lim.identify_timeout = std::chrono::milliseconds(cfg.identify_timeout_ms);
@@ -105,6 +157,13 @@ int main(int argc, char** argv) {
   int rc = clean;
   {
     caf::actor_system sys{cfg};
+    if (members) {
+      if (auto failed = sb::actors::self_test_chat_types(sys); !failed.empty()) {
+        std::fprintf(stderr, "switchboard: message self-test failed: %s\n", failed.c_str());
+        members->leave();
+        return bad_start;
+      }
+    }
     auto root = sb::actors::start_node(sys, ctx);
     if (!root) {
       std::fprintf(stderr, "switchboard: supervision tree failed to start: %s\n",
@@ -156,6 +215,13 @@ int main(int argc, char** argv) {
                                            {"host", cfg.host},
                                            {"port", std::to_string(listener.port())},
                                            {"admin_api", cfg.admin_token.empty() ? "off" : "on"}});
+        if (members) {
+          members->announce_http(cfg.host + ":" + std::to_string(listener.port()));
+          std::fprintf(stderr, "switchboard: node %u in the cluster, incarnation %lld, BASP on %s:%u\n",
+                       static_cast<unsigned>(cfg.node_id),
+                       static_cast<long long>(members->incarnation()), cfg.cluster_host.c_str(),
+                       static_cast<unsigned>(cfg.cluster_port));
+        }
         int sig = 0;
         sigwait(&stop_signals, &sig);
         std::fprintf(stderr, "switchboard: %s received, shutting down\n",
@@ -174,6 +240,8 @@ int main(int argc, char** argv) {
       } // the scoped actor must be gone before the system waits for all actors
       *root = caf::actor{};
     }
+    if (members)
+      members->leave(); // peers see this node go now, not after its lease TTL
     ctx->names.reset();
   } // actor system down: no actor can submit writes any more
   writer->stop();

@@ -88,6 +88,12 @@ public:
     proc_->wait(10s);
   }
 
+  /// SIGSTOP / SIGCONT: a frozen process (a GC pause, a VM stall).
+  void pause() { proc_->signal(SIGSTOP); }
+  void resume() { proc_->signal(SIGCONT); }
+  /// Waits for an exit the node decided itself (e.g. refused to start).
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) { return proc_->wait(timeout); }
+
   uint16_t port() const { return port_; }
   std::string output() const { return proc_ ? proc_->output() : ""; }
 

@@ -197,3 +197,25 @@ TEST_CASE_FIXTURE(fixture, "messages of cross-node shape round-trip with their t
   REQUIRE(m.match_elements<std::vector<protocol::presence_entry>>());
   CHECK(m.get_as<std::vector<protocol::presence_entry>>(0)[0].status == "online");
 }
+
+TEST_CASE_FIXTURE(fixture, "the cluster view round-trips, and the start-up self-test passes") {
+  cluster_status st;
+  st.self = 2;
+  st.state = "serving";
+  st.incarnation = 41;
+  st.lease_left_ms = 1500;
+  st.controller = 1;
+  st.controller_epoch = 9;
+  st.revision = 77;
+  st.bootstrapped = true;
+  st.nodes = {{1, true, 9, "127.0.0.1:4301", "127.0.0.1:8081", "connected", 123, 91},
+              {3, false, 0, "127.0.0.1:4303", "", "down", 456, 74}};
+  st.partitions = {{0, 1, 12, "stable", true}, {1, 3, 13, "stable", false}};
+  st.events = {{1000, "node_down", "node 3 lease ended"}};
+  CHECK(round_trip(st) == st);
+  auto m = round_trip_message(caf::make_message(cluster_hello_atom::value, uint32_t{2}, int64_t{41}));
+  REQUIRE((m.match_elements<cluster_hello_atom, uint32_t, int64_t>()));
+  CHECK(m.get_as<int64_t>(2) == 41);
+  // What a cluster node runs before it publishes itself: every type of the block.
+  CHECK(self_test_chat_types(*sys) == "");
+}

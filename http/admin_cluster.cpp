@@ -1,0 +1,102 @@
+// admin_cluster: the operator's cluster view, GET /admin/api/cluster (docs/admin.md).
+// What etcd holds (nodes with their leases, the controller, the partition table, the
+// event log) as this node's cluster agent sees it, plus this node's BASP link to each
+// peer. A node running alone answers {"mode":"single"}.
+#include <map>
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/chat_messages.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
+#include "http/admin_common.hpp"
+#include "http/router.hpp"
+
+namespace sb::http {
+
+namespace {
+
+using namespace sb::actors;
+
+void write_status(protocol::json_writer& w, const cluster_status& s) {
+  w.begin_object()
+    .field("mode", "cluster")
+    .field("self", uint64_t{s.self})
+    .field("state", s.state)
+    .key("incarnation").sint(s.incarnation)
+    .key("lease_left_ms").sint(s.lease_left_ms)
+    .key("controller").begin_object()
+    .field("node", uint64_t{s.controller})
+    .key("epoch").sint(s.controller_epoch)
+    .end_object()
+    .key("revision").sint(s.revision)
+    .field("bootstrapped", s.bootstrapped);
+  w.key("nodes").begin_array();
+  for (auto& n : s.nodes) {
+    w.begin_object()
+      .field("node", uint64_t{n.node})
+      .field("state", n.alive ? "up" : "down")
+      .key("incarnation").sint(n.incarnation)
+      .field("cluster_addr", n.cluster_addr)
+      .field("http", n.http)
+      .field("link", n.link)
+      .field("link_since_ms", n.link_since_ms)
+      .field("partitions", uint64_t{n.partitions})
+      .end_object();
+  }
+  w.end_array();
+  // Partitions: counts per state, then the table (256 short rows).
+  std::map<std::string, uint64_t> by_state;
+  uint64_t unavailable = 0;
+  for (auto& p : s.partitions) {
+    ++by_state[p.state];
+    if (!p.available)
+      ++unavailable;
+  }
+  w.key("partition_states").begin_object();
+  for (auto& [state, count] : by_state)
+    w.field(state, count);
+  w.end_object().field("partitions_unavailable", unavailable);
+  w.key("partitions").begin_array();
+  for (auto& p : s.partitions) {
+    w.begin_object()
+      .field("partition", uint64_t{p.partition})
+      .field("primary", uint64_t{p.primary})
+      .key("epoch").sint(p.epoch)
+      .field("state", p.state)
+      .field("available", p.available)
+      .end_object();
+  }
+  w.end_array();
+  w.key("events").begin_array();
+  for (auto& e : s.events)
+    w.begin_object().field("at_ms", e.at_ms).field("what", e.what).field("detail", e.detail).end_object();
+  w.end_array();
+  w.end_object();
+}
+
+void cluster_view(request_actor* self) {
+  auto& ctx = *self->state.ctx;
+  if (ctx.cluster == nullptr)
+    return ok(self, "{\"mode\":\"single\"}");
+  auto agent = find_actor<cluster_agent_actor>(ctx, cluster_agent_name());
+  if (!agent)
+    return fail(self, 503, "unavailable", "the cluster agent is restarting; retry");
+  self->request(agent, probe_timeout, cluster_status_atom::value)
+    .then(
+      [self](cluster_status& s) {
+        std::string out;
+        protocol::json_writer w{out};
+        write_status(w, s);
+        ok(self, std::move(out));
+      },
+      [self](caf::error& err) { fail_request(self, err); });
+}
+
+} // namespace
+
+void add_admin_cluster_routes(std::vector<route>& out) {
+  out.push_back({"GET", "/admin/api/cluster", access::admin, cluster_view});
+}
+
+} // namespace sb::http

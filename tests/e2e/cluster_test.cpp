@@ -1,0 +1,331 @@
+// End-to-end tests of cluster membership (docs/cluster.md): a real etcd and three real
+// `switchboard` processes on loopback ports. What is pinned: nodes agree on membership,
+// controller and the partition table; a node id held by a live node and a node of another
+// cluster protocol are refused; a node killed (-9) or frozen (SIGSTOP) past its lease is
+// seen down within a few seconds, keeps its partitions (ownership is never derived from
+// who is alive) and rejoins as a new incarnation; with etcd frozen past the lease every
+// node fences itself: no write is acked until its lease is fresh again.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include "cluster/etcd.hpp"
+#include "tests/support/chat_fixture.hpp"
+#include "tests/support/etcd_process.hpp"
+
+using namespace sb::testing;
+using namespace std::chrono_literals;
+using sb::storage::testing::temp_dir;
+
+namespace {
+
+const std::string token = "cluster-ops-token";
+constexpr int lease_ttl_ms = 2000;
+
+/// Polls `pred` every 100 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return pred();
+}
+
+/// One node's answer to GET /admin/api/cluster, reduced to what the tests compare.
+struct node_seen {
+  uint32_t node = 0;
+  std::string state;
+  int64_t incarnation = 0;
+  std::string link;
+  uint64_t partitions = 0;
+};
+
+struct cluster_seen {
+  bool ok = false;
+  std::string state; ///< this node's: serving, fenced
+  int64_t incarnation = 0;
+  uint64_t controller = 0;
+  bool bootstrapped = false;
+  uint64_t unavailable = 0;
+  std::map<uint32_t, node_seen> nodes;
+  std::vector<std::pair<uint64_t, int64_t>> table; ///< (primary, epoch) per partition
+  std::vector<std::string> events;                  ///< "what detail"
+
+  bool sees_up(uint32_t n) const {
+    auto i = nodes.find(n);
+    return i != nodes.end() && i->second.state == "up";
+  }
+  bool linked(uint32_t n) const {
+    auto i = nodes.find(n);
+    return i != nodes.end() && i->second.link == "connected";
+  }
+  bool logged(const std::string& what) const {
+    for (auto& e : events)
+      if (e.rfind(what, 0) == 0)
+        return true;
+    return false;
+  }
+};
+
+int64_t i64(simdjson::dom::element e, const char* key) {
+  int64_t v = 0;
+  if (e[key].get(v))
+    return -1;
+  return v;
+}
+
+std::string s(simdjson::dom::element e, const char* key) {
+  std::string_view v;
+  if (e[key].get(v))
+    return {};
+  return std::string{v};
+}
+
+/// A loopback cluster: etcd plus `n` nodes with ids 1..n (lease 2 s, bootstrap once all
+/// `n` are up).
+class test_cluster {
+public:
+  explicit test_cluster(int n) {
+    for (int i = 1; i <= n; ++i)
+      add(static_cast<uint32_t>(i), n);
+    for (auto& [id, m] : members_)
+      REQUIRE_MESSAGE(m.node->start() == "", m.node->output());
+  }
+
+  chat_node& node(uint32_t id) { return *members_.at(id).node; }
+
+  /// A node that is not started yet, with this cluster's flags.
+  std::unique_ptr<chat_node> extra_node(const temp_dir& dir, uint32_t id,
+                                        std::vector<std::string> more = {}) {
+    auto args = args_of(id, 1, sb::testing::free_loopback_port());
+    args.insert(args.end(), more.begin(), more.end());
+    return std::make_unique<chat_node>(dir, std::move(args));
+  }
+
+  cluster_seen seen_by(uint32_t id) {
+    cluster_seen out;
+    auto r = node(id).http("GET", "/admin/api/cluster", "", token);
+    auto f = parse_frame(r.body);
+    if (r.status != 200 || !f)
+      return out;
+    auto root = f->root;
+    out.ok = s(root, "mode") == "cluster";
+    out.state = s(root, "state");
+    out.incarnation = i64(root, "incarnation");
+    out.controller = static_cast<uint64_t>(i64(root["controller"], "node"));
+    bool b = false;
+    out.bootstrapped = !root["bootstrapped"].get(b) && b;
+    out.unavailable = static_cast<uint64_t>(i64(root, "partitions_unavailable"));
+    for (auto n : root["nodes"].get_array()) {
+      node_seen ns;
+      ns.node = static_cast<uint32_t>(i64(n, "node"));
+      ns.state = s(n, "state");
+      ns.incarnation = i64(n, "incarnation");
+      ns.link = s(n, "link");
+      ns.partitions = static_cast<uint64_t>(i64(n, "partitions"));
+      out.nodes[ns.node] = ns;
+    }
+    for (auto p : root["partitions"].get_array())
+      out.table.emplace_back(static_cast<uint64_t>(i64(p, "primary")), i64(p, "epoch"));
+    for (auto e : root["events"].get_array())
+      out.events.push_back(s(e, "what") + " " + s(e, "detail"));
+    return out;
+  }
+
+  /// Every node in `ids` sees every node in `up` up and linked, and the table assigned.
+  bool settled(std::vector<uint32_t> ids, std::vector<uint32_t> up) {
+    for (auto id : ids) {
+      auto c = seen_by(id);
+      if (!c.ok || c.state != "serving" || !c.bootstrapped)
+        return false;
+      for (auto u : up)
+        if (!c.sees_up(u) || (u != id && !c.linked(u)))
+          return false;
+    }
+    return true;
+  }
+
+  sb::cluster::etcd::endpoint etcd_endpoint() const { return etcd_.endpoint(); }
+  etcd_process& etcd() { return etcd_; }
+
+private:
+  struct member {
+    std::unique_ptr<temp_dir> dir;
+    std::unique_ptr<chat_node> node;
+  };
+
+  std::vector<std::string> args_of(uint32_t id, int expect, uint16_t basp_port) {
+    auto ep = etcd_.endpoint();
+    return {"--node-id=" + std::to_string(id),
+            "--admin-token=" + token,
+            "--cluster.etcd=" + ep.host + ":" + std::to_string(ep.port),
+            "--cluster.port=" + std::to_string(basp_port),
+            "--cluster.lease-ttl-ms=" + std::to_string(lease_ttl_ms),
+            "--cluster.expect-nodes=" + std::to_string(expect),
+            "--cluster.stable-after-ms=300",
+            "--cluster.heartbeat-ms=200",
+            "--cluster.link-timeout-ms=1500"};
+  }
+
+  void add(uint32_t id, int expect) {
+    member m;
+    m.dir = std::make_unique<temp_dir>();
+    m.node = std::make_unique<chat_node>(*m.dir, args_of(id, expect, free_loopback_port()));
+    members_.emplace(id, std::move(m));
+  }
+
+  etcd_process etcd_;
+  std::map<uint32_t, member> members_;
+};
+
+} // namespace
+
+TEST_CASE("three nodes agree on membership, the controller and the partition table") {
+  test_cluster c{3};
+  REQUIRE(eventually([&] { return c.settled({1, 2, 3}, {1, 2, 3}); }, 20s));
+  auto one = c.seen_by(1);
+  CHECK(one.table.size() == 256);
+  uint64_t total = 0;
+  for (auto& [id, n] : one.nodes) {
+    total += n.partitions;
+    CHECK_MESSAGE(n.partitions > 40, "node " << id << " owns " << n.partitions); // 256/3 ± spread
+  }
+  CHECK(total == 256);
+  CHECK(one.unavailable == 0);
+  CHECK(one.controller >= 1);
+  // The same truth from every node: same controller, same owners at the same epochs.
+  for (uint32_t id : {2u, 3u}) {
+    auto other = c.seen_by(id);
+    CHECK(other.controller == one.controller);
+    CHECK(other.table == one.table);
+    CHECK(other.incarnation == other.nodes[id].incarnation);
+  }
+  // Incarnations are distinct etcd revisions.
+  CHECK(one.nodes[1].incarnation != one.nodes[2].incarnation);
+  CHECK(one.nodes[2].incarnation != one.nodes[3].incarnation);
+  // The single-node mode is untouched: a node without --cluster.etcd says so.
+  temp_dir alone_dir;
+  chat_node alone{alone_dir, {"--admin-token=" + token}};
+  REQUIRE(alone.start() == "");
+  auto r = alone.http("GET", "/admin/api/cluster", "", token);
+  CHECK(r.status == 200);
+  CHECK(r.body == R"({"mode":"single"})");
+}
+
+TEST_CASE("a node id held by a live node, and another cluster protocol, are refused") {
+  test_cluster c{2};
+  REQUIRE(eventually([&] { return c.settled({1, 2}, {1, 2}); }, 20s));
+  temp_dir dup_dir;
+  auto dup = c.extra_node(dup_dir, 2);
+  CHECK(dup->start() != ""); // never listens
+  auto rc = dup->wait_exit(2 * std::chrono::milliseconds(lease_ttl_ms) + 10s);
+  REQUIRE(rc.has_value());
+  CHECK(*rc == 4);
+  CHECK(dup->output().find("is held by a live node") != std::string::npos);
+  // Node 2 was not disturbed.
+  CHECK(c.settled({1, 2}, {1, 2}));
+
+  // A cluster (another prefix) whose config record names another protocol.
+  sb::cluster::etcd::client etcd{c.etcd_endpoint()};
+  REQUIRE(etcd.put("/other/config", R"({"protocol":"switchboard-c0","partitions":256})"));
+  temp_dir old_dir;
+  auto old = c.extra_node(old_dir, 7, {"--cluster.prefix=/other/"});
+  CHECK(old->start() != "");
+  rc = old->wait_exit(10s);
+  REQUIRE(rc.has_value());
+  CHECK(*rc == 4);
+  CHECK(old->output().find("refusing to join") != std::string::npos);
+  CHECK(old->output().find("switchboard-c0") != std::string::npos);
+}
+
+TEST_CASE("kill -9: seen down within the lease, partitions stay the node's, it rejoins") {
+  test_cluster c{3};
+  REQUIRE(eventually([&] { return c.settled({1, 2, 3}, {1, 2, 3}); }, 20s));
+  auto before = c.seen_by(1);
+  auto owned3 = before.nodes[3].partitions;
+  auto inc3 = before.nodes[3].incarnation;
+  REQUIRE(owned3 > 0);
+
+  auto t0 = std::chrono::steady_clock::now();
+  c.node(3).kill9();
+  REQUIRE(eventually([&] { return !c.seen_by(1).sees_up(3) && !c.seen_by(2).sees_up(3); }, 10s));
+  auto detected = std::chrono::steady_clock::now() - t0;
+  MESSAGE("kill -9 seen by both peers after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(detected).count() << " ms");
+  CHECK(detected < std::chrono::milliseconds(lease_ttl_ms) + 3s);
+
+  // Sticky ownership: the same records at the same epochs; node 3's are unavailable.
+  auto during = c.seen_by(1);
+  CHECK(during.table == before.table);
+  CHECK(during.unavailable == owned3);
+  CHECK(during.nodes[3].partitions == owned3);
+  CHECK(during.logged("node_down node 3"));
+
+  REQUIRE(c.node(3).start() == "");
+  REQUIRE(eventually([&] { return c.settled({1, 2, 3}, {1, 2, 3}); }, 20s));
+  auto after = c.seen_by(2);
+  CHECK(after.table == before.table);
+  CHECK(after.unavailable == 0);
+  CHECK(after.nodes[3].incarnation > inc3);
+}
+
+TEST_CASE("SIGSTOP past the lease: seen down, wakes fenced, rejoins as a new incarnation") {
+  test_cluster c{3};
+  REQUIRE(eventually([&] { return c.settled({1, 2, 3}, {1, 2, 3}); }, 20s));
+  auto inc2 = c.seen_by(2).incarnation;
+  c.node(2).pause();
+  bool seen_down = eventually([&] { return !c.seen_by(1).sees_up(2) && !c.seen_by(3).sees_up(2); },
+                              std::chrono::milliseconds(lease_ttl_ms) + 6s);
+  c.node(2).resume();
+  REQUIRE(seen_down);
+  REQUIRE(eventually([&] { return c.settled({1, 2, 3}, {1, 2, 3}); }, 20s));
+  auto two = c.seen_by(2);
+  CHECK(two.incarnation > inc2);
+  // It noticed on waking that its lease was gone, stopped serving, and re-registered.
+  CHECK(two.logged("fenced"));
+  CHECK(two.logged("lease_lost"));
+  CHECK(two.logged("serving"));
+  CHECK(c.seen_by(1).nodes[2].incarnation == two.incarnation);
+}
+
+TEST_CASE("etcd frozen past the lease: every node fences itself, no write is acked") {
+  test_cluster c{2};
+  REQUIRE(eventually([&] { return c.settled({1, 2}, {1, 2}); }, 20s));
+  auto& n1 = c.node(1);
+  auto [alice, tok] = n1.user("alice");
+  REQUIRE(!tok.empty());
+  auto ch = n1.channel(tok, "general");
+  REQUIRE(!ch.empty());
+  auto send = [&](const std::string& nonce) {
+    return n1.http("POST", "/api/channels/" + ch + "/messages",
+                   R"({"text":"hello","nonce":")" + nonce + R"("})", tok);
+  };
+  REQUIRE(send("n1").status == 201);
+
+  c.etcd().pause();
+  REQUIRE(eventually([&] { return c.seen_by(1).state == "fenced"; },
+                     std::chrono::milliseconds(lease_ttl_ms) + 3s));
+  auto refused = send("n2");
+  bool both_fenced = eventually([&] { return c.seen_by(2).state == "fenced"; }, 3s);
+  c.etcd().resume();
+  CHECK(refused.status == 503);
+  CHECK(refused.body.find("\"code\":\"unavailable\"") != std::string::npos);
+  CHECK(both_fenced);
+
+  REQUIRE(eventually([&] { return c.settled({1, 2}, {1, 2}); }, 20s));
+  auto retried = send("n2");
+  CHECK(retried.status == 201);
+  // The refused attempt was never written: the retry with its nonce is stored once.
+  auto h = n1.http("GET", "/api/channels/" + ch + "/messages?limit=10", "", tok);
+  REQUIRE(h.status == 200);
+  auto first = h.body.find("\"nonce\":\"n1\"");
+  auto second = h.body.find("\"nonce\":\"n2\"");
+  CHECK(first != std::string::npos);
+  CHECK(second != std::string::npos);
+  CHECK(h.body.find("\"nonce\":\"n2\"", second + 1) == std::string::npos); // exactly once
+}
