@@ -1,6 +1,7 @@
-// directory: channel creation, DMs and workspace membership (see the header); its reads
-// are in directory_reads.cpp. Each handler keeps a response promise, runs its blocking
-// part on the blocking worker and its appends through the channel actors, then delivers.
+// directory: channel creation, DMs and workspace membership (see the header; contract:
+// directory_writes_actor in interfaces.hpp); its reads are in directory_reads.cpp. Each
+// handler keeps a response promise, runs its blocking part on the blocking worker and its
+// appends through the channel actors, then delivers.
 #include "actors/directory.hpp"
 
 #include <algorithm>

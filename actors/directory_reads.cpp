@@ -1,5 +1,6 @@
 // directory_reads: the directory's reads: channel details and members, "seen by",
-// followed threads, workspaces and their members, browse (see directory.hpp).
+// followed threads, workspaces and their members, browse (directory.hpp; contract:
+// directory_reads_actor in interfaces.hpp).
 #include "actors/directory_detail.hpp"
 
 #include <chrono>
