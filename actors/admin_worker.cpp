@@ -15,6 +15,8 @@
 
 #include "actors/chat_messages.hpp"
 #include "actors/chat_metrics.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "protocol/json_writer.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/log.hpp"
@@ -143,10 +145,13 @@ void sample_rates(worker_state& ws, const node_context& ctx) {
   r.p99_ms = window.quantile(0.99) * 1000;
 }
 
+/// The interface plus the once-a-second sampling tick, which only the worker sends itself.
+using admin_worker_behavior = admin_worker_actor::extend<caf::reacts_to<tick_atom>>::behavior_type;
+
 caf::behavior admin_worker(rt::supervised_actor* self, node_context_ptr ctx) {
   auto ws = std::make_shared<worker_state>();
   self->send(self, tick_atom::value);
-  return {
+  return admin_worker_behavior{
     [self, ctx, ws](tick_atom) {
       sample_rates(*ws, *ctx);
       if (ws->ticks++ % audit_prune_every_ticks == 0)
@@ -190,7 +195,7 @@ caf::behavior admin_worker(rt::supervised_actor* self, node_context_ptr ctx) {
                                                               : 0;
       return {std::move(records), next};
     },
-  };
+  }.unbox();
 }
 
 } // namespace
@@ -215,8 +220,8 @@ const live_rates& rates() {
 runtime::child_spec admin_worker_spec(node_context_ptr ctx) {
   chat_metrics::get(); // every chat metric is listed from start-up on, at zero
   runtime::child_spec cs;
-  cs.id = "admin";
-  cs.kind = "admin";
+  cs.id = admin_worker_name().key;
+  cs.kind = admin_worker_name().kind;
   cs.registered = true;
   cs.start = [ctx](runtime::child_context& c) {
     return c.self->spawn<caf::detached>(admin_worker, ctx);

@@ -6,20 +6,15 @@
 // Writes of actions are synced before the next record; reads ride on the next sync.
 // Unauthenticated calls are audited at most 10 a second; records older than 90 days are
 // pruned, at most 1,000 a minute. Permanent child of the node supervisor, registered as
-// ("admin", "admin").
+// admin_worker_name() (names.hpp).
 //
-// Messages:
-//   (audit_atom, audit_record)            one call to record (no reply)
-//   (audit_page_atom, after, limit)       -> std::vector<std::string> records (JSON objects,
-//                                            oldest first), uint64_t next_after (0: none)
+// Its messages are `admin_worker_actor` (interfaces.hpp): (audit_atom, audit_record) records
+// one call (no reply); (audit_page_atom, after, limit) answers a page of records.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <string>
-
-#include <caf/atom.hpp>
-#include <caf/meta/type_name.hpp>
 
 #include "actors/chat_messages.hpp"
 #include "actors/node_context.hpp"
@@ -51,7 +46,7 @@ storage_counters read_storage_counters(const node_context& ctx);
 /// Largest audit page.
 constexpr uint32_t max_audit_page = 200;
 
-/// Child spec of the admin worker (permanent, detached, registered ("admin", "admin")).
+/// Child spec of the admin worker (permanent, detached, registered as admin_worker_name()).
 runtime::child_spec admin_worker_spec(node_context_ptr ctx);
 
 } // namespace sb::actors

@@ -9,6 +9,8 @@
 
 #include "accounts/accounts.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "protocol/json_writer.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/actor_stats.hpp"
@@ -27,12 +29,16 @@ void write_user(protocol::json_writer& w, const accounts::user& u) {
     .field("display_name", u.display_name).end_object();
 }
 
+/// The interface plus the sweep's timer, which only the worker sends itself.
+using blocking_worker_behavior =
+  blocking_worker_actor::extend<caf::reacts_to<tick_atom>>::behavior_type;
+
 caf::behavior blocking_worker(runtime::supervised_actor* self, node_context_ptr ctx) {
   // Expired sessions are swept in bounded steps (a page, then a short pause, so logins
   // are never stuck behind a long scan); a full pass every token_sweep_interval.
   auto cursor = std::make_shared<std::string>();
   self->delayed_send(self, token_sweep_interval, tick_atom::value);
-  return {
+  return blocking_worker_behavior{
     [self, ctx, cursor](tick_atom) {
       size_t deleted = 0;
       auto next = ctx->accounts->sweep_expired_tokens(*cursor, token_sweep_step, deleted);
@@ -66,7 +72,7 @@ caf::behavior blocking_worker(runtime::supervised_actor* self, node_context_ptr 
       w.end_object();
       return out;
     },
-  };
+  }.unbox();
 }
 
 } // namespace
@@ -79,7 +85,7 @@ caf::error account_error(const accounts::error& e) {
 void run_blocking(caf::event_based_actor* self, const node_context_ptr& ctx,
                   std::function<void()> fn, std::function<void()> done,
                   std::function<void(caf::error)> fail) {
-  auto worker = ctx->names->get("auth", "auth");
+  auto worker = find_actor<blocking_worker_actor>(*ctx, blocking_worker_name());
   if (!worker)
     return fail(caf::make_error(caf::sec::request_receiver_down)); // restarting: "unavailable"
   self->request(worker, std::chrono::seconds(30), run_atom::value, blocking_call{std::move(fn)})
@@ -88,8 +94,8 @@ void run_blocking(caf::event_based_actor* self, const node_context_ptr& ctx,
 
 runtime::child_spec blocking_worker_spec(node_context_ptr ctx) {
   runtime::child_spec cs;
-  cs.id = "auth";
-  cs.kind = "auth";
+  cs.id = blocking_worker_name().key;
+  cs.kind = blocking_worker_name().kind;
   cs.registered = true;
   cs.start = [ctx](runtime::child_context& c) {
     return c.self->spawn<caf::detached>(blocking_worker, ctx);

@@ -4,18 +4,15 @@
 // the point reads and scans of the directory run here, one at a time, on a detached
 // thread of their own, so no cooperative scheduler thread ever waits for an fsync or a
 // hash. It also sweeps expired sessions in bounded steps. Permanent child of the node
-// supervisor, registered as ("auth", "auth") (the name it had as the "auth worker").
+// supervisor, registered as blocking_worker_name() (names.hpp: "auth", the name it had as
+// the "auth worker").
 //
-// Requests:
-//   (signup_atom, name, password, display_name) -> std::string   {"user":{...}} JSON
-//   (login_atom, name, password)                -> std::string   {"token",...,"user"} JSON
-//   (run_atom, blocking_call)                   -> void          runs call.fn here
+// Its requests are `blocking_worker_actor` (interfaces.hpp): signup and login (JSON
+// answers of the HTTP door) and (run_atom, blocking_call), a closure it runs here.
 #pragma once
 
 #include <functional>
 
-#include <caf/allowed_unsafe_message_type.hpp>
-#include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
 
@@ -29,12 +26,8 @@ struct error;
 
 namespace sb::actors {
 
-/// A blocking piece of work, run on the worker; it writes its result where it captured.
-struct blocking_call {
-  std::function<void()> fn;
-};
-
-/// Child spec of the blocking worker (permanent, detached, registered ("auth", "auth")).
+/// Child spec of the blocking worker (permanent, detached, registered as
+/// blocking_worker_name()).
 runtime::child_spec blocking_worker_spec(node_context_ptr ctx);
 
 /// Runs `fn` on the blocking worker, then `done()` in `self`; `fail(error)` when the
@@ -47,6 +40,3 @@ void run_blocking(caf::event_based_actor* self, const node_context_ptr& ctx,
 caf::error account_error(const accounts::error& e);
 
 } // namespace sb::actors
-
-// A closure: node-local by nature, it never crosses a node boundary.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::blocking_call)

@@ -5,20 +5,22 @@
 // (appends and committed events, subscriptions, deliveries, replay pages, presence deltas,
 // read-state sync) needs nothing more than `register_chat_types` (message_types.hpp) in
 // the node's config. tests/unit/actors/message_types_test.cpp round-trips each one through
-// CAF's binary serializer. Who sends which message to whom is each actor's typed interface:
-// channel.hpp, connection.hpp, reader.hpp, user.hpp, presence.hpp.
+// CAF's binary serializer. Who sends which message to whom is each actor's typed interface
+// (interfaces.hpp).
 //
-// Node-local handles that may never cross a node are few, and each says why where it is
+// Node-local handles that may never cross a node are two, and each says why where it is
 // declared (CAF_ALLOW_UNSAFE_MESSAGE_TYPE): the transport bridge of one socket
-// (connection.cpp) and the HTTP layer's closures over a request.
+// (ws_bridge.hpp) and a closure run on the blocking worker (blocking_call, below).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
@@ -423,7 +425,18 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.nodes, x.partitions, x.events);
 }
 
+// -- blocking worker (blocking_worker.hpp) ---------------------------------------------
+
+/// A blocking piece of work, run on the blocking worker; it writes its result where it
+/// captured.
+struct blocking_call {
+  std::function<void()> fn;
+};
+
 } // namespace sb::actors
+
+// A closure: node-local by nature, it never crosses a node boundary.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::blocking_call)
 
 namespace sb::protocol {
 
@@ -486,7 +499,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   // -- operator probes -----------------------------------------------------------------
   CAF_ADD_ATOM(switchboard, sb::actors, admin_probe_atom, "admprobe")
 
-  // -- directory (directory.hpp) -------------------------------------------------------
+  // -- directory (directory_actor in interfaces.hpp) ----------------------------------
   CAF_ADD_ATOM(switchboard, sb::actors, create_channel_atom, "mkchannel")
   CAF_ADD_ATOM(switchboard, sb::actors, open_dm_atom, "opendm")
   CAF_ADD_ATOM(switchboard, sb::actors, channel_details_atom, "chdetails")
@@ -502,7 +515,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, workspace_leave_atom, "wsleave")
   CAF_ADD_ATOM(switchboard, sb::actors, browse_atom, "browse")
 
-  // -- blocking worker and admin worker (blocking_worker.hpp, admin_worker.hpp) ---------
+  // -- blocking worker and admin worker (interfaces.hpp) -------------------------------
   CAF_ADD_ATOM(switchboard, sb::actors, signup_atom, "signup")
   CAF_ADD_ATOM(switchboard, sb::actors, login_atom, "login")
   CAF_ADD_ATOM(switchboard, sb::actors, run_atom, "run")

@@ -1,6 +1,7 @@
-// directory: channel creation, DMs and workspace membership (see the header); its reads
-// are in directory_reads.cpp. Each handler keeps a response promise, runs its blocking
-// part on the blocking worker and its appends through the channel actors, then delivers.
+// directory: channel creation, DMs and workspace membership (see the header; contract:
+// directory_writes_actor in interfaces.hpp); its reads are in directory_reads.cpp. Each
+// handler keeps a response promise, runs its blocking part on the blocking worker and its
+// appends through the channel actors, then delivers.
 #include "actors/directory.hpp"
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "accounts/workspaces.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/directory_detail.hpp"
+#include "actors/names.hpp"
 #include "runtime/registry.hpp"
 #include "storage/ids.hpp"
 #include "storage/keys.hpp"
@@ -258,7 +260,7 @@ caf::result<bool> leave_workspace(self_ptr self, node_context_ptr ctx, uint64_t 
 }
 
 caf::behavior directory_impl(self_ptr self, node_context_ptr ctx) {
-  caf::message_handler writes{
+  directory_writes_actor::behavior_type writes{
     [self, ctx](create_channel_atom, uint64_t who, std::string& name, std::string& kind,
                 uint64_t workspace) {
       return create_channel(self, ctx, who, std::move(name), std::move(kind), workspace);
@@ -292,7 +294,10 @@ caf::behavior directory_impl(self_ptr self, node_context_ptr ctx) {
       return leave_workspace(self, ctx, who, id, user);
     },
   };
-  return writes.or_else(directory_reads(self, ctx));
+  // CAF 0.17 has no typed or_else: each half is checked against its own interface, and
+  // directory_actor is by definition their union.
+  auto reads = directory_reads(self, ctx);
+  return caf::message_handler{writes.unbox().as_behavior_impl()}.or_else(reads.unbox());
 }
 
 } // namespace
@@ -310,14 +315,14 @@ void append_to_channel(caf::event_based_actor* self, const node_context_ptr& ctx
     [fail](caf::error err) { fail(err); });
 }
 
-caf::actor directory_of(const node_context_ptr& ctx) {
-  return ctx->names->get("directory", "directory");
+directory_actor directory_of(const node_context_ptr& ctx) {
+  return find_actor<directory_actor>(*ctx, directory_name());
 }
 
 runtime::child_spec directory_spec(node_context_ptr ctx) {
   runtime::child_spec cs;
-  cs.id = "directory";
-  cs.kind = "directory";
+  cs.id = directory_name().key;
+  cs.kind = directory_name().kind;
   cs.registered = true;
   cs.start = [ctx](runtime::child_context& c) { return c.self->spawn(directory_impl, ctx); };
   return cs;

@@ -7,29 +7,12 @@
 // synced writes, run on the blocking worker (actors/blocking_worker.hpp, so no scheduler
 // thread waits on RocksDB), and appends through the channel actors (persist, then
 // deliver, as for any event). Requests interleave; each answers through its promise.
-// Permanent child of the node supervisor, registered as ("directory", "directory").
-// Errors are caf::errors: chat errors (actors/chat_error.hpp) and accounts errors
-// ("sb_acct", see account_error), which the doors turn into their error codes.
+// Permanent child of the node supervisor, registered as directory_name() (names.hpp).
 //
-// Requests (atoms and structs in chat_messages.hpp; caller = the authenticated user; ids
-// are user / channel / workspace ids):
-//   (create_channel_atom, caller, name, kind, workspace) -> channel_summary   head 2
-//   (open_dm_atom, caller, std::vector<uint64_t> others) -> channel_summary   kind dm
-//   (channel_details_atom, caller, channel)              -> channel_summary, bool member
-//   (channel_members_atom, caller, channel, after, limit) -> std::vector<user_card>, bool more
-//   (seen_by_atom, caller, channel, after, limit)        -> std::vector<read_cursor>, bool more
-//   (followed_threads_atom, caller, limit)               -> std::vector<followed_thread>
-//   (workspace_create_atom, caller, name)                -> workspace_card
-//   (workspace_list_atom, caller)                        -> std::vector<workspace_card>
-//   (workspace_get_atom, caller, workspace)              -> workspace_card, bool is_owner
-//   (workspace_check_atom, caller, workspace)            -> bool (true; else forbidden)
-//   (workspace_members_atom, caller, workspace, after, limit)
-//                                                        -> std::vector<user_card>, bool more
-//   (workspace_join_atom, caller, workspace, user)       -> bool added      (an invite)
-//   (workspace_leave_atom, caller, workspace, user)      -> bool removed    (leaves each of
-//                                                        the workspace's channels too)
-//   (browse_atom, caller, workspace, after, limit)       -> std::vector<browse_entry>,
-//                                                        uint64_t next (0: last page)
+// Its requests are `directory_actor` (interfaces.hpp): the writes (directory.cpp) and the
+// reads (directory_reads.cpp), each half built as its own typed behaviour. Errors are
+// caf::errors: chat errors (actors/chat_error.hpp) and accounts errors ("sb_acct", see
+// account_error), which the doors turn into their error codes.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +26,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "actors/chat_messages.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
 #include "runtime/child_spec.hpp"
 
@@ -51,11 +35,11 @@ namespace sb::actors {
 /// Largest group DM: the caller plus 8 others.
 constexpr size_t max_dm_members = 9;
 
-/// Child spec of the directory (permanent, registered ("directory", "directory")).
+/// Child spec of the directory (permanent, registered as directory_name()).
 runtime::child_spec directory_spec(node_context_ptr ctx);
 
 /// The directory, or an invalid handle while it restarts.
-caf::actor directory_of(const node_context_ptr& ctx);
+directory_actor directory_of(const node_context_ptr& ctx);
 
 /// Appends `draft` through the channel's actor (activated on demand) and calls `ok` with
 /// the committed event or `fail` with the error, from within `self`'s handlers.

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
-#include <caf/message_handler.hpp>
+#include <caf/typed_behavior.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/blocking_worker.hpp"
@@ -106,7 +106,8 @@ caf::result<T> plain_read(self_ptr self, node_context_ptr ctx, Read read) {
 /// Users and whether a full page may have more after it.
 using user_page = std::pair<std::vector<user_card>, bool>;
 
-/// The directory's read handlers (directory_reads.cpp).
-caf::message_handler directory_reads(self_ptr self, node_context_ptr ctx);
+/// The directory's read handlers (directory_reads.cpp), checked against their half of the
+/// interface.
+directory_reads_actor::behavior_type directory_reads(self_ptr self, node_context_ptr ctx);
 
 } // namespace sb::actors::directory_detail

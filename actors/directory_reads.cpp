@@ -1,5 +1,6 @@
 // directory_reads: the directory's reads: channel details and members, "seen by",
-// followed threads, workspaces and their members, browse (see directory.hpp).
+// followed threads, workspaces and their members, browse (directory.hpp; contract:
+// directory_reads_actor in interfaces.hpp).
 #include "actors/directory_detail.hpp"
 
 #include <chrono>
@@ -72,7 +73,7 @@ std::optional<caf::error> workspace_guard(accounts::workspaces& wss, uint64_t wo
   return std::nullopt;
 }
 
-caf::message_handler directory_reads(self_ptr self, node_context_ptr ctx) {
+directory_reads_actor::behavior_type directory_reads(self_ptr self, node_context_ptr ctx) {
   return {
     [self, ctx](channel_details_atom, uint64_t who, uint64_t ch) -> caf::result<channel_summary, bool> {
       // Members see every channel; others only public channels of a workspace they

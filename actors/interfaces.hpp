@@ -1,9 +1,10 @@
 // interfaces: the typed interface of every chat actor, each request with its reply, so the
 // compiler checks every send and request against the receiver's contract, and each actor's
-// behaviour against its own (channel.cpp, connection.cpp, user.cpp, reader.cpp build theirs
-// as these interfaces' behavior_type). They sit in one header because chat actors talk in
-// both directions (a connection appends to a channel, the channel delivers to the
-// connection); the behaviour of each is in its own file, named in each comment.
+// behaviour against its own (every actor below builds its behaviour as its interface's
+// behavior_type, extended by what only the actor itself sends it). They sit in one header
+// because chat actors talk in both directions (a connection appends to a channel, the
+// channel delivers to the connection); the behaviour of each is in its own file, named in
+// each comment. Handles are found by registry name through find_actor (names.hpp).
 #pragma once
 
 #include <cstdint>
@@ -108,6 +109,77 @@ using presence_actor = caf::typed_actor<
   /// (workspace, after user, limit) -> (online members after it, has_more).
   caf::replies_to<presence_online_atom, uint64_t, uint64_t, uint32_t>::with<
     std::vector<protocol::presence_entry>, bool>>;
+
+// -- directory (directory.cpp, directory_reads.cpp): directory operations of every door --
+// `caller` is the authenticated user; errors are chat errors (chat_error.hpp) and accounts
+// errors ("sb_acct", account_error in blocking_worker.hpp).
+
+/// What the directory changes (directory.cpp): channels, DMs, workspace membership.
+using directory_writes_actor = caf::typed_actor<
+  /// (caller, name, kind public|private, workspace) -> the new channel, head 2 (its
+  /// channel_created and the caller's member_join).
+  caf::replies_to<create_channel_atom, uint64_t, std::string, std::string, uint64_t>::with<
+    channel_summary>,
+  /// (caller, others) -> the DM (one other) or group DM (up to 8 others) of exactly these
+  /// members, kind dm; the same member set always opens the same channel.
+  caf::replies_to<open_dm_atom, uint64_t, std::vector<uint64_t>>::with<channel_summary>,
+  /// (caller, name) -> the new workspace, owned by the caller.
+  caf::replies_to<workspace_create_atom, uint64_t, std::string>::with<workspace_card>,
+  /// (caller, workspace, user) -> whether the user was added (an invite by a member).
+  caf::replies_to<workspace_join_atom, uint64_t, uint64_t, uint64_t>::with<bool>,
+  /// (caller, workspace, user) -> whether the user was removed (themselves, or anyone by the
+  /// owner); they leave each of the workspace's channels too.
+  caf::replies_to<workspace_leave_atom, uint64_t, uint64_t, uint64_t>::with<bool>>;
+
+/// What the directory reads (directory_reads.cpp).
+using directory_reads_actor = caf::typed_actor<
+  /// (caller, channel) -> its summary and whether the caller is a member (others see only
+  /// public channels of their workspaces).
+  caf::replies_to<channel_details_atom, uint64_t, uint64_t>::with<channel_summary, bool>,
+  /// (caller, channel, after user, limit) -> members after it, whether a full page.
+  caf::replies_to<channel_members_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<user_card>, bool>,
+  /// (caller, channel, after user, limit) -> "seen by": members' cursors, whether a full page.
+  caf::replies_to<seen_by_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<read_cursor>, bool>,
+  /// (caller, limit) -> the threads the caller follows, with their counts.
+  caf::replies_to<followed_threads_atom, uint64_t, uint64_t>::with<std::vector<followed_thread>>,
+  /// (caller) -> the default workspace and the caller's workspaces.
+  caf::replies_to<workspace_list_atom, uint64_t>::with<std::vector<workspace_card>>,
+  /// (caller, workspace) -> the workspace and whether the caller owns it.
+  caf::replies_to<workspace_get_atom, uint64_t, uint64_t>::with<workspace_card, bool>,
+  /// (caller, workspace) -> true if the caller is a member (else forbidden).
+  caf::replies_to<workspace_check_atom, uint64_t, uint64_t>::with<bool>,
+  /// (caller, workspace, after user, limit) -> members after it, whether a full page.
+  caf::replies_to<workspace_members_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<user_card>, bool>,
+  /// (caller, workspace, after channel, limit) -> public channels and the caller's private
+  /// ones, and the cursor of the next page (0: last page).
+  caf::replies_to<browse_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<browse_entry>, uint64_t>>;
+
+/// The directory's interface: its writes and its reads.
+using directory_actor = directory_writes_actor::extend_with<directory_reads_actor>;
+
+// -- blocking worker (blocking_worker.cpp): account work and closures, on its own thread --
+/// The blocking worker's interface (registry name "auth").
+using blocking_worker_actor = caf::typed_actor<
+  /// (name, password, display name) -> {"user":{...}} JSON; argon2id and a synced write.
+  caf::replies_to<signup_atom, std::string, std::string, std::string>::with<std::string>,
+  /// (name, password) -> {"token","expires","user"} JSON.
+  caf::replies_to<login_atom, std::string, std::string>::with<std::string>,
+  /// Runs the closure here; the (empty) reply tells the requester it is done.
+  caf::reacts_to<run_atom, blocking_call>>;
+
+// -- admin worker (admin_worker.cpp): the audit log, on its own thread -----------------
+/// The admin worker's interface.
+using admin_worker_actor = caf::typed_actor<
+  /// One audited operator call to record (no reply).
+  caf::reacts_to<audit_atom, audit_record>,
+  /// (after id or 0, limit) -> records as JSON objects, oldest first, and the id to page on
+  /// from (0: none).
+  caf::replies_to<audit_page_atom, uint64_t, uint32_t>::with<std::vector<std::string>,
+                                                              uint64_t>>;
 
 // -- cluster agent (cluster_agent.cpp): this node's face to its peers ----------------
 /// The cluster agent's interface; the only actor of a node its peers address by default

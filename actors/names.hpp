@@ -35,6 +35,15 @@ inline actor_name reader_name() { return {"reader", "reader"}; }
 /// The presence directory: ("presence", "presence").
 inline actor_name presence_name() { return {"presence", "presence"}; }
 
+/// The directory: ("directory", "directory").
+inline actor_name directory_name() { return {"directory", "directory"}; }
+
+/// The blocking worker: ("auth", "auth"), the name it had as the "auth worker".
+inline actor_name blocking_worker_name() { return {"auth", "auth"}; }
+
+/// The admin worker: ("admin", "admin").
+inline actor_name admin_worker_name() { return {"admin", "admin"}; }
+
 /// The cluster agent: ("cluster", "cluster"); runs only in cluster mode.
 inline actor_name cluster_agent_name() { return {"cluster", "cluster"}; }
 

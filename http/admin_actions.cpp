@@ -8,6 +8,8 @@
 
 #include "actors/chat_messages.hpp"
 #include "actors/admin_worker.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
 #include "runtime/log.hpp"
@@ -211,7 +213,8 @@ void audit_page(request_actor* self) {
       return fail(self, 400, "bad_value", "limit must be 1..200");
     limit = static_cast<uint32_t>(std::min<uint64_t>(*v, max_audit_page));
   }
-  auto w = self->state.ctx->names->get("admin", "admin");
+  auto w = actors::find_actor<actors::admin_worker_actor>(*self->state.ctx,
+                                                          actors::admin_worker_name());
   if (!w)
     return fail(self, 503, "unavailable", "the admin worker is restarting");
   self->request(w, 10s, audit_page_atom::value, after, limit)

@@ -3,10 +3,11 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/blocking_worker.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "http/api_common.hpp"
 #include "http/router.hpp"
 #include "protocol/json_writer.hpp"
-#include "runtime/registry.hpp"
 
 namespace sb::http {
 
@@ -31,7 +32,8 @@ std::string user_json(const accounts::user& u) {
 /// Signup (201) or login (200): both on the blocking worker.
 void account_call(request_actor* self, bool signup) {
   auto& b = self->state.body;
-  auto worker = self->state.ctx->names->get("auth", "auth");
+  auto worker = actors::find_actor<actors::blocking_worker_actor>(*self->state.ctx,
+                                                               actors::blocking_worker_name());
   if (!worker)
     return fail(self, 503, "unavailable", "auth worker restarting");
   if (!b.name || !b.password)

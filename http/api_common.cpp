@@ -69,7 +69,7 @@ std::optional<uint64_t> channel_arg(request_actor* self) {
   return id;
 }
 
-caf::actor directory_or_fail(request_actor* self) {
+actors::directory_actor directory_or_fail(request_actor* self) {
   auto dir = actors::directory_of(self->state.ctx);
   if (!dir)
     fail(self, 503, "unavailable", "directory restarting");

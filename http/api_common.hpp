@@ -10,6 +10,7 @@
 
 #include "actors/chat_messages.hpp"
 #include "actors/directory.hpp"
+#include "actors/interfaces.hpp"
 #include "http/request.hpp"
 #include "protocol/json_writer.hpp"
 #include "protocol/limits.hpp"
@@ -46,7 +47,7 @@ std::optional<uint64_t> id_arg(request_actor* self, std::string_view name);
 std::optional<uint64_t> channel_arg(request_actor* self);
 
 /// The directory, or answers 503 and returns an invalid handle.
-caf::actor directory_or_fail(request_actor* self);
+actors::directory_actor directory_or_fail(request_actor* self);
 
 /// Appends `draft` to `channel` and continues with the committed event (errors answer).
 void append(request_actor* self, uint64_t channel, storage::event draft,

@@ -4,6 +4,8 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/channel_directory.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "actors/presence.hpp"
 #include "actors/user.hpp"
 #include "http/api_common.hpp"
@@ -191,7 +193,7 @@ void get_presence(request_actor* self) {
     ids.push_back(*id);
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   }
-  auto dir = self->state.ctx->names->get("presence", "presence");
+  auto dir = actors::find_actor<actors::presence_actor>(*self->state.ctx, actors::presence_name());
   if (!dir)
     return fail(self, 503, "unavailable", "presence restarting");
   self->request(dir, 10s, actors::presence_query_atom::value, ids)
@@ -217,7 +219,8 @@ void online(request_actor* self) {
   self->request(dir, 30s, actors::workspace_check_atom::value, self->state.who.id, id)
     .then(
       [self, id, page](bool) {
-        auto presence = self->state.ctx->names->get("presence", "presence");
+        auto presence = actors::find_actor<actors::presence_actor>(*self->state.ctx,
+                                                                   actors::presence_name());
         if (!presence)
           return fail(self, 503, "unavailable", "presence restarting");
         self->request(presence, 10s, actors::presence_online_atom::value, id, page.after,

@@ -11,6 +11,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/chat_metrics.hpp"
+#include "actors/names.hpp"
 #include "http/router.hpp"
 #include "http/static_files.hpp"
 #include "protocol/json_writer.hpp"
@@ -208,7 +209,8 @@ void answer(request_actor* self, http_response r) {
     // Audited before the answer leaves, so a client reading the audit log next sees it.
     st.audit->status = r.status;
     st.audit->code = r.status < 400 ? "ok" : st.error_code;
-    if (auto w = st.ctx->names->get("admin", "admin"))
+    if (auto w = actors::find_actor<actors::admin_worker_actor>(*st.ctx,
+                                                                  actors::admin_worker_name()))
       self->send(w, actors::audit_atom::value, std::move(*st.audit));
   }
   st.respond(std::move(r));

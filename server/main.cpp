@@ -175,11 +175,13 @@ int main(int argc, char** argv) {
       // The root starts its children asynchronously: open the doors only once the workers
       // and supervisors requests go to are registered (bounded wait).
       auto ready = [&ctx] {
-        auto& n = *ctx->names;
-        return n.get("auth", "auth") && n.get("reader", "reader") && n.get("admin", "admin")
-               && n.get("directory", "directory")
-               && n.get("supervisor", "channels") && n.get("supervisor", "users")
-               && n.get("supervisor", "connections");
+        namespace a = sb::actors;
+        for (auto& name : {a::blocking_worker_name(), a::reader_name(), a::admin_worker_name(),
+                           a::directory_name(), a::supervisor_name("channels"),
+                           a::supervisor_name("users"), a::supervisor_name("connections")})
+          if (!ctx->names->get(name.kind, name.key))
+            return false;
+        return true;
       };
       for (int i = 0; i < 2000 && !ready(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));

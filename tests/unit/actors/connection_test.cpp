@@ -10,18 +10,22 @@
 // a bad token closes with 4001; ready lists the user's channels; heartbeat answers at once;
 // a send is acked only after its durable write and reaches the author's other device;
 // malformed frames and unknown ops get their error codes and the connection goes on; the
-// connection's rate limit answers rate_limited.
+// connection's rate limit answers rate_limited; when a subscribed channel actor crashes and
+// its supervisor restarts it, the connection subscribes again from its last delivered seq:
+// what was appended meanwhile comes from storage, later events live, none missing or twice.
 #include <doctest/doctest.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
 #include "accounts/accounts.hpp"
 #include "actors/channel.hpp"
 #include "actors/connection.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/names.hpp"
 #include "actors/presence.hpp"
 #include "actors/reader.hpp"
@@ -110,6 +114,28 @@ struct fixture : testing::actor_node {
     sched->run();
   }
 
+  /// Channel `chan` created by the user of `token` (who is its only member), written
+  /// to the store as the directory would have appended it: seqs 1 and 2.
+  void store_channel(uint64_t chan, const std::string& token) {
+    auto who = accts->authenticate(token);
+    REQUIRE(who);
+    storage::event created;
+    created.channel_id = chan;
+    created.seq = 1;
+    created.kind = storage::event_kind::channel_created;
+    created.author = who->id;
+    created.text = "general";
+    created.channel_kind = "public";
+    created.time_ms = 1;
+    storage::event joined = created;
+    joined.seq = 2;
+    joined.kind = storage::event_kind::member_join;
+    joined.text.clear();
+    joined.channel_kind.clear();
+    std::vector<storage::event> evs{created, joined};
+    REQUIRE(db->append(evs).ok());
+  }
+
   /// An identified session of `token`.
   std::pair<std::shared_ptr<recording_link>, std::shared_ptr<transport::ws_handler>>
   identified(const std::string& token) {
@@ -119,7 +145,37 @@ struct fixture : testing::actor_node {
     REQUIRE(has(frames, R"("op":"ready")"));
     return {link, h};
   }
+
+  /// One user's two identified devices, both subscribed to the user's channel `chan`,
+  /// with nothing left to read on either.
+  struct devices {
+    std::shared_ptr<recording_link> phone, laptop;
+    std::shared_ptr<transport::ws_handler> on_phone, on_laptop;
+  };
+  devices two_devices(uint64_t chan) {
+    auto token = token_of("alice");
+    store_channel(chan, token);
+    auto [phone, ph] = identified(token);
+    auto [laptop, lh] = identified(token);
+    settle(); // both subscribe to the channel from ready
+    phone->take();
+    laptop->take();
+    return {phone, laptop, ph, lh};
+  }
 };
+
+/// The seqs of the event frames among `frames`, in the order they were written.
+std::vector<uint64_t> event_seqs(const std::vector<std::string>& frames) {
+  std::vector<uint64_t> out;
+  for (auto& f : frames) {
+    if (f.find(R"("op":"event")") == std::string::npos)
+      continue;
+    auto at = f.find(R"("seq":)");
+    REQUIRE(at != std::string::npos);
+    out.push_back(std::stoull(f.substr(at + 6)));
+  }
+  return out;
+}
 
 } // namespace
 
@@ -161,31 +217,8 @@ TEST_CASE_FIXTURE(fixture, "bad frames get their error codes and the connection 
 }
 
 TEST_CASE_FIXTURE(fixture, "a send is acked once durable and reaches the author's other device") {
-  auto alice = token_of("alice");
-  auto who = accts->authenticate(alice);
-  REQUIRE(who);
-  // A channel created by alice, as the directory would create it.
   const uint64_t chan = 900;
-  storage::event created;
-  created.channel_id = chan;
-  created.seq = 1;
-  created.kind = storage::event_kind::channel_created;
-  created.author = who->id;
-  created.text = "general";
-  created.channel_kind = "public";
-  created.time_ms = 1;
-  storage::event joined = created;
-  joined.seq = 2;
-  joined.kind = storage::event_kind::member_join;
-  joined.text.clear();
-  joined.channel_kind.clear();
-  std::vector<storage::event> evs{created, joined};
-  REQUIRE(db->append(evs).ok());
-  auto [phone, ph] = identified(alice);
-  auto [laptop, lh] = identified(alice);
-  settle(); // both subscribe to the channel from ready
-  phone->take();
-  laptop->take();
+  auto [phone, laptop, ph, lh] = two_devices(chan);
   say(*ph, R"({"op":"send","req":"s1","channel":"900","text":"hello","nonce":"n1"})");
   // The request is with the channel and its write with the writer: no ack yet.
   CHECK_FALSE(has(phone->take(), R"("op":"ack")"));
@@ -213,4 +246,41 @@ TEST_CASE_FIXTURE(fixture, "the connection's rate limit answers rate_limited") {
   }
   CHECK(limited >= 5); // a burst of 10, refilled at 1 op/s of wall time
   CHECK_FALSE(link->closed());
+}
+
+TEST_CASE_FIXTURE(fixture, "after a channel crash a connection resubscribes: no gap, no duplicate") {
+  const uint64_t chan = 900;
+  auto [phone, laptop, ph, lh] = two_devices(chan);
+  say(*ph, R"({"op":"send","req":"s1","channel":"900","text":"before","nonce":"n1"})");
+  settle();
+  CHECK(event_seqs(laptop->take()) == std::vector<uint64_t>{3});
+  phone->take();
+  // A crash of the channel actor itself (an uncaught exception), not a stop by its
+  // supervisor, which restarts it as a transient child that failed.
+  auto first = find_actor<channel_actor>(*ctx, channel_name(chan));
+  REQUIRE(first);
+  caf::anon_send_exit(first, caf::exit_reason::unhandled_exception);
+  settle();
+  auto second = find_actor<channel_actor>(*ctx, channel_name(chan));
+  REQUIRE(second);
+  CHECK(second.address() != first.address());
+  // The connections resubscribe on a short timer (test time stands still until advanced):
+  // an event appended before that is not delivered live to them.
+  say(*ph, R"({"op":"send","req":"s2","channel":"900","text":"while away","nonce":"n2"})");
+  settle();
+  CHECK(has(phone->take(), R"("op":"ack")"));
+  CHECK(event_seqs(laptop->take()).empty());
+  // They subscribe again from what they delivered (3): seq 4 comes from storage, then seq 5
+  // live from the restarted channel, each once and in order.
+  sched->advance_time(std::chrono::milliseconds(20));
+  settle();
+  say(*ph, R"({"op":"send","req":"s3","channel":"900","text":"after","nonce":"n3"})");
+  settle();
+  auto on_laptop = laptop->take();
+  CHECK(event_seqs(on_laptop) == std::vector<uint64_t>{4, 5});
+  CHECK(has(on_laptop, R"("text":"while away")"));
+  CHECK(has(on_laptop, R"("text":"after")"));
+  CHECK(event_seqs(phone->take()) == std::vector<uint64_t>{4, 5});
+  CHECK_FALSE(laptop->closed());
+  CHECK_FALSE(phone->closed());
 }
