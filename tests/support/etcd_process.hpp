@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -105,12 +108,36 @@ public:
   void stop() { end(SIGTERM); }
   /// SIGKILL, then waits for the exit.
   void kill() { end(SIGKILL); }
-  void pause() { proc_->signal(SIGSTOP); }
+  /// SIGSTOP, then waits (≤ 2 s) until every thread of etcd is stopped: a signal takes
+  /// effect asynchronously, and a thread still running could answer one more request.
+  void pause() {
+    proc_->signal(SIGSTOP);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!all_threads_stopped()) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        throw std::runtime_error("etcd did not stop on SIGSTOP");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   void resume() { proc_->signal(SIGCONT); }
 
   std::string output() const { return proc_ ? proc_->output() : std::string{}; }
 
 private:
+  bool all_threads_stopped() const {
+    auto tasks = "/proc/" + std::to_string(proc_->pid()) + "/task";
+    std::error_code ec;
+    for (auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+      std::ifstream in{task.path() / "stat"};
+      std::string stat{std::istreambuf_iterator<char>(in), {}};
+      auto close_paren = stat.rfind(')'); // "pid (comm) S ...": comm may hold spaces
+      if (close_paren == std::string::npos || close_paren + 2 >= stat.size() ||
+          stat[close_paren + 2] != 'T')
+        return false;
+    }
+    return !ec;
+  }
+
   void end(int sig) {
     proc_->signal(SIGCONT); // a paused etcd cannot act on SIGTERM
     proc_->signal(sig);
