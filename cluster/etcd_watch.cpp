@@ -1,6 +1,6 @@
 // etcd_watch: one watch stream. etcd answers `POST /v3/watch` with a chunked body that
 // never ends on its own: one JSON message per line ("created", then event batches). The
-// chunks are de-chunked by Beast's parser into `pending_` and split at newlines here;
+// chunks are de-chunked by Beast's parser into `pending` and split at newlines here;
 // chunk boundaries carry no meaning.
 //
 // `next` keeps its read outstanding between calls (a timeout only stops running the
@@ -39,8 +39,9 @@ struct watch::impl {
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer{1 << 20}; // raw bytes; the parser hands chunk data on at once
   http::response_parser<http::string_body> parser;
-  std::string pending; // de-chunked bytes not yet split into messages
-  std::size_t scanned = 0; // pending[0, scanned) holds no newline
+  std::string pending;     // de-chunked bytes; pending[0, head) were handed out already
+  std::size_t head = 0;
+  std::size_t scanned = 0; // pending[head, scanned) holds no newline
   std::function<std::size_t(std::uint64_t, beast::string_view, beast::error_code&)> on_chunk;
 
   bool reading = false; // an async_read_some is outstanding
@@ -53,7 +54,7 @@ struct watch::impl {
   impl(endpoint w, std::string k, std::string e, int64_t start)
     : where(std::move(w)), key(std::move(k)), range_end(std::move(e)), start_revision(start) {
     on_chunk = [this](std::uint64_t, beast::string_view body, beast::error_code& ec) {
-      if (pending.size() + body.size() > json::max_reply_bytes) {
+      if (pending.size() - head + body.size() > json::max_reply_bytes) {
         ec = http::error::body_limit; // one message without a newline: not etcd
         return std::size_t{0};
       }
@@ -100,10 +101,15 @@ struct watch::impl {
       if (cancelled)
         return cancelled_error();
       auto newline = pending.find('\n', scanned);
-      scanned = newline == std::string::npos ? pending.size() : 0;
+      scanned = newline == std::string::npos ? pending.size() : newline + 1;
       if (newline != std::string::npos) {
-        std::string line = pending.substr(0, newline);
-        pending.erase(0, newline + 1);
+        std::string line = pending.substr(head, newline - head);
+        head = newline + 1;
+        if (head == pending.size() || head >= (1u << 20)) { // drop handed-out bytes in bulk
+          pending.erase(0, head);
+          scanned -= head;
+          head = 0;
+        }
         if (line.find_first_not_of(" \r\t") == std::string::npos)
           continue;
         return std::optional<std::string>{std::move(line)};
@@ -124,6 +130,8 @@ struct watch::impl {
   result<bool> open() {
     if (opened || failed)
       return error{errc::bad_reply, "watch already opened"};
+    if (cancelled)
+      return fail(cancelled_error());
     auto until = clock::now() + open_deadline;
     if (auto ec = connect(ioc, stream, where, until))
       return fail({errc::unavailable, "watch: connect to etcd: " + ec.message()});

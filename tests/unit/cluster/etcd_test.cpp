@@ -453,6 +453,46 @@ TEST_CASE("a peer that answers garbage, too much, or nothing: bad_reply or unava
     auto opened = w.open();
     CHECK_MESSAGE(opened.code() == errc::bad_reply, (opened ? "" : opened.error().message));
   }
+  SUBCASE("watch messages split across chunks at any byte, several in one chunk; the end "
+          "of the stream is unavailable") {
+    auto chunk = [](const std::string& data) {
+      char size[32];
+      std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+      return size + data + "\r\n";
+    };
+    const std::string messages =
+      "{\"result\":{\"created\":true}}\n"
+      "{\"result\":{\"header\":{\"revision\":\"5\"},\"events\":[{\"kv\":{\"key\":\"YQ==\","
+      "\"mod_revision\":\"5\"}}]}}\n\n"
+      "{\"result\":{\"header\":{\"revision\":\"6\"},\"events\":[{\"type\":\"DELETE\",\"kv\":{"
+      "\"key\":\"YQ==\",\"mod_revision\":\"6\"}}]}}\n";
+    fake_peer peer{[&](int fd) {
+      read_request(fd);
+      std::string reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+      reply += chunk(messages.substr(0, 40)) + chunk(messages.substr(40, 1)) +
+               chunk(messages.substr(41));
+      send_all(fd, reply);
+      std::this_thread::sleep_for(300ms); // a quiet stream first, then its end
+      send_all(fd, "0\r\n\r\n");
+    }};
+    watch w{peer.where(), "a", {}, 0};
+    REQUIRE(w.open());
+    auto first = w.next(1s);
+    REQUIRE(first);
+    REQUIRE(first->events.size() == 1);
+    CHECK(first->events[0].kv.key == "a");
+    CHECK(first->events[0].kv.mod_revision == 5);
+    auto second = w.next(1s);
+    REQUIRE(second);
+    REQUIRE(second->events.size() == 1);
+    CHECK(second->events[0].what == watch_event::kind::erase);
+    CHECK(second->revision == 6);
+    auto quiet = w.next(50ms);
+    REQUIRE(quiet);
+    CHECK(quiet->events.empty());
+    CHECK(quiet->revision == 6);
+    CHECK(w.next(2s).code() == errc::unavailable);
+  }
   SUBCASE("HTTP 500 without etcd's error body") {
     fake_peer peer{answering("HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\noops")};
     client c{peer.where(), 1s};
