@@ -45,7 +45,7 @@ struct endpoint {
   uint16_t port = 2379;
 };
 
-/// Parses "host:port"; an error message when it is not one.
+/// Parses "host:port" (or "[v6]:port"); otherwise an error (code bad_reply) with a message.
 result<endpoint> parse_endpoint(const std::string& text);
 
 /// One stored key. Revisions are etcd's: create_revision is 0 for "absent".
@@ -65,7 +65,8 @@ struct range_reply {
 };
 
 /// The end of the key range holding every key that starts with `prefix` (etcd's
-/// "range_end = prefix with its last byte + 1").
+/// "range_end = prefix with its last byte + 1", trailing 0xff bytes dropped first); "\0"
+/// (every key from `key` on) for an empty or all-0xff prefix.
 std::string prefix_end(const std::string& prefix);
 
 /// One comparison of a transaction: `target(key) <op> operand`.
@@ -130,6 +131,7 @@ public:
   /// Refreshes a lease once; answers its TTL left in seconds. errc::not_found when the
   /// lease expired or was revoked (etcd answers TTL 0 then).
   result<int64_t> lease_keepalive(int64_t lease_id);
+  /// Revokes a lease, deleting its keys; errc::not_found when it no longer exists.
   result<bool> lease_revoke(int64_t lease_id);
 
   const endpoint& where() const noexcept { return where_; }
@@ -153,8 +155,10 @@ struct watch_batch {
 };
 
 /// A watch over [key, range_end) from `start_revision` (0 = from now) on its own streaming
-/// connection. `next` blocks up to its timeout; an empty batch means nothing happened.
-/// After an error, open a new watch from the last revision seen + 1.
+/// connection. `next` blocks up to its timeout and answers one etcd message; an empty batch
+/// means nothing happened (its revision is the last one seen). Errors are final: every
+/// later `next` answers the same one. After an error, open a new watch from the last
+/// revision seen + 1. Not thread-safe except `cancel`.
 class watch {
 public:
   watch(endpoint where, std::string key, std::string range_end, int64_t start_revision);
@@ -162,7 +166,9 @@ public:
   watch(const watch&) = delete;
   watch& operator=(const watch&) = delete;
 
-  /// Connects and waits for etcd's "created" answer (deadline 2 s).
+  /// Connects and waits for etcd's "created" answer (deadline 2 s). A compacted start
+  /// revision is reported by `next` as errc::compacted: etcd confirms such a watch first
+  /// and cancels it right after (etcd 3.4's gateway, checked by experiment).
   result<bool> open();
   result<watch_batch> next(std::chrono::milliseconds timeout);
   /// Ends the stream from another thread: a blocked `next` returns unavailable soon.
