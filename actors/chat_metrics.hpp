@@ -37,6 +37,8 @@ struct chat_metrics {
   runtime::metrics::counter& ephemeral_shed;
   /// Presence frames the directory sent (one per channel batch or snapshot, per recipient).
   runtime::metrics::counter& presence_frames;
+  /// Appends and read marks refused because this cluster node was fenced (lease lapsed).
+  runtime::metrics::counter& fenced_rejects;
 
   /// The process-wide instance; the first call registers every metric, so /metrics lists
   /// them all from start-up on, at zero.
@@ -67,6 +69,8 @@ struct chat_metrics {
                     "outbox."),
       r.add_counter("sb_presence_frames_total",
                     "Presence frames sent to user actors and connections."),
+      r.add_counter("sb_fenced_rejects_total",
+                    "Writes refused (unavailable) while this cluster node was fenced."),
     };
     return instance;
   }

@@ -11,6 +11,7 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/chat_error.hpp"
+#include "actors/chat_metrics.hpp"
 #include "actors/fencing.hpp"
 #include "actors/interfaces.hpp"
 #include "cluster/membership.hpp"
@@ -255,6 +256,7 @@ bool may_serve(const node_context& ctx) noexcept {
 }
 
 caf::error fenced_error() {
+  chat_metrics::get().fenced_rejects.inc();
   return make_chat_error(chat_errc::unavailable,
                          "this node lost its cluster lease and is fenced; retry with the same "
                          "nonce (on another node, or here once it has rejoined)");

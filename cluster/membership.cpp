@@ -84,7 +84,8 @@ struct membership::impl {
   std::atomic<int64_t> lease{0};
   std::atomic<int64_t> incarnation{0};
   std::atomic<bool> leaving{false};
-  bool was_serving = false; // keeper thread only
+  std::atomic<bool> was_serving{false}; // the last state anyone observed
+  std::atomic<uint64_t> fenced_count{0};
   int64_t controller_epoch = 0; // keeper thread only: ours while nonzero
 
   std::mutex stop_mu;
@@ -99,13 +100,31 @@ struct membership::impl {
     return std::min<std::chrono::milliseconds>(1000ms, opts.lease_ttl / 3);
   }
 
-  bool serving() const noexcept {
+  bool fresh() const noexcept {
     if (!registered.load() || leaving.load())
       return false;
     auto deadline = last_ok_ns.load() + std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           opts.lease_ttl - margin())
                                           .count();
     return steady_ns(steady::now()) < deadline;
+  }
+
+  /// Whether this node may serve now. The state flips on the clock, not on the keeper's
+  /// ticks (a fence can start and end between two of them), so every caller that sees a
+  /// flip records it: one atomic exchange, the log and the notification only on a change.
+  bool serving() noexcept {
+    bool now = fresh();
+    if (was_serving.load(std::memory_order_relaxed) != now
+        && was_serving.exchange(now) != now) {
+      if (!now)
+        ++fenced_count;
+      log_event(now ? "serving" : "fenced",
+                now ? std::string{"lease fresh: acking and delivering"}
+                    : std::string{"no keepalive within the lease: no acks, no deliveries"});
+      if (on_change)
+        on_change();
+    }
+    return now;
   }
 
   void log_event(std::string what, std::string detail) {
@@ -382,17 +401,7 @@ struct membership::impl {
     }
   }
 
-  void note_serving() {
-    bool now = serving();
-    if (now == was_serving)
-      return;
-    was_serving = now;
-    log_event(now ? "serving" : "fenced",
-              now ? std::string{"lease fresh: acking and delivering"}
-                  : std::string{"no keepalive within the lease: no acks, no deliveries"});
-    if (on_change)
-      on_change();
-  }
+  void note_serving() { (void)serving(); }
 
   void controller_duty(etcd::client& c) {
     std::shared_ptr<const cluster_view> v;
@@ -478,7 +487,7 @@ result<std::unique_ptr<membership>> membership::join(membership_options opts,
   if (!v)
     return error{errc::etcd_unavailable, "etcd did not answer: " + v.error().message};
   d.view = std::move(*v);
-  d.was_serving = d.serving();
+  d.was_serving = d.fresh();
   d.watcher = std::thread{[&d] { d.watch_loop(); }};
   d.keeper = std::thread{[&d] { d.keep_loop(); }};
   return m;
@@ -554,6 +563,8 @@ int64_t membership::lease_left_ms() const noexcept {
   auto left = (end - steady_ns(steady::now())) / 1'000'000;
   return std::max<int64_t>(0, left);
 }
+
+uint64_t membership::times_fenced() const noexcept { return impl_->fenced_count; }
 
 std::vector<cluster_event> membership::events() const {
   std::lock_guard lock{impl_->mu};

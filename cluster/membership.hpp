@@ -125,6 +125,8 @@ public:
   /// Milliseconds of lease left by this node's own reckoning (0 when fenced).
   int64_t lease_left_ms() const noexcept;
   std::vector<cluster_event> events() const;
+  /// How often this node has gone from serving to fenced since it started.
+  uint64_t times_fenced() const noexcept;
   const membership_options& options() const noexcept { return opts_; }
 
   /// Publishes this node's client address (known only once its listener is bound) in its

@@ -9,6 +9,8 @@
 #include "actors/chat_messages.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
+#include "cluster/membership.hpp"
+#include "runtime/metrics.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
 
@@ -94,6 +96,44 @@ void cluster_view(request_actor* self) {
 }
 
 } // namespace
+
+void write_cluster_metrics(runtime::metrics::text_writer& w, const cluster::membership& m) {
+  auto view = m.view();
+  w.family("sb_cluster_serving", "1 while this node may ack and deliver (its lease is fresh).",
+           "gauge")
+    .sample("sb_cluster_serving", m.serving() ? 1 : 0);
+  w.family("sb_cluster_lease_left_seconds", "This node's lease time left by its own clock.",
+           "gauge")
+    .sample("sb_cluster_lease_left_seconds", static_cast<double>(m.lease_left_ms()) / 1000);
+  w.family("sb_cluster_fenced_total", "Times this node went from serving to fenced.", "counter")
+    .sample("sb_cluster_fenced_total", static_cast<double>(m.times_fenced()));
+  double up = 0, down = 0;
+  for (auto& [id, n] : view->nodes)
+    (n.alive ? up : down) += 1;
+  w.family("sb_cluster_nodes", "Cluster members by state in etcd.", "gauge")
+    .sample("sb_cluster_nodes", {{"state", "up"}}, up)
+    .sample("sb_cluster_nodes", {{"state", "down"}}, down);
+  std::map<std::pair<std::string, std::string>, double> parts;
+  double unavailable = 0;
+  for (uint32_t p = 0; p < view->partitions.size(); ++p) {
+    auto* pv = view->partition(p);
+    if (pv == nullptr) {
+      parts[{"unassigned", "none"}] += 1;
+      unavailable += 1;
+      continue;
+    }
+    parts[{cluster::to_string(pv->record.state), pv->record.primary == m.node_id() ? "self" : "other"}] += 1;
+    if (!view->alive(pv->record.primary))
+      unavailable += 1;
+  }
+  w.family("sb_cluster_partitions", "Partitions by state and whether this node is primary.",
+           "gauge");
+  for (auto& [key, count] : parts)
+    w.sample("sb_cluster_partitions", {{"state", key.first}, {"owner", key.second}}, count);
+  w.family("sb_cluster_partitions_unavailable",
+           "Partitions whose primary is down (or that have no owner yet).", "gauge")
+    .sample("sb_cluster_partitions_unavailable", unavailable);
+}
 
 void add_admin_cluster_routes(std::vector<route>& out) {
   out.push_back({"GET", "/admin/api/cluster", access::admin, cluster_view});

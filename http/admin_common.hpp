@@ -15,7 +15,19 @@
 #include "protocol/json_writer.hpp"
 #include "runtime/introspection.hpp"
 
+namespace sb::cluster {
+class membership;
+}
+
+namespace sb::runtime::metrics {
+class text_writer;
+}
+
 namespace sb::http {
+
+/// The cluster's families of GET /metrics (cluster mode only; admin_cluster.cpp).
+void write_cluster_metrics(runtime::metrics::text_writer& w, const cluster::membership& m);
+
 
 /// Every request to an actor of the tree waits at most this long.
 constexpr auto probe_timeout = std::chrono::seconds(3);

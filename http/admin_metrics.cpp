@@ -180,6 +180,8 @@ void metrics(request_actor* self) {
       w.family("sb_durable_failed_total", "Batches whose durable write failed.", "counter")
         .sample("sb_durable_failed_total", static_cast<double>(s.failed_batches));
     }
+    if (auto* m = self->state.ctx->cluster)
+      write_cluster_metrics(w, *m);
     w.family("sb_process_resident_memory_bytes", "Resident set size.", "gauge")
       .sample("sb_process_resident_memory_bytes", static_cast<double>(rss_bytes()));
     w.family("sb_uptime_seconds", "Seconds since the process started.", "gauge")

@@ -208,6 +208,11 @@ TEST_CASE("three nodes agree on membership, the controller and the partition tab
   // Incarnations are distinct etcd revisions.
   CHECK(one.nodes[1].incarnation != one.nodes[2].incarnation);
   CHECK(one.nodes[2].incarnation != one.nodes[3].incarnation);
+  // The same in /metrics.
+  auto m = c.node(1).http("GET", "/metrics");
+  CHECK(m.body.find("sb_cluster_nodes{state=\"up\"} 3\n") != std::string::npos);
+  CHECK(m.body.find("sb_cluster_serving 1\n") != std::string::npos);
+  CHECK(m.body.find("sb_cluster_partitions_unavailable 0\n") != std::string::npos);
   // The single-node mode is untouched: a node without --cluster.etcd says so.
   temp_dir alone_dir;
   chat_node alone{alone_dir, {"--admin-token=" + token}};
@@ -328,4 +333,8 @@ TEST_CASE("etcd frozen past the lease: every node fences itself, no write is ack
   CHECK(first != std::string::npos);
   CHECK(second != std::string::npos);
   CHECK(h.body.find("\"nonce\":\"n2\"", second + 1) == std::string::npos); // exactly once
+  auto m = n1.http("GET", "/metrics");
+  CHECK(m.body.find("sb_fenced_rejects_total 1\n") != std::string::npos);
+  CHECK(m.body.find("sb_cluster_fenced_total 1\n") != std::string::npos);
+  CHECK(c.seen_by(1).logged("fenced"));
 }
