@@ -6,7 +6,9 @@
 //
 // Calls are blocking with a deadline and never throw; a `client` holds one keep-alive
 // HTTP connection (reconnected on demand) and is not thread-safe: give each thread its
-// own. A `watch` holds its own streaming connection.
+// own. A failed call is not retried: a put or txn that answered unavailable may still
+// have been applied, so re-read (or compare on revisions) before acting on it. A `watch`
+// holds its own streaming connection. Replies are bounded (16 MiB; beyond: bad_reply).
 #pragma once
 
 #include <chrono>
