@@ -54,9 +54,9 @@ export async function eventually(fn, what, ms = 10000, every = 100) {
 }
 
 /// Spawns the binary on `port` (0 = ephemeral) with `dataDir`; resolves once it listens.
-async function spawnServer(bin, dir, port, adminToken, logFile) {
+export async function spawnServer(bin, dir, port, adminToken, logFile, extra = []) {
   const child = spawn(bin, ['--host=127.0.0.1', '--port=' + port, '--data-dir=' + path.join(dir, 'data'),
-    '--password-hash=min', '--admin-token=' + adminToken], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--password-hash=min', '--admin-token=' + adminToken, ...extra], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const proc = { child, exited: false };
   child.on('exit', () => { proc.exited = true; });
   let out = '';
@@ -76,7 +76,7 @@ async function spawnServer(bin, dir, port, adminToken, logFile) {
 }
 
 /// SIGTERM by PID, SIGKILL after 15 s; resolves once the process is gone.
-async function killServer(proc) {
+export async function killServer(proc) {
   if (proc.exited) return;
   process.kill(proc.child.pid, 'SIGTERM');
   const deadline = Date.now() + 15000;

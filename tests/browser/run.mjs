@@ -1,8 +1,10 @@
 // Entry point of the browser tests (CTest label `browser`, via run.sh): one server, one
-// headless chromium, the chat scenario then the admin console scenario. Prints
+// headless chromium, the chat scenario then the admin console scenario, then the cluster
+// panel (its own etcd and two nodes). Prints
 // "N passed, N failed" and the screenshot paths; exit status 0 only if every test passed.
 import { adminTest } from './admin.spec.mjs';
 import { chatTest, dmAndHistoryTest, resumeTest } from './chat.spec.mjs';
+import { clusterConsoleTest } from './cluster.spec.mjs';
 import { artifacts, launchBrowser, log, runTests, startServer } from './lib.mjs';
 
 const server = await startServer();
@@ -26,7 +28,10 @@ try {
       if (!chat) throw new Error('needs the chat test');
       await adminTest(browser, server, chat);
     }, 90000],
-  ], { totalMs: 260000 });
+    ['admin console, cluster panel: two nodes on etcd, one killed', async () => {
+      await clusterConsoleTest(browser);
+    }, 60000],
+  ], { totalMs: 320000 });
 } catch (e) {
   log('browser tests failed to run:', e && e.stack ? e.stack : e);
   console.log('0 passed, 1 failed');

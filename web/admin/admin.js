@@ -22,6 +22,10 @@
 //   actor-state      state of the shown actor        stop-button   stop (kill; its supervisor restarts it)
 //   disconnect-button close the user's sessions     passivate-button  passivate idle channels
 //   action-result    outcome of the last action      logout-button forget the token
+//   cluster          cluster panel (cluster mode)    cluster-self  this node: state, lease, controller
+//   cluster-nodes    nodes table                     cluster-node  one row (data-node, data-state, data-link)
+//   partition-map    one cell per partition          partition     one cell (data-partition, data-primary, data-available)
+//   partition-summary counts per state              cluster-events the last events this node saw
 'use strict';
 
 const API = '/admin/api/';
@@ -162,6 +166,49 @@ function renderOverview(o) {
   box.append(el('div', { class: 'card', 'data-testid': 'card-restarts' },
     el('div', { class: 'label', text: 'restarts (all kinds)' }),
     el('div', { class: 'value', text: fmt(restarts) })));
+}
+
+// -- cluster -------------------------------------------------------------------------------
+
+// A stable colour per node id, so the partition map reads as "who owns what".
+function nodeColour(id) { return 'hsl(' + ((id * 137) % 360) + ', 55%, 62%)'; }
+
+function renderCluster(c) {
+  const panel = $('cluster');
+  if (!c || c.mode !== 'cluster') { panel.hidden = true; return; }
+  panel.hidden = false;
+  $('cluster-self').textContent = 'node ' + c.self + ' ' + c.state + ', incarnation ' + c.incarnation +
+    ', lease left ' + fmt(c.lease_left_ms) + ' ms; controller node ' + c.controller.node +
+    ' (epoch ' + c.controller.epoch + '); etcd revision ' + c.revision;
+  const rows = $('cluster-nodes');
+  rows.replaceChildren();
+  for (const n of c.nodes) {
+    rows.append(el('tr', { 'data-testid': 'cluster-node', 'data-node': String(n.node), 'data-state': n.state, 'data-link': n.link },
+      el('td', {}, el('span', { class: 'swatch', style: 'background:' + nodeColour(n.node) }), String(n.node)),
+      el('td', { class: n.state === 'up' ? 'state-running' : 'state-restarting', text: n.state }),
+      el('td', { text: String(n.incarnation) }), el('td', { text: n.cluster_addr }),
+      el('td', { text: n.http }), el('td', { text: n.link }), el('td', { text: fmt(n.partitions) })));
+  }
+  const map = $('partition-map');
+  map.replaceChildren();
+  for (const p of c.partitions) {
+    const cell = el('span', {
+      class: 'cell' + (p.available ? '' : ' unavailable'), 'data-testid': 'partition',
+      'data-partition': String(p.partition), 'data-primary': String(p.primary), 'data-available': String(p.available),
+      title: 'partition ' + p.partition + ': primary node ' + p.primary + ', epoch ' + p.epoch + ', ' + p.state +
+        (p.available ? '' : ' (primary down)'),
+    });
+    if (p.state !== 'unassigned') cell.style.background = nodeColour(p.primary);
+    map.append(cell);
+  }
+  const states = Object.entries(c.partition_states || {}).map(([k, v]) => v + ' ' + k).join(', ');
+  $('partition-summary').textContent = c.partitions.length + ' partitions: ' + states + '; unavailable ' + c.partitions_unavailable;
+  const events = $('cluster-events');
+  events.replaceChildren();
+  for (const e of (c.events || []).slice(-12).reverse()) {
+    events.append(el('li', {}, el('span', { class: 'muted', text: new Date(e.at_ms).toISOString().slice(11, 19) + ' ' }),
+      el('b', { text: e.what }), ' ' + e.detail));
+  }
 }
 
 // -- supervision tree ----------------------------------------------------------------------
@@ -440,6 +487,7 @@ async function refresh() {
   state.refreshing = true;
   try {
     renderOverview(await api('GET', 'overview'));
+    renderCluster(await api('GET', 'cluster').catch(() => null));
     for (const [path, n] of state.tree) if (n.expanded) await loadTree(path).catch(() => { n.expanded = false; });
     renderTree();
     await loadActors();
