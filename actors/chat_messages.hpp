@@ -29,6 +29,7 @@
 #include <caf/type_id.hpp>
 
 #include "protocol/encode.hpp"
+#include "runtime/introspection.hpp"
 #include "storage/event.hpp"
 
 namespace sb::actors {
@@ -527,6 +528,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, cluster_hello_atom, "clhello")
   CAF_ADD_ATOM(switchboard, sb::actors, cluster_status_atom, "clstatus")
   CAF_ADD_ATOM(switchboard, sb::actors, cluster_connect_atom, "clconnect")
+  CAF_ADD_ATOM(switchboard, sb::actors, cluster_root_atom, "clroot")
 
   // -- message structs (each round-tripped by tests/unit/actors/message_types_test.cpp) ------
   CAF_ADD_TYPE_ID(switchboard, (sb::storage::event))
@@ -561,6 +563,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_partition))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_log_entry))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_status))
+  // The runtime's introspection answers: an operator on one node snapshots another's tree.
+  CAF_ADD_TYPE_ID(switchboard, (sb::runtime::actor_info))
+  CAF_ADD_TYPE_ID(switchboard, (sb::runtime::kind_summary))
+  CAF_ADD_TYPE_ID(switchboard, (sb::runtime::snapshot_query))
+  CAF_ADD_TYPE_ID(switchboard, (sb::runtime::subtree_snapshot))
 
 CAF_END_TYPE_ID_BLOCK(switchboard)
 // clang-format on

@@ -14,6 +14,7 @@
 #include "actors/chat_metrics.hpp"
 #include "actors/fencing.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "cluster/membership.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/clock.hpp"
@@ -242,6 +243,22 @@ caf::behavior cluster_agent_impl(cluster_agent_self* self, node_context_ptr ctx)
       return caf::make_result(m.node_id(), m.incarnation());
     },
     [self](cluster_status_atom) { return status_of(self); },
+    [self](cluster_root_atom, uint32_t node) -> caf::result<caf::actor> {
+      if (node == members(self).node_id()) {
+        if (auto root = find_actor(*self->state.ctx, supervisor_name("node")))
+          return root;
+        return make_chat_error(chat_errc::unavailable, "this node's tree is not running");
+      }
+      auto i = self->state.peers.find(node);
+      if (i == self->state.peers.end() || !i->second.agent)
+        return make_chat_error(chat_errc::unavailable,
+                               "no link to node " + std::to_string(node) + " (down, or not a member)");
+      auto rp = self->make_response_promise<caf::actor>();
+      self->request(i->second.agent, link_timeout, cluster_root_atom::value, node)
+        .then([rp](caf::actor& root) mutable { rp.deliver(std::move(root)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [self](cluster_connect_atom, uint32_t node) {
       self->state.peers[node].retry_armed = false;
       connect(self, node);

@@ -191,6 +191,9 @@ using cluster_agent_actor = caf::typed_actor<
   /// agent at an address is the node etcd names there, and in which incarnation.
   caf::replies_to<cluster_hello_atom, uint32_t, int64_t>::with<uint32_t, int64_t>,
   /// -> the cluster as this node sees it.
-  caf::replies_to<cluster_status_atom>::with<cluster_status>>;
+  caf::replies_to<cluster_status_atom>::with<cluster_status>,
+  /// (node) -> the root supervisor of that node's tree (this node's, or asked of the
+  /// peer's agent over BASP), so an operator can snapshot any node's tree from any node.
+  caf::replies_to<cluster_root_atom, uint32_t>::with<caf::actor>>;
 
 } // namespace sb::actors

@@ -6,6 +6,7 @@
 
 #include <caf/sec.hpp>
 
+#include "actors/chat_error.hpp"
 #include "runtime/errors.hpp"
 
 namespace sb::http {
@@ -59,6 +60,8 @@ void fail_request(request_actor* self, const caf::error& err) {
     if (err.code() == static_cast<uint8_t>(rt::errc::shutting_down))
       return fail(self, 503, "shutting_down", "the supervisor is stopping");
   }
+  if (actors::describe(err).first != "internal")
+    return fail(self, err); // a chat error (e.g. unavailable: a peer node is down), as the API maps it
   if (err == caf::sec::request_receiver_down)
     return fail(self, 409, "actor_gone", "the actor stopped while the request was made");
   if (err == caf::sec::request_timeout)

@@ -8,6 +8,8 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/chat_messages.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
 #include "runtime/messages.hpp"
@@ -145,23 +147,45 @@ void topology(request_actor* self) {
   q.key_prefix = self->state.tgt.param("q").value_or("");
   if (q.kind.size() > 64 || q.key_prefix.size() > 128)
     return fail(self, 400, "bad_value", "kind at most 64 bytes, q at most 128 bytes");
-  auto root = self->state.ctx->names->get("supervisor", "node");
-  if (!root)
-    return fail(self, 503, "unavailable", "the node's supervision tree is not running");
   std::string clean = "node";
   for (auto& s : *segs)
     clean += "/" + s;
-  resolve_path(self, segs, 0, root, [self, q, clean](caf::actor sup) {
-    self->request(sup, probe_timeout, rt::snapshot_atom::value, q)
-      .then(
-        [self, clean](rt::subtree_snapshot& snap) {
-          std::string out;
-          protocol::json_writer w{out};
-          write_snapshot(w, snap, clean);
-          ok(self, std::move(out));
-        },
-        [self](caf::error& err) { fail_request(self, err); });
-  });
+  auto walk = [self, segs, q, clean](caf::actor root) {
+    resolve_path(self, segs, 0, root, [self, q, clean](caf::actor sup) {
+      self->request(sup, probe_timeout, rt::snapshot_atom::value, q)
+        .then(
+          [self, clean](rt::subtree_snapshot& snap) {
+            std::string out;
+            protocol::json_writer w{out};
+            write_snapshot(w, snap, clean);
+            ok(self, std::move(out));
+          },
+          [self](caf::error& err) { fail_request(self, err); });
+    });
+  };
+  // ?node=N (cluster mode): another node's tree, through this node's cluster agent and
+  // the peer's over BASP; every request on the way has the probe timeout.
+  if (auto n = self->state.tgt.param("node")) {
+    auto v = parse_u64(*n);
+    if (!v || *v > 1023)
+      return fail(self, 400, "bad_value", "node must be a node id 0..1023");
+    auto& ctx = *self->state.ctx;
+    if (ctx.cluster == nullptr && *v != 0)
+      return fail(self, 404, "unknown_node", "this node runs alone");
+    if (ctx.cluster != nullptr) {
+      auto agent = find_actor<cluster_agent_actor>(ctx, cluster_agent_name());
+      if (!agent)
+        return fail(self, 503, "unavailable", "the cluster agent is restarting; retry");
+      self->request(agent, probe_timeout, cluster_root_atom::value, static_cast<uint32_t>(*v))
+        .then([walk](caf::actor& root) { walk(root); },
+              [self](caf::error& err) { fail_request(self, err); });
+      return;
+    }
+  }
+  auto root = self->state.ctx->names->get("supervisor", "node");
+  if (!root)
+    return fail(self, 503, "unavailable", "the node's supervision tree is not running");
+  walk(root);
 }
 
 /// State of a top-actors scan over the dynamic supervisors.

@@ -1,7 +1,8 @@
 // Browser test of the console's cluster panel (web/admin/): a real etcd and two real
 // cluster nodes on loopback ports; the operator logs in on node 1 and sees both nodes up,
 // linked, and 256 partitions split between them; node 2 is killed (-9) and the panel shows
-// it down with its partitions unavailable, as a person watching the console would see it.
+// it down with its partitions unavailable, as a person watching the console would see it;
+// before that, node 2's supervision tree is opened from node 1's console.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -71,6 +72,12 @@ export async function clusterConsoleTest(browser) {
     assertEq(owned1 + owned2, 256, 'every partition has one of the two owners');
     assert((await page.textContent(tid('cluster-self'))).includes('serving'), 'node 1 says it is serving');
     await page.screenshot({ path: path.join(artifacts, 'cluster-up.png') });
+
+    log("cluster console: node 2's supervision tree, read through node 1");
+    await page.selectOption(tid('tree-of'), '2');
+    await page.locator(`${tid('tree')} ${tid('tree-node')}[data-key="cluster"]`).waitFor({ timeout: 10000 });
+    await page.locator(`${tid('tree')} ${tid('tree-node')}[data-key="channels"]`).waitFor();
+    await page.selectOption(tid('tree-of'), '');
 
     log('cluster console: kill -9 node 2; the panel shows it down and its partitions unavailable');
     procs[1].child.kill('SIGKILL');

@@ -208,6 +208,17 @@ TEST_CASE("three nodes agree on membership, the controller and the partition tab
   // Incarnations are distinct etcd revisions.
   CHECK(one.nodes[1].incarnation != one.nodes[2].incarnation);
   CHECK(one.nodes[2].incarnation != one.nodes[3].incarnation);
+  // Node 2's supervision tree, read through node 1 (its agent asks node 2's over BASP).
+  auto tree = c.node(1).http("GET", "/admin/api/topology?node=2&path=node", "", token);
+  CHECK(tree.status == 200);
+  CHECK(tree.body.find("\"key\":\"cluster\"") != std::string::npos);
+  CHECK(tree.body.find("\"key\":\"channels\"") != std::string::npos);
+  auto sub = c.node(1).http("GET", "/admin/api/topology?node=3&path=node/connections", "", token);
+  CHECK(sub.status == 200);
+  CHECK(sub.body.find("\"path\":\"node/connections\"") != std::string::npos);
+  auto none = c.node(1).http("GET", "/admin/api/topology?node=9", "", token);
+  CHECK(none.status == 503);
+  CHECK(none.body.find("no link to node 9") != std::string::npos);
   // The same in /metrics.
   auto m = c.node(1).http("GET", "/metrics");
   CHECK(m.body.find("sb_cluster_nodes{state=\"up\"} 3\n") != std::string::npos);
@@ -270,6 +281,8 @@ TEST_CASE("kill -9: seen down within the lease, partitions stay the node's, it r
   CHECK(during.unavailable == owned3);
   CHECK(during.nodes[3].partitions == owned3);
   CHECK(during.logged("node_down node 3"));
+  auto gone = c.node(1).http("GET", "/admin/api/topology?node=3", "", token);
+  CHECK(gone.status == 503); // its tree is unreachable while it is down, answered at once
 
   REQUIRE(c.node(3).start() == "");
   REQUIRE(eventually([&] { return c.settled({1, 2, 3}, {1, 2, 3}); }, 20s));

@@ -26,6 +26,7 @@
 //   cluster-nodes    nodes table                     cluster-node  one row (data-node, data-state, data-link)
 //   partition-map    one cell per partition          partition     one cell (data-partition, data-primary, data-available)
 //   partition-summary counts per state              cluster-events the last events this node saw
+//   tree-of          whose supervision tree is shown (cluster mode: this node or a live peer)
 'use strict';
 
 const API = '/admin/api/';
@@ -40,6 +41,7 @@ const state = {
   sort: 'mailbox',
   kind: '',
   tree: new Map(),         // path -> {expanded, filter, rows, next}
+  treeOf: '',              // cluster: the node whose tree is shown ('' = this one)
   timer: null,
   refreshing: false,
   lastAction: '',
@@ -189,6 +191,15 @@ function renderCluster(c) {
       el('td', { text: String(n.incarnation) }), el('td', { text: n.cluster_addr }),
       el('td', { text: n.http }), el('td', { text: n.link }), el('td', { text: fmt(n.partitions) })));
   }
+  const pick = $('tree-of');
+  pick.hidden = false;
+  const want = ['', ...c.nodes.filter((n) => n.state === 'up' && n.node !== c.self).map((n) => String(n.node))];
+  const have = [...pick.options].map((o) => o.value);
+  if (want.join(',') !== have.join(',')) {
+    pick.replaceChildren(...want.map((v) => el('option', { value: v, text: v ? 'node ' + v : 'this node (' + c.self + ')' })));
+    if (!want.includes(state.treeOf)) { state.treeOf = ''; state.tree.clear(); }
+    pick.value = state.treeOf;
+  }
   const map = $('partition-map');
   map.replaceChildren();
   for (const p of c.partitions) {
@@ -225,6 +236,7 @@ function treeNode(path) {
 async function loadTree(path, more = false) {
   const n = treeNode(path);
   const q = new URLSearchParams({ path });
+  if (state.treeOf) q.set('node', state.treeOf);
   if (n.filter) q.set('q', n.filter);
   if (more) {
     q.set('after', n.next);
@@ -257,7 +269,8 @@ function renderTreeRows(parentPath, ul) {
       rowEl.addEventListener('click', () => toggle(path));
     } else {
       rowEl.append(el('span', { class: 'toggle', text: '·' }));
-      rowEl.addEventListener('click', () => select(row.kind, row.key));
+      // Details and actions are this node's API: another node's tree is read-only here.
+      if (!state.treeOf) rowEl.addEventListener('click', () => select(row.kind, row.key));
     }
     rowEl.append(el('span', { class: 'kind', text: row.kind }), el('span', { text: row.key }),
       el('span', { class: 'badge state-' + row.state, text: row.state }),
@@ -518,6 +531,12 @@ for (const th of document.querySelectorAll('th[data-sort]')) {
   });
 }
 let searchTimer = null;
+$('tree-of').addEventListener('change', (ev) => {
+  state.treeOf = ev.target.value;
+  state.tree.clear();
+  treeNode('node').expanded = true; // show the chosen node's top level at once
+  refresh();
+});
 $('search').addEventListener('input', () => {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => search($('search').value.trim()), 250);
