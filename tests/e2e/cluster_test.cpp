@@ -224,6 +224,13 @@ TEST_CASE("three nodes agree on membership, the controller and the partition tab
   CHECK(m.body.find("sb_cluster_nodes{state=\"up\"} 3\n") != std::string::npos);
   CHECK(m.body.find("sb_cluster_serving 1\n") != std::string::npos);
   CHECK(m.body.find("sb_cluster_partitions_unavailable 0\n") != std::string::npos);
+  // A clean stop revokes the lease: the peers see the node leave at once, not after its TTL.
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(c.node(3).stop() == 0);
+  CHECK(eventually([&] { return !c.seen_by(1).sees_up(3); }, 1500ms));
+  MESSAGE("SIGTERM'd node seen gone after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+          << " ms (its stop included)");
   // The single-node mode is untouched: a node without --cluster.etcd says so.
   temp_dir alone_dir;
   chat_node alone{alone_dir, {"--admin-token=" + token}};
