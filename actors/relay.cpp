@@ -103,9 +103,15 @@ caf::result<T> forward(relay_self* self, Ts... xs) {
   return rp;
 }
 
+/// How long a relay that found no router answers `unavailable` before it stops (the next
+/// use starts a fresh one, which tries again).
+constexpr auto failed_linger = 1s;
+
 void arm_idle_timer(relay_self* self) {
   auto& st = self->state;
-  self->delayed_send(self, st.ctx->limits.channel_idle, idle_atom::value, ++st.idle_generation);
+  auto after = st.router ? st.ctx->limits.channel_idle
+                         : std::chrono::duration_cast<std::chrono::milliseconds>(failed_linger);
+  self->delayed_send(self, after, idle_atom::value, ++st.idle_generation);
 }
 
 void send_ack(relay_self* self) {
@@ -311,7 +317,7 @@ caf::behavior running(relay_self* self) {
       auto& st = self->state;
       if (generation != st.idle_generation)
         return;
-      if (st.subs.empty() && st.waiting.empty()) {
+      if (!st.router || (st.subs.empty() && st.waiting.empty())) {
         self->quit(); // the owner sees it go and forgets the interest
         return;
       }
@@ -332,8 +338,9 @@ caf::behavior relay_impl(relay_self* self, node_context_ptr ctx, uint64_t id, ui
   self->attach_functor([] { cluster_metrics::get().relays.add(-1); });
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& s = self->state;
-    if (s.channel && dm.source == s.channel.address()) {
-      stop_relay(self);
+    if ((s.channel && dm.source == s.channel.address())
+        || (s.router && dm.source == s.router.address())) {
+      stop_relay(self); // the owner's channel, or the link to its node, is gone
       return;
     }
     remove_subscriber(self, dm.source.id());
@@ -350,6 +357,7 @@ caf::behavior relay_impl(relay_self* self, node_context_ptr ctx, uint64_t id, ui
     .then(
       [self](caf::actor& router) {
         self->state.router = caf::actor_cast<channel_router_actor>(router);
+        self->monitor(router);
         self->set_default_handler(caf::print_and_drop);
         self->become(running(self));
       },

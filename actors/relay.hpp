@@ -22,7 +22,8 @@
 //
 // Lifecycle: started on demand under the "relays" supervisor (temporary: a relay that
 // stops is replaced on the next use), registered as ("relay", "<channel>"). Idle (no
-// local subscribers) for chat_limits::channel_idle, it stops.
+// local subscribers) for chat_limits::channel_idle, it stops; one that found no link to the
+// owner answers `unavailable` for 1 s and stops; it stops too when the owner's router goes.
 #pragma once
 
 #include "actors/node_context.hpp"

@@ -2,8 +2,8 @@
 // process, each its own actor system with CAF's middleman, its own RocksDB store and group
 // commit and its node tree, linked by their cluster agents over loopback BASP (real TCP, real
 // serialization). The view is static (tests/support/static_view.hpp): partitions 0-199 on
-// node 1 (A), 200-239 on node 2 (B), 240-249 on node 3 (listed, not alive), 250-255 without
-// a record. Accounts are per node (not yet partitioned): alice and bob sign up on B, carol on
+// node 1 (A), 200-239 on node 2 (B), 240-244 on node 3 (listed, not alive), 245-249 on
+// node 4 (listed alive, but nothing listens at its port), 250-255 without a record. Accounts are per node (not yet partitioned): alice and bob sign up on B, carol on
 // A, and the channel lives in A's store with all three as members. Connections are real
 // connection actors behind a recording ws_link, as in connection_test.cpp.
 //
@@ -12,9 +12,9 @@
 // cross-node message per committed event (sb_cluster_messages_total); a member's leave stops
 // delivery to their subscribers on B; after the owner's channel actor crashes, B's
 // connections resubscribe with no gap and no duplicate; a relay past its window is cut off
-// and its connections catch up from the owner's log; a channel whose owner is down or whose
-// partition has no owner answers `unavailable` at once, and A never runs a channel actor for
-// a partition B owns.
+// and its connections catch up from the owner's log; a channel whose owner is down, cannot be
+// reached, or whose partition has no owner answers `unavailable` at once, and A never runs a
+// channel actor for a partition B owns.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -148,9 +148,10 @@ struct two_nodes {
     v->nodes[1] = cluster::node_view{cluster_node::record_of(1, port_a), true, 1, 1};
     v->nodes[2] = cluster::node_view{cluster_node::record_of(2, port_b), true, 1, 2};
     v->nodes[3] = cluster::node_view{cluster_node::record_of(3, 1), false, 0, 0};
+    v->nodes[4] = cluster::node_view{cluster_node::record_of(4, testing::free_port()), true, 1, 4};
     v->partitions.resize(cluster::partition_count);
     for (uint32_t p = 0; p < 250; ++p) {
-      uint32_t owner = p < 200 ? 1 : p < 240 ? 2 : 3;
+      uint32_t owner = p < 200 ? 1 : p < 240 ? 2 : p < 245 ? 3 : 4;
       v->partitions[p] = cluster::partition_view{{owner, {owner}}, 10};
     }
     a.view.set(v);
@@ -426,16 +427,20 @@ TEST_CASE_FIXTURE(two_nodes, "a relay past its window is cut off; its connection
 TEST_CASE_FIXTURE(two_nodes, "a channel whose owner is down or unassigned answers unavailable at once") {
   start();
   auto on_b = open(b, alice_token);
-  auto dead = channel_in(240, 249);
+  auto dead = channel_in(240, 244);
+  auto unreachable = channel_in(245, 249);
   auto unowned = channel_in(250, 255);
   auto t0 = std::chrono::steady_clock::now();
   on_b.say(R"({"op":"send","req":"d","channel":")" + std::to_string(dead)
            + R"(","text":"x","nonce":"d"})");
   on_b.say(R"({"op":"subscribe","req":"u","channel":")" + std::to_string(unowned) + R"("})");
-  REQUIRE(eventually([&] { return on_b.link->count(R"("code":"unavailable")") == 2; }, 2s));
-  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  on_b.say(R"({"op":"send","req":"r","channel":")" + std::to_string(unreachable)
+           + R"(","text":"x","nonce":"r"})");
+  REQUIRE(eventually([&] { return on_b.link->count(R"("code":"unavailable")") == 3; }, 3s));
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
   CHECK(on_b.link->count("node 3 is down") == 1);
   CHECK(on_b.link->count("has no owner") == 1);
+  CHECK(on_b.link->count("no link to node 4") == 1);
   // The view is the truth: A refuses to run a channel actor for a partition B owns.
   auto owned_by_b = channel_in(200, 239);
   auto sup = find_actor(*a.ctx, supervisor_name("channels"));
