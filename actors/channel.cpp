@@ -403,7 +403,7 @@ caf::behavior running(channel_self* self) {
         return make_chat_error(chat_errc::not_found, "no such channel");
       if (st.members.count(user) == 0)
         return make_chat_error(chat_errc::forbidden, "not a member of this channel");
-      auto [i, added] = st.node_subs.try_emplace(relay.id());
+      auto [i, added] = st.node_subs.try_emplace(relay.address());
       if (added) {
         self->monitor(relay);
         i->second.relay = caf::actor_cast<relay_actor>(relay);
@@ -416,7 +416,7 @@ caf::behavior running(channel_self* self) {
     },
     [self](relay_unsubscribe_atom, caf::actor& relay, uint64_t user) {
       auto& st = self->state;
-      auto i = st.node_subs.find(relay.id());
+      auto i = st.node_subs.find(relay.address());
       if (i == st.node_subs.end())
         return;
       i->second.users.erase(user);
@@ -427,7 +427,7 @@ caf::behavior running(channel_self* self) {
     },
     [self](relay_ack_atom, caf::actor& relay, uint64_t seq) {
       auto& st = self->state;
-      if (auto i = st.node_subs.find(relay.id()); i != st.node_subs.end())
+      if (auto i = st.node_subs.find(relay.address()); i != st.node_subs.end())
         i->second.acked = std::max(i->second.acked, seq);
     },
     [self](member_check_atom, uint64_t user) -> bool {
@@ -489,8 +489,11 @@ caf::behavior channel_impl(channel_self* self, node_context_ptr ctx, uint64_t id
   st.id = id;
   st.sends = token_bucket{ctx->limits.channel_rate_per_s, ctx->limits.channel_burst};
   self->set_down_handler([self](caf::down_msg& dm) {
-    self->state.subscribers.erase(dm.source.id());
-    self->state.node_subs.erase(dm.source.id()); // a relay, or its node's link, went down
+    auto& st = self->state;
+    if (dm.source.node() == self->node())
+      st.subscribers.erase(dm.source.id());
+    else
+      st.node_subs.erase(dm.source); // a relay, or the link to its node, went down
   });
   auto reader = find_actor<reader_actor>(*ctx, reader_name());
   if (!reader) {

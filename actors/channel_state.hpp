@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -75,7 +76,8 @@ struct channel_state {
   uint64_t message_count = 0;   // top-level messages assigned a seq (the next ordinal - 1)
   std::unordered_set<uint64_t> members;
   std::unordered_map<caf::actor_id, subscriber> subscribers;
-  std::unordered_map<caf::actor_id, node_subscriber> node_subs; // by relay
+  // By relay address: actor ids are only unique within a node.
+  std::map<caf::actor_addr, node_subscriber> node_subs;
   std::deque<pending_write> inflight;               // ascending seq, FIFO completions
   std::unordered_map<std::string, uint64_t> inflight_nonces; // author|nonce -> seq
   std::unordered_map<std::string, bool> inflight_reactions;  // target|user|emoji -> added

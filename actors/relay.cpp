@@ -343,7 +343,8 @@ caf::behavior relay_impl(relay_self* self, node_context_ptr ctx, uint64_t id, ui
       stop_relay(self); // the owner's channel, or the link to its node, is gone
       return;
     }
-    remove_subscriber(self, dm.source.id());
+    if (dm.source.node() == self->node()) // actor ids are only unique within a node
+      remove_subscriber(self, dm.source.id());
   });
   auto agent = find_actor<cluster_agent_actor>(*ctx, cluster_agent_name());
   if (!agent) {
