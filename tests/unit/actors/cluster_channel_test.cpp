@@ -14,7 +14,7 @@
 // connections resubscribe with no gap and no duplicate; a relay past its window is cut off
 // and its connections catch up from the owner's log; a channel whose owner is down, cannot be
 // reached, or whose partition has no owner answers `unavailable` at once, and A never runs a
-// channel actor for a partition B owns.
+// channel actor for a partition B owns; typing crosses both ways, never back to the typist.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -452,4 +452,32 @@ TEST_CASE_FIXTURE(two_nodes, "a channel whose owner is down or unassigned answer
     .receive([](caf::actor&) {}, [&](caf::error&) { refused = true; });
   CHECK(refused);
   CHECK_FALSE(find_actor(*a.ctx, channel_name(owned_by_b)));
+}
+
+TEST_CASE_FIXTURE(two_nodes, "typing crosses nodes the same way, never back to the typist") {
+  start();
+  auto alice_dev = open(b, alice_token);
+  auto bob_dev = open(b, bob_token);
+  auto carol_dev = open(a, carol_token);
+  auto typing = [&](const session& s) {
+    s.say(R"({"op":"typing","channel":")" + std::to_string(chan) + R"("})");
+  };
+  typing(alice_dev); // on B, through the relay to A, and back to B's other member
+  typing(carol_dev); // on A, to B's relay once, and to both of B's connections
+  // Typing frames on `s` naming `user`.
+  auto typed = [](const session& s, uint64_t user) {
+    auto who = R"("user":")" + std::to_string(user) + "\"";
+    size_t n = 0;
+    for (auto& f : s.link->frames())
+      n += f.find(R"("op":"typing")") != std::string::npos && f.find(who) != std::string::npos;
+    return n;
+  };
+  REQUIRE(eventually([&] {
+    return typed(carol_dev, alice) == 1 && typed(bob_dev, alice) == 1
+           && typed(alice_dev, carol) == 1 && typed(bob_dev, carol) == 1;
+  }));
+  std::this_thread::sleep_for(50ms);
+  CHECK(typed(alice_dev, alice) == 0);
+  CHECK(typed(carol_dev, carol) == 0);
+  CHECK(alice_dev.link->count(R"("op":"error")") == 0);
 }
