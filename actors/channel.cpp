@@ -13,7 +13,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/channel_directory.hpp"
 #include "actors/channel_state.hpp"
+#include "actors/cluster_metrics.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/names.hpp"
 #include "actors/chat_metrics.hpp"
@@ -37,6 +39,51 @@ namespace {
 using namespace std::chrono_literals;
 using namespace channel_detail;
 
+/// A member left: no more of this channel's events to their devices, here or elsewhere.
+void drop_member(channel_self* self, uint64_t user) {
+  auto& st = self->state;
+  for (auto i = st.subscribers.begin(); i != st.subscribers.end();)
+    i = i->second.user == user ? st.subscribers.erase(i) : std::next(i);
+  for (auto i = st.node_subs.begin(); i != st.node_subs.end();) {
+    i->second.users.erase(user);
+    if (i->second.users.empty()) {
+      self->demonitor(i->second.relay.address());
+      i = st.node_subs.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+/// One message per interested node: the event's frame once to each relay, within its
+/// window of unacked events; a relay past it is cut off and resubscribes from the log.
+void fan_out_to_nodes(channel_self* self, uint64_t seq, const frame& f, uint64_t left_user) {
+  auto& st = self->state;
+  for (auto i = st.node_subs.begin(); i != st.node_subs.end();) {
+    auto& ns = i->second;
+    ns.sent->inc();
+    if (seq - ns.acked > st.ctx->limits.relay_window) {
+      self->send(ns.relay, relay_cut_atom::value);
+      cluster_metrics::get().relay_cuts.inc();
+      self->demonitor(ns.relay.address());
+      i = st.node_subs.erase(i);
+      continue;
+    }
+    self->send(ns.relay, relay_event_atom::value, seq, f, left_user);
+    ++i;
+  }
+}
+
+/// Typing and seen frames to the relays that are not lagging (they may be shed).
+void ephemeral_to_nodes(channel_self* self, const frame& f, uint64_t skip_user) {
+  auto& st = self->state;
+  for (auto& [_, ns] : st.node_subs)
+    if (st.durable_seq - ns.acked <= st.ctx->limits.relay_window / 2) {
+      ns.sent->inc();
+      self->send(ns.relay, relay_ephemeral_atom::value, f, skip_user);
+    }
+}
+
 void arm_idle_timer(channel_self* self) {
   auto& st = self->state;
   self->delayed_send(self, st.ctx->limits.channel_idle, idle_atom::value,
@@ -49,6 +96,8 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
   auto& st = self->state;
   if (!may_serve(*st.ctx))
     return fenced_error();
+  if (auto err = unless_owned(*self->state.ctx, self->state.id))
+    return err;
   storage::unread_hints hints;
   if (auto err = check_append(self, d, hints))
     return err;
@@ -173,8 +222,7 @@ void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& 
     for (auto& rp : w.waiters)
       rp.deliver(fenced_error());
     if (ev.kind == event_kind::member_leave)
-      for (auto i = st.subscribers.begin(); i != st.subscribers.end();)
-        i = i->second.user == ev.member_user() ? st.subscribers.erase(i) : std::next(i);
+      drop_member(self, ev.member_user());
     return;
   }
   for (auto& rp : w.waiters)
@@ -196,6 +244,8 @@ void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& 
   for (auto& [_, sub] : st.subscribers)
     self->send(sub.conn, deliver_atom::value, st.id, ev.seq, f);
   metrics.messages_delivered.inc(st.subscribers.size());
+  fan_out_to_nodes(self, ev.seq, f,
+                   ev.kind == event_kind::member_leave ? ev.member_user() : uint64_t{0});
   metrics.fanout_latency.observe(
     std::chrono::duration<double>(std::chrono::steady_clock::now() - fanout_t0).count());
   if (ev.kind == event_kind::member_join) {
@@ -213,9 +263,8 @@ void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& 
     // Their presence stops reaching this channel's members.
     if (auto u = find_actor<user_actor>(*st.ctx, user_name(ev.member_user())))
       self->send(u, left_atom::value, st.id);
-    // A member who left stops receiving the channel.
-    for (auto i = st.subscribers.begin(); i != st.subscribers.end();)
-      i = i->second.user == ev.member_user() ? st.subscribers.erase(i) : std::next(i);
+    // A member who left stops receiving the channel (the relays drop their devices).
+    drop_member(self, ev.member_user());
   }
 }
 
@@ -296,6 +345,7 @@ void on_read_done(channel_self* self, uint64_t token, bool ok) {
           auto seen = make_frame(protocol::encode_seen(info.channel, info.user, info.last_read));
           for (auto& [_, sub] : s.subscribers)
             self->send(sub.conn, ephemeral_atom::value, seen);
+          ephemeral_to_nodes(self, seen, 0);
         }
       },
       [p](caf::error& err) { p->rp.deliver(err); });
@@ -313,6 +363,7 @@ caf::result<bool> typing(channel_self* self, uint64_t user) {
   for (auto& [_, sub] : st.subscribers)
     if (sub.user != user)
       self->send(sub.conn, ephemeral_atom::value, f);
+  ephemeral_to_nodes(self, f, user);
   return true;
 }
 
@@ -340,6 +391,44 @@ caf::behavior running(channel_self* self) {
       auto& st = self->state;
       if (st.subscribers.erase(conn.id()) != 0)
         self->demonitor(conn);
+    },
+    [self](relay_subscribe_atom, caf::actor& relay, uint64_t user,
+           uint32_t node) -> caf::result<uint64_t, caf::actor> {
+      // Another node's relay subscribes for one of its users: one registration per
+      // (relay, user), one stream of events per relay.
+      auto& st = self->state;
+      if (auto err = unless_owned(*self->state.ctx, self->state.id))
+        return err;
+      if (!st.exists)
+        return make_chat_error(chat_errc::not_found, "no such channel");
+      if (st.members.count(user) == 0)
+        return make_chat_error(chat_errc::forbidden, "not a member of this channel");
+      auto [i, added] = st.node_subs.try_emplace(relay.address());
+      if (added) {
+        self->monitor(relay);
+        i->second.relay = caf::actor_cast<relay_actor>(relay);
+        i->second.node = node;
+        i->second.acked = st.durable_seq;
+        i->second.sent = &cluster_metrics::get().messages(node, true);
+      }
+      i->second.users.insert(user);
+      return caf::make_result(st.durable_seq, caf::actor_cast<caf::actor>(self));
+    },
+    [self](relay_unsubscribe_atom, caf::actor& relay, uint64_t user) {
+      auto& st = self->state;
+      auto i = st.node_subs.find(relay.address());
+      if (i == st.node_subs.end())
+        return;
+      i->second.users.erase(user);
+      if (i->second.users.empty()) {
+        self->demonitor(relay);
+        st.node_subs.erase(i);
+      }
+    },
+    [self](relay_ack_atom, caf::actor& relay, uint64_t seq) {
+      auto& st = self->state;
+      if (auto i = st.node_subs.find(relay.address()); i != st.node_subs.end())
+        i->second.acked = std::max(i->second.acked, seq);
     },
     [self](member_check_atom, uint64_t user) -> bool {
       return self->state.members.count(user) != 0;
@@ -374,7 +463,7 @@ caf::behavior running(channel_self* self) {
       p.bucket_tokens = st.sends.tokens(now_ms());
       p.bucket_rate = st.sends.rate();
       p.bucket_burst = st.sends.burst();
-      if (passivate && st.subscribers.empty() && st.inflight.empty()) {
+      if (passivate && st.subscribers.empty() && st.node_subs.empty() && st.inflight.empty()) {
         p.passivated = true;
         self->quit(); // as the idle timer would: a normal exit, not restarted
       }
@@ -384,7 +473,8 @@ caf::behavior running(channel_self* self) {
       auto& st = self->state;
       if (generation != st.idle_generation)
         return;
-      if (st.subscribers.empty() && st.inflight.empty() && st.pending_reads.empty()) {
+      if (st.subscribers.empty() && st.node_subs.empty() && st.inflight.empty()
+          && st.pending_reads.empty()) {
         self->quit(); // passivate: a normal exit, so the transient child is not restarted
         return;
       }
@@ -399,7 +489,11 @@ caf::behavior channel_impl(channel_self* self, node_context_ptr ctx, uint64_t id
   st.id = id;
   st.sends = token_bucket{ctx->limits.channel_rate_per_s, ctx->limits.channel_burst};
   self->set_down_handler([self](caf::down_msg& dm) {
-    self->state.subscribers.erase(dm.source.id());
+    auto& st = self->state;
+    if (dm.source.node() == self->node())
+      st.subscribers.erase(dm.source.id());
+    else
+      st.node_subs.erase(dm.source); // a relay, or the link to its node, went down
   });
   auto reader = find_actor<reader_actor>(*ctx, reader_name());
   if (!reader) {
@@ -444,7 +538,10 @@ runtime::child_spec channel_spec(node_context_ptr ctx) {
   cs.registered = true;
   cs.start = [ctx](runtime::child_context& c) -> caf::actor {
     auto id = id_of_key(c.key);
-    return id ? c.self->spawn(channel_impl, ctx, *id) : caf::actor{};
+    // Never a channel actor for a partition this node does not own (the view is the truth).
+    if (!id || route_channel(*ctx, *id).at != channel_route::where::local)
+      return caf::actor{};
+    return c.self->spawn(channel_impl, ctx, *id);
   };
   return cs;
 }

@@ -7,14 +7,66 @@
 
 #include "actors/chat_error.hpp"
 #include "actors/names.hpp"
+#include "cluster/placement.hpp"
+#include "cluster/view_source.hpp"
 #include "runtime/errors.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/registry.hpp"
 
 namespace sb::actors {
 
+channel_route route_channel(const node_context& ctx, uint64_t channel) {
+  channel_route r;
+  if (ctx.cluster == nullptr)
+    return r;
+  auto view = ctx.cluster->view();
+  auto p = cluster::partition_of(channel);
+  auto* pv = view->partition(p);
+  if (pv == nullptr) {
+    r.at = channel_route::where::unavailable;
+    r.error = make_chat_error(chat_errc::unavailable,
+                              "the channel's partition " + std::to_string(p)
+                                + " has no owner yet; retry in a few seconds");
+    return r;
+  }
+  r.owner = pv->record.primary;
+  if (r.owner == ctx.cluster->node_id())
+    return r;
+  if (!view->alive(r.owner)) {
+    r.at = channel_route::where::unavailable;
+    r.error = make_chat_error(chat_errc::unavailable, "the channel's node " + std::to_string(r.owner)
+                                                        + " is down; retry in a few seconds");
+    return r;
+  }
+  r.at = channel_route::where::remote;
+  return r;
+}
+
+caf::error unless_owned(const node_context& ctx, uint64_t channel) {
+  auto route = route_channel(ctx, channel);
+  if (route.at == channel_route::where::local)
+    return caf::none;
+  if (route.at == channel_route::where::unavailable)
+    return route.error;
+  return make_chat_error(chat_errc::unavailable, "the channel is served by node "
+                                                   + std::to_string(route.owner)
+                                                   + "; retry in a few seconds");
+}
+
 reader_actor storage_reader(const node_context_ptr& ctx) {
   return find_actor<reader_actor>(*ctx, reader_name());
+}
+
+reader_actor storage_reader(const node_context_ptr& ctx, uint64_t channel) {
+  switch (route_channel(*ctx, channel).at) {
+    case channel_route::where::local:
+      return storage_reader(ctx);
+    case channel_route::where::remote:
+      return find_actor<reader_actor>(*ctx, remote_reader_name());
+    case channel_route::where::unavailable:
+      break;
+  }
+  return reader_actor{};
 }
 
 void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
@@ -44,9 +96,15 @@ void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
 
 void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
                   std::function<void(channel_actor)> ok, std::function<void(caf::error)> fail) {
-  auto name = channel_name(channel);
+  auto route = route_channel(*ctx, channel);
+  if (route.at == channel_route::where::unavailable) {
+    fail(route.error);
+    return;
+  }
+  bool local = route.at == channel_route::where::local;
+  auto name = local ? channel_name(channel) : relay_name(channel);
   with_dynamic(
-    self, ctx, "channels", name.kind, std::move(name.key),
+    self, ctx, local ? "channels" : "relays", name.kind, std::move(name.key),
     [ok = std::move(ok)](caf::actor hdl) { ok(caf::actor_cast<channel_actor>(hdl)); },
     std::move(fail));
 }

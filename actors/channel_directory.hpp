@@ -1,6 +1,13 @@
 // with_channel: finds a channel's actor on this node, activating it on first use.
 // Lookup is the registry ("channel", "<id>"); a miss asks the "channels" supervisor to
 // start it. Two callers racing to activate one channel both end up with the one winner.
+//
+// In cluster mode the node's view of the partition table decides (docs/cluster.md,
+// "Channels across nodes"): a channel whose partition this node is primary of gets its
+// channel actor as above; one whose primary is another live node gets this node's relay
+// for it (("relay", "<id>") under the "relays" supervisor), which speaks the same
+// `channel_actor` interface, so callers never know the difference; a partition without a
+// record, or whose primary is not alive, fails with `unavailable` at once.
 #pragma once
 
 #include <cstdint>
@@ -17,17 +24,37 @@
 
 namespace sb::actors {
 
+/// Where a channel is served from, as this node's cluster view says right now.
+struct channel_route {
+  enum class where { local, remote, unavailable };
+  where at = where::local;
+  uint32_t owner = 0;  ///< the primary node (remote); 0 when the node runs alone
+  caf::error error;    ///< why not (unavailable)
+};
+
+/// The route of `channel`: always local when the node runs alone.
+channel_route route_channel(const node_context& ctx, uint64_t channel);
+
+/// none while this node serves `channel` itself, else the `unavailable` error to answer
+/// (its owner is another node, down, or not assigned): the view is the truth.
+caf::error unless_owned(const node_context& ctx, uint64_t channel);
+
 /// Finds the registered actor (kind, key) or asks the dynamic supervisor `supervisor` to
 /// start it; calls `ok(actor)` or `fail(error)` from within `self`'s handlers.
 void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
                   const std::string& supervisor, const std::string& kind, std::string key,
                   std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail);
 
-/// Calls `ok(channel actor)` or `fail(error)` from within `self`'s handlers.
+/// Calls `ok(channel actor or relay)` or `fail(error)` from within `self`'s handlers.
 void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
                   std::function<void(channel_actor)> ok, std::function<void(caf::error)> fail);
 
 /// The storage reader, or an invalid handle when it is down (restarting).
 reader_actor storage_reader(const node_context_ptr& ctx);
+
+/// The reader that holds `channel`'s log: the storage reader for a local channel, the
+/// remote reader (which asks the owner's router) for a remote one; invalid when down or
+/// when the channel's node is unavailable.
+reader_actor storage_reader(const node_context_ptr& ctx, uint64_t channel);
 
 } // namespace sb::actors

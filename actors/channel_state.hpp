@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -20,6 +21,7 @@
 #include "actors/token_bucket.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/clock.hpp"
+#include "runtime/metrics.hpp"
 #include "storage/store.hpp"
 
 namespace sb::actors::channel_detail {
@@ -48,6 +50,16 @@ struct subscriber {
   uint64_t user = 0;
 };
 
+/// Another node interested in this channel: its relay, for which members it subscribed,
+/// and the credits of the one stream of events to it (docs/cluster.md).
+struct node_subscriber {
+  relay_actor relay;
+  uint32_t node = 0;
+  std::unordered_set<uint64_t> users;
+  uint64_t acked = 0;                          // the relay's cumulative ack (a seq)
+  runtime::metrics::counter* sent = nullptr;   // sb_cluster_messages_total{peer=node,dir=out}
+};
+
 struct channel_state {
   node_context_ptr ctx;
   uint64_t id = 0;
@@ -64,6 +76,8 @@ struct channel_state {
   uint64_t message_count = 0;   // top-level messages assigned a seq (the next ordinal - 1)
   std::unordered_set<uint64_t> members;
   std::unordered_map<caf::actor_id, subscriber> subscribers;
+  // By relay address: actor ids are only unique within a node.
+  std::map<caf::actor_addr, node_subscriber> node_subs;
   std::deque<pending_write> inflight;               // ascending seq, FIFO completions
   std::unordered_map<std::string, uint64_t> inflight_nonces; // author|nonce -> seq
   std::unordered_map<std::string, bool> inflight_reactions;  // target|user|emoji -> added
@@ -78,7 +92,7 @@ struct channel_state {
 using channel_self = caf::stateful_actor<channel_state, runtime::supervised_actor>;
 
 /// The public interface plus what only the channel itself and its durable writer send.
-using channel_behavior = channel_actor::extend<
+using channel_behavior = channel_owner_actor::extend<
   /// (seq, ok, what): the writer thread finished the event's write.
   caf::reacts_to<committed_atom, uint64_t, bool, std::string>,
   /// (token, ok): a read-cursor write finished.

@@ -529,6 +529,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, cluster_status_atom, "clstatus")
   CAF_ADD_ATOM(switchboard, sb::actors, cluster_connect_atom, "clconnect")
   CAF_ADD_ATOM(switchboard, sb::actors, cluster_root_atom, "clroot")
+  CAF_ADD_ATOM(switchboard, sb::actors, cluster_route_atom, "clroute")
+  CAF_ADD_ATOM(switchboard, sb::actors, cluster_router_atom, "clrouter")
+
+  // -- channels across nodes (relay.cpp, channel_router.cpp, channel.cpp) ---------------
+  CAF_ADD_ATOM(switchboard, sb::actors, relay_subscribe_atom, "rsub")
+  CAF_ADD_ATOM(switchboard, sb::actors, relay_unsubscribe_atom, "runsub")
+  CAF_ADD_ATOM(switchboard, sb::actors, relay_event_atom, "revent")
+  CAF_ADD_ATOM(switchboard, sb::actors, relay_ephemeral_atom, "rephem")
+  CAF_ADD_ATOM(switchboard, sb::actors, relay_ack_atom, "rack")
+  CAF_ADD_ATOM(switchboard, sb::actors, relay_cut_atom, "rcut")
 
   // -- message structs (each round-tripped by tests/unit/actors/message_types_test.cpp) ------
   CAF_ADD_TYPE_ID(switchboard, (sb::storage::event))

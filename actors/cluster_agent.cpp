@@ -15,7 +15,7 @@
 #include "actors/fencing.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
-#include "cluster/membership.hpp"
+#include "cluster/view_source.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
@@ -31,6 +31,7 @@ using namespace std::chrono_literals;
 /// This node's link to one peer.
 struct peer_link {
   cluster_agent_actor agent; ///< valid while connected
+  caf::actor router;         ///< its channel router, learnt right after the hello
   int64_t incarnation = 0;   ///< the incarnation the link was made to
   std::string state = "down"; ///< connected, connecting, unreachable, down
   uint64_t since_ms = 0;
@@ -56,7 +57,7 @@ constexpr auto link_timeout = 2s;
 /// Pause before a failed or lost link to a live peer is tried again.
 constexpr auto retry_after = 500ms;
 
-cluster::membership& members(cluster_agent_self* self) { return *self->state.ctx->cluster; }
+cluster::view_source& members(cluster_agent_self* self) { return *self->state.ctx->cluster; }
 
 void set_link(peer_link& p, std::string state) {
   if (p.state != state) {
@@ -86,6 +87,7 @@ void connect(cluster_agent_self* self, uint32_t node) {
   if (p.agent) {
     self->demonitor(p.agent.address());
     p.agent = cluster_agent_actor{};
+    p.router = caf::actor{};
   }
   set_link(p, "connecting");
   auto incarnation = n->second.incarnation;
@@ -118,13 +120,21 @@ void connect(cluster_agent_self* self, uint32_t node) {
                 arm_retry(self, node);
                 return;
               }
-              p.agent = agent;
-              p.incarnation = incarnation;
-              self->monitor(agent);
-              set_link(p, "connected");
-              runtime::log::info("cluster_link_up", {{"peer", std::to_string(node)},
-                                                     {"incarnation",
-                                                      std::to_string(incarnation)}});
+              // Its channel router, for this node's relays and remote reads.
+              self->request(agent, link_timeout, cluster_router_atom::value)
+                .then(
+                  [=](caf::actor& router) {
+                    auto& p = self->state.peers[node];
+                    p.agent = agent;
+                    p.router = router;
+                    p.incarnation = incarnation;
+                    self->monitor(agent);
+                    set_link(p, "connected");
+                    runtime::log::info("cluster_link_up",
+                                       {{"peer", std::to_string(node)},
+                                        {"incarnation", std::to_string(incarnation)}});
+                  },
+                  fail);
             },
             fail);
       },
@@ -207,6 +217,7 @@ caf::behavior cluster_agent_impl(cluster_agent_self* self, node_context_ptr ctx)
     for (auto& [id, p] : self->state.peers)
       if (p.agent && p.agent.address() == dm.source) {
         p.agent = cluster_agent_actor{};
+        p.router = caf::actor{};
         set_link(p, "down");
         runtime::log::warn("cluster_link_down", {{"peer", std::to_string(id)},
                                                  {"reason", self->system().render(dm.reason)}});
@@ -217,12 +228,12 @@ caf::behavior cluster_agent_impl(cluster_agent_self* self, node_context_ptr ctx)
   // Publish on the BASP port through the middleman's asynchronous interface (the
   // blocking `publish` must not run inside an actor). A port that cannot be bound is a
   // crash: the supervisor retries, then stops the node.
-  auto& opts = members(self).options();
+  auto& self_record = members(self).self_record();
   auto mm = self->system().middleman().actor_handle();
   self
-    ->request(mm, 5s, caf::publish_atom::value, opts.self.cluster_port,
+    ->request(mm, 5s, caf::publish_atom::value, self_record.cluster_port,
               caf::actor_cast<caf::strong_actor_ptr>(self), std::set<std::string>{},
-              opts.self.cluster_host, true)
+              self_record.cluster_host, true)
     .then(
       [self](uint16_t port) {
         self->state.published = true;
@@ -258,6 +269,18 @@ caf::behavior cluster_agent_impl(cluster_agent_self* self, node_context_ptr ctx)
         .then([rp](caf::actor& root) mutable { rp.deliver(std::move(root)); },
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
+    },
+    [self](cluster_route_atom, uint32_t node) -> caf::result<caf::actor> {
+      auto i = self->state.peers.find(node);
+      if (i == self->state.peers.end() || i->second.state != "connected" || !i->second.router)
+        return make_chat_error(chat_errc::unavailable, "no link to node " + std::to_string(node)
+                                                         + " yet; retry in a few seconds");
+      return i->second.router;
+    },
+    [self](cluster_router_atom) -> caf::result<caf::actor> {
+      if (auto router = find_actor(*self->state.ctx, channel_router_name()))
+        return router;
+      return make_chat_error(chat_errc::unavailable, "the channel router is restarting");
     },
     [self](cluster_connect_atom, uint32_t node) {
       self->state.peers[node].retry_armed = false;

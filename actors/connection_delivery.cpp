@@ -75,7 +75,7 @@ void request_replay(connection_self* self, uint64_t channel, uint64_t upto) {
   auto& sub = st.subs[channel];
   if (sub.replaying)
     return;
-  auto reader = storage_reader(st.ctx);
+  auto reader = storage_reader(st.ctx, channel); // the owner's log, for a remote channel
   if (!reader) {
     close_with(self, cc::server_restart, "storage reader restarting");
     return;

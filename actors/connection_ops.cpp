@@ -268,7 +268,7 @@ void on_op(connection_self* self, protocol::unsubscribe_op& op) {
 /// Reads one page of history for a member: newest-first reads are reversed, so the client
 /// always gets ascending seqs.
 void read_history(connection_self* self, const protocol::history_op& h) {
-  auto reader = storage_reader(self->state.ctx);
+  auto reader = storage_reader(self->state.ctx, h.channel);
   if (!reader) {
     send_error(self, h.req_json, "unavailable", "storage reader restarting");
     return;

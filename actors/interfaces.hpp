@@ -38,6 +38,45 @@ using channel_actor = caf::typed_actor<
   /// (members_limit, passivate) -> the operator's view; passivate stops it if idle.
   caf::replies_to<admin_probe_atom, uint32_t, bool>::with<channel_probe>>;
 
+// -- channels across nodes (docs/cluster.md, "Channels across nodes") --------------------
+/// What a channel actor accepts beyond channel_actor, from the relays of other nodes
+/// (registrations arrive through this node's channel router; acks come straight).
+using channel_owner_actor = channel_actor::extend<
+  /// (relay, user, relay's node) -> (durable head, the channel actor): the relay's node
+  /// receives this channel's events from head + 1 on, once per event, for this member.
+  caf::replies_to<relay_subscribe_atom, caf::actor, uint64_t, uint32_t>::with<uint64_t,
+                                                                             caf::actor>,
+  /// (relay, user): the user has no subscribed devices on the relay's node any more.
+  caf::reacts_to<relay_unsubscribe_atom, caf::actor, uint64_t>,
+  /// (relay, seq): cumulative ack; the relay handed every event up to seq on (credits).
+  caf::reacts_to<relay_ack_atom, caf::actor, uint64_t>>;
+
+/// A relay (relay.cpp): a remote channel's stand-in on this node; callers see a
+/// channel_actor. The owner channel sends it the rest.
+using relay_actor = channel_actor::extend<
+  /// (seq, frame, user who left or 0): one committed event, once for the whole node.
+  caf::reacts_to<relay_event_atom, uint64_t, frame, uint64_t>,
+  /// (frame, user to skip or 0): a typing or seen frame; may be shed.
+  caf::reacts_to<relay_ephemeral_atom, frame, uint64_t>,
+  /// The owner stopped sending (too many events unacked): resubscribe from the log.
+  caf::reacts_to<relay_cut_atom>>;
+
+/// A node's channel router (channel_router.cpp): peers' relays reach this node's channels
+/// (and its storage reader, for their logs) through it; the first argument is the channel.
+using channel_router_actor = caf::typed_actor<
+  caf::replies_to<append_atom, uint64_t, storage::event>::with<storage::event>,
+  /// (channel, relay, user, relay's node) -> (head, channel actor), as channel_owner_actor.
+  caf::replies_to<relay_subscribe_atom, uint64_t, caf::actor, uint64_t, uint32_t>::with<
+    uint64_t, caf::actor>,
+  caf::replies_to<member_check_atom, uint64_t, uint64_t>::with<bool>,
+  /// (channel, user, seq, thread_root): the origin device stays on its own node.
+  caf::replies_to<mark_read_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<read_state_info>,
+  caf::replies_to<typing_atom, uint64_t, uint64_t>::with<bool>,
+  caf::replies_to<replay_atom, uint64_t, uint64_t, uint64_t, uint32_t>::with<event_page>,
+  caf::replies_to<history_atom, uint64_t, history_direction, uint64_t, uint32_t>::with<
+    history_page>,
+  caf::replies_to<thread_atom, uint64_t, uint64_t, uint64_t, uint32_t>::with<history_page>>;
+
 // -- connection (connection.cpp): one WebSocket session --------------------------------
 /// A connection actor's interface: what channels, users and the operator send it.
 using connection_actor = caf::typed_actor<
@@ -194,6 +233,10 @@ using cluster_agent_actor = caf::typed_actor<
   caf::replies_to<cluster_status_atom>::with<cluster_status>,
   /// (node) -> the root supervisor of that node's tree (this node's, or asked of the
   /// peer's agent over BASP), so an operator can snapshot any node's tree from any node.
-  caf::replies_to<cluster_root_atom, uint32_t>::with<caf::actor>>;
+  caf::replies_to<cluster_root_atom, uint32_t>::with<caf::actor>,
+  /// (node) -> that peer's channel router, while the link to it is up (else unavailable).
+  caf::replies_to<cluster_route_atom, uint32_t>::with<caf::actor>,
+  /// -> this node's channel router (a peer asks once per link).
+  caf::replies_to<cluster_router_atom>::with<caf::actor>>;
 
 } // namespace sb::actors

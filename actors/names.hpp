@@ -26,6 +26,15 @@ struct actor_name {
 /// A channel actor: ("channel", "<channel id>").
 inline actor_name channel_name(uint64_t channel) { return {"channel", std::to_string(channel)}; }
 
+/// A relay of a channel another node owns: ("relay", "<channel id>"); cluster mode only.
+inline actor_name relay_name(uint64_t channel) { return {"relay", std::to_string(channel)}; }
+
+/// The channel router, peers' way to this node's channels: ("router", "router").
+inline actor_name channel_router_name() { return {"router", "router"}; }
+
+/// The reader of remote channels' logs (through their owners): ("rreader", "rreader").
+inline actor_name remote_reader_name() { return {"rreader", "rreader"}; }
+
 /// A user actor: ("user", "<user id>").
 inline actor_name user_name(uint64_t user) { return {"user", std::to_string(user)}; }
 
@@ -47,7 +56,7 @@ inline actor_name admin_worker_name() { return {"admin", "admin"}; }
 /// The cluster agent: ("cluster", "cluster"); runs only in cluster mode.
 inline actor_name cluster_agent_name() { return {"cluster", "cluster"}; }
 
-/// A supervisor of the node tree: "node", "channels", "users", "connections".
+/// A supervisor of the node tree: "node", "channels", "relays", "users", "connections".
 inline actor_name supervisor_name(std::string_view which) {
   return {"supervisor", std::string{which}};
 }

@@ -6,11 +6,13 @@
 #include "actors/admin_worker.hpp"
 #include "actors/blocking_worker.hpp"
 #include "actors/channel.hpp"
+#include "actors/channel_router.hpp"
 #include "actors/cluster_agent.hpp"
 #include "actors/connection.hpp"
 #include "actors/directory.hpp"
 #include "actors/presence.hpp"
 #include "actors/reader.hpp"
+#include "actors/relay.hpp"
 #include "actors/user.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/supervisor.hpp"
@@ -46,9 +48,16 @@ caf::expected<caf::actor> start_node(caf::actor_system& sys, node_context_ptr ct
   spec.names = ctx->names;
   spec.children = {reader_spec(ctx), presence_spec(ctx), blocking_worker_spec(ctx),
                    admin_worker_spec(ctx), directory_spec(ctx)};
-  if (ctx->cluster != nullptr)
-    spec.children.push_back(cluster_agent_spec(ctx)); // stops after channels and connections
+  if (ctx->cluster != nullptr) {
+    // The router before the agent, which hands its handle to peers; all three stop after
+    // channels, relays and connections.
+    spec.children.push_back(channel_router_spec(ctx));
+    spec.children.push_back(remote_reader_spec(ctx));
+    spec.children.push_back(cluster_agent_spec(ctx));
+  }
   spec.children.push_back(dynamic_supervisor(ctx, "channels", channel_spec(ctx)));
+  if (ctx->cluster != nullptr)
+    spec.children.push_back(dynamic_supervisor(ctx, "relays", relay_spec(ctx)));
   spec.children.push_back(dynamic_supervisor(ctx, "users", user_spec(ctx)));
   spec.children.push_back(dynamic_supervisor(ctx, "connections", connection_spec(ctx)));
   return runtime::spawn_supervisor(sys, std::move(spec));

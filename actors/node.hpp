@@ -8,9 +8,15 @@
 //   ├── admin        detached admin worker (audit log, live rates)            permanent
 //   ├── directory    channel creation, DMs, workspace joins and leaves,      permanent
 //   │                directory reads (actors/directory.hpp)
+//   ├── router       the channel router: peers' relays reach this node's      permanent
+//   │                channels and log through it (cluster mode only)
+//   ├── rreader      the remote reader: replay and history of remote channels permanent
+//   │                from their owners (cluster mode only; channel_router.hpp)
 //   ├── cluster      the cluster agent: BASP links to the peers, the cluster  permanent
 //   │                view (cluster mode only; actors/cluster_agent.hpp)
 //   ├── channels     simple_one_for_one of channel actors (transient)         supervisor
+//   ├── relays       simple_one_for_one of relays of remote channels          supervisor
+//   │                (temporary; cluster mode only; actors/relay.hpp)
 //   ├── users        simple_one_for_one of user actors (temporary)            supervisor
 //   └── connections  simple_one_for_one of connection actors (temporary)      supervisor
 //

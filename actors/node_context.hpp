@@ -24,7 +24,7 @@ class registry;
 }
 
 namespace sb::cluster {
-class membership;
+class view_source;
 }
 
 namespace sb::actors {
@@ -64,6 +64,13 @@ struct chat_limits {
   std::chrono::milliseconds presence_grace{5000};
   /// Presence changes are coalesced and fanned out once per this period. Default: 1 s.
   std::chrono::milliseconds presence_batch{1000};
+  /// Cluster: events an owner channel sends a relay beyond its last ack before it cuts the
+  /// relay off (the relay's connections then resubscribe from the log). Default: 1,000.
+  uint32_t relay_window = 1000;
+  /// Cluster: a relay acks cumulatively after this many events, or after
+  /// relay_ack_delay when fewer arrived. Default: 64, 20 ms.
+  uint32_t relay_ack_every = 64;
+  std::chrono::milliseconds relay_ack_delay{20};
 };
 
 /// Shared services of one node.
@@ -77,8 +84,9 @@ struct node_context {
   chat_limits limits;
   /// Bearer token of the operator API under /admin/api/; empty disables it.
   std::string admin_token;
-  /// This node's cluster membership; null when the node runs alone.
-  cluster::membership* cluster = nullptr;
+  /// This node's cluster membership (cluster::membership in a server); null when the
+  /// node runs alone.
+  cluster::view_source* cluster = nullptr;
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

@@ -34,6 +34,7 @@
 
 #include "cluster/etcd.hpp"
 #include "cluster/records.hpp"
+#include "cluster/view_source.hpp"
 #include "runtime/result.hpp"
 
 namespace sb::cluster {
@@ -68,43 +69,8 @@ struct membership_options {
   std::chrono::milliseconds stable_after{2000};
 };
 
-struct node_view {
-  node_record record;
-  bool alive = false;
-  int64_t incarnation = 0; ///< create revision of its lease-bound key (0 when down)
-  int64_t lease = 0;
-};
-
-struct partition_view {
-  partition_record record;
-  int64_t epoch = 0; ///< the record's mod_revision
-};
-
-/// One immutable snapshot of the cluster as etcd holds it.
-struct cluster_view {
-  int64_t revision = 0;
-  std::map<uint32_t, node_view> nodes; ///< every member; `alive` per its lease key
-  std::vector<std::optional<partition_view>> partitions; ///< partition_count entries
-  uint32_t controller = 0;
-  int64_t controller_epoch = 0; ///< 0: no controller right now
-
-  bool bootstrapped() const noexcept;
-  bool alive(uint32_t node) const noexcept;
-  const partition_view* partition(uint32_t p) const noexcept;
-};
-
-/// What this node is to the cluster right now.
-enum class self_state { joining, serving, fenced, leaving };
-const char* to_string(self_state s) noexcept;
-
-/// One line of the cluster's event log as this node saw it (bounded, newest last).
-struct cluster_event {
-  uint64_t at_ms = 0; ///< Unix ms
-  std::string what;   ///< node_up, node_down, fenced, unfenced, controller, bootstrap, ...
-  std::string detail;
-};
-
-class membership {
+/// The etcd-backed view source (the only one outside tests).
+class membership final : public view_source {
 public:
   /// Checks the config record, registers this node (waiting up to 2 lease TTLs for a
   /// stale key of the same id, e.g. of this node's previous, killed process), reads the
@@ -116,18 +82,19 @@ public:
   membership(const membership&) = delete;
   membership& operator=(const membership&) = delete;
 
-  std::shared_ptr<const cluster_view> view() const;
+  std::shared_ptr<const cluster_view> view() const override;
   /// True while this node may ack and deliver (see the header comment). Cheap; any thread.
-  bool serving() const noexcept;
-  self_state state() const noexcept;
-  uint32_t node_id() const noexcept { return opts_.self.id; }
-  int64_t incarnation() const noexcept;
+  bool serving() const noexcept override;
+  self_state state() const noexcept override;
+  uint32_t node_id() const noexcept override { return opts_.self.id; }
+  int64_t incarnation() const noexcept override;
   /// Milliseconds of lease left by this node's own reckoning (0 when fenced).
-  int64_t lease_left_ms() const noexcept;
-  std::vector<cluster_event> events() const;
+  int64_t lease_left_ms() const noexcept override;
+  std::vector<cluster_event> events() const override;
   /// How often this node has gone from serving to fenced since it started.
-  uint64_t times_fenced() const noexcept;
+  uint64_t times_fenced() const noexcept override;
   const membership_options& options() const noexcept { return opts_; }
+  const node_record& self_record() const noexcept override { return opts_.self; }
 
   /// Publishes this node's client address (known only once its listener is bound) in its
   /// node record. Blocking (one etcd call); false when etcd did not take it.

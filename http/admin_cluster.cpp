@@ -9,7 +9,7 @@
 #include "actors/chat_messages.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
-#include "cluster/membership.hpp"
+#include "cluster/view_source.hpp"
 #include "runtime/metrics.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
@@ -97,7 +97,7 @@ void cluster_view(request_actor* self) {
 
 } // namespace
 
-void write_cluster_metrics(runtime::metrics::text_writer& w, const cluster::membership& m) {
+void write_cluster_metrics(runtime::metrics::text_writer& w, const cluster::view_source& m) {
   auto view = m.view();
   w.family("sb_cluster_serving", "1 while this node may ack and deliver (its lease is fresh).",
            "gauge")

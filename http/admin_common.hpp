@@ -16,7 +16,7 @@
 #include "runtime/introspection.hpp"
 
 namespace sb::cluster {
-class membership;
+class view_source;
 }
 
 namespace sb::runtime::metrics {
@@ -26,7 +26,7 @@ class text_writer;
 namespace sb::http {
 
 /// The cluster's families of GET /metrics (cluster mode only; admin_cluster.cpp).
-void write_cluster_metrics(runtime::metrics::text_writer& w, const cluster::membership& m);
+void write_cluster_metrics(runtime::metrics::text_writer& w, const cluster::view_source& m);
 
 
 /// Every request to an actor of the tree waits at most this long.

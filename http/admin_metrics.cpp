@@ -13,6 +13,7 @@
 #include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "actors/admin_worker.hpp"
+#include "actors/cluster_metrics.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
 #include "runtime/messages.hpp"
@@ -153,8 +154,19 @@ void metrics(request_actor* self) {
   node_snapshot(self, [self](rt::subtree_snapshot& root) {
     auto t = totals_of(root);
     std::string out;
+    auto* cluster = self->state.ctx->cluster != nullptr ? &actors::cluster_metrics::get() : nullptr;
     rt::metrics::global().render(out);
     rt::metrics::text_writer w{out};
+    if (cluster != nullptr) {
+      // Cross-node messages of the channel data path, per peer node and direction.
+      w.family("sb_cluster_messages_total",
+               "Channel data path messages sent to (out) or received from (in) a peer node.",
+               "counter");
+      for (auto& [key, value] : cluster->snapshot())
+        w.sample("sb_cluster_messages_total",
+                 {{"peer", std::to_string(key.first)}, {"dir", key.second ? "out" : "in"}},
+                 static_cast<double>(value));
+    }
     w.family("sb_connections", "Open WebSocket sessions (connection actors).", "gauge")
       .sample("sb_connections", static_cast<double>(t.connections));
     w.family("sb_online_users", "Running user actors (users with a session).", "gauge")

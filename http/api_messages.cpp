@@ -26,13 +26,13 @@ void member_read(request_actor* self, uint64_t channel, Request req, OnPage on_p
   auto who = self->state.who.id;
   actors::with_channel(
     self, self->state.ctx, channel,
-    [self, who, req, on_page](actors::channel_actor ch) {
+    [self, who, channel, req, on_page](actors::channel_actor ch) {
       self->request(ch, 10s, actors::member_check_atom::value, who)
         .then(
-          [self, req, on_page](bool member) {
+          [self, channel, req, on_page](bool member) {
             if (!member)
               return fail(self, 403, "forbidden", "not a member of this channel");
-            auto reader = actors::storage_reader(self->state.ctx);
+            auto reader = actors::storage_reader(self->state.ctx, channel);
             if (!reader)
               return fail(self, 503, "unavailable", "storage reader restarting");
             req(reader).then([on_page](history_page& p) { on_page(p); },
