@@ -32,11 +32,7 @@ enum class errc {
 
 const char* to_string(errc code) noexcept;
 
-struct error {
-  errc code = errc::ok;
-  std::string message;
-};
-inline errc code_of(const error& e) noexcept { return e.code; }
+using error = sb::coded_error<errc>;
 
 template <class T>
 using result = sb::result<T, error>;

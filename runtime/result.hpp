@@ -9,10 +9,25 @@
 #pragma once
 
 #include <cassert>
+#include <string>
 #include <utility>
 #include <variant>
 
 namespace sb {
+
+/// The usual error of a layer: a stable code (an enum whose 0 is "ok") and a message for
+/// people and logs (never user content). The cluster layer's errors are these;
+/// storage::status and accounts::error predate it and have the same shape.
+template <class Errc>
+struct coded_error {
+  Errc code{};
+  std::string message;
+};
+
+template <class Errc>
+Errc code_of(const coded_error<Errc>& e) noexcept {
+  return e.code;
+}
 
 template <class T, class E>
 class result {
