@@ -8,13 +8,10 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
-#include <functional>
-#include <map>
 #include <thread>
 
 #include "cluster/etcd.hpp"
-#include "tests/support/chat_fixture.hpp"
-#include "tests/support/etcd_process.hpp"
+#include "tests/support/test_cluster.hpp"
 
 using namespace sb::testing;
 using namespace std::chrono_literals;
@@ -22,166 +19,8 @@ using sb::storage::testing::temp_dir;
 
 namespace {
 
-const std::string token = "cluster-ops-token";
-constexpr int lease_ttl_ms = 2000;
-
-/// Polls `pred` every 100 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
-
-/// One node's answer to GET /admin/api/cluster, reduced to what the tests compare.
-struct node_seen {
-  uint32_t node = 0;
-  std::string state;
-  int64_t incarnation = 0;
-  std::string link;
-  uint64_t partitions = 0;
-};
-
-struct cluster_seen {
-  bool ok = false;
-  std::string state; ///< this node's: serving, fenced
-  int64_t incarnation = 0;
-  uint64_t controller = 0;
-  bool bootstrapped = false;
-  uint64_t unavailable = 0;
-  std::map<uint32_t, node_seen> nodes;
-  std::vector<std::pair<uint64_t, int64_t>> table; ///< (primary, epoch) per partition
-  std::vector<std::string> events;                  ///< "what detail"
-
-  bool sees_up(uint32_t n) const {
-    auto i = nodes.find(n);
-    return i != nodes.end() && i->second.state == "up";
-  }
-  bool linked(uint32_t n) const {
-    auto i = nodes.find(n);
-    return i != nodes.end() && i->second.link == "connected";
-  }
-  bool logged(const std::string& what) const {
-    for (auto& e : events)
-      if (e.rfind(what, 0) == 0)
-        return true;
-    return false;
-  }
-};
-
-int64_t i64(simdjson::dom::element e, const char* key) {
-  int64_t v = 0;
-  if (e[key].get(v))
-    return -1;
-  return v;
-}
-
-std::string s(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  if (e[key].get(v))
-    return {};
-  return std::string{v};
-}
-
-/// A loopback cluster: etcd plus `n` nodes with ids 1..n (lease 2 s, bootstrap once all
-/// `n` are up).
-class test_cluster {
-public:
-  explicit test_cluster(int n) {
-    for (int i = 1; i <= n; ++i)
-      add(static_cast<uint32_t>(i), n);
-    for (auto& [id, m] : members_)
-      REQUIRE_MESSAGE(m.node->start() == "", m.node->output());
-  }
-
-  chat_node& node(uint32_t id) { return *members_.at(id).node; }
-
-  /// A node that is not started yet, with this cluster's flags.
-  std::unique_ptr<chat_node> extra_node(const temp_dir& dir, uint32_t id,
-                                        std::vector<std::string> more = {}) {
-    auto args = args_of(id, 1, sb::testing::free_loopback_port());
-    args.insert(args.end(), more.begin(), more.end());
-    return std::make_unique<chat_node>(dir, std::move(args));
-  }
-
-  cluster_seen seen_by(uint32_t id) {
-    cluster_seen out;
-    auto r = node(id).http("GET", "/admin/api/cluster", "", token);
-    auto f = parse_frame(r.body);
-    if (r.status != 200 || !f)
-      return out;
-    auto root = f->root;
-    out.ok = s(root, "mode") == "cluster";
-    out.state = s(root, "state");
-    out.incarnation = i64(root, "incarnation");
-    out.controller = static_cast<uint64_t>(i64(root["controller"], "node"));
-    bool b = false;
-    out.bootstrapped = !root["bootstrapped"].get(b) && b;
-    out.unavailable = static_cast<uint64_t>(i64(root, "partitions_unavailable"));
-    for (auto n : root["nodes"].get_array()) {
-      node_seen ns;
-      ns.node = static_cast<uint32_t>(i64(n, "node"));
-      ns.state = s(n, "state");
-      ns.incarnation = i64(n, "incarnation");
-      ns.link = s(n, "link");
-      ns.partitions = static_cast<uint64_t>(i64(n, "partitions"));
-      out.nodes[ns.node] = ns;
-    }
-    for (auto p : root["partitions"].get_array())
-      out.table.emplace_back(static_cast<uint64_t>(i64(p, "primary")), i64(p, "epoch"));
-    for (auto e : root["events"].get_array())
-      out.events.push_back(s(e, "what") + " " + s(e, "detail"));
-    return out;
-  }
-
-  /// Every node in `ids` sees every node in `up` up and linked, and the table assigned.
-  bool settled(std::vector<uint32_t> ids, std::vector<uint32_t> up) {
-    for (auto id : ids) {
-      auto c = seen_by(id);
-      if (!c.ok || c.state != "serving" || !c.bootstrapped)
-        return false;
-      for (auto u : up)
-        if (!c.sees_up(u) || (u != id && !c.linked(u)))
-          return false;
-    }
-    return true;
-  }
-
-  sb::cluster::etcd::endpoint etcd_endpoint() const { return etcd_.endpoint(); }
-  etcd_process& etcd() { return etcd_; }
-
-private:
-  struct member {
-    std::unique_ptr<temp_dir> dir;
-    std::unique_ptr<chat_node> node;
-  };
-
-  std::vector<std::string> args_of(uint32_t id, int expect, uint16_t basp_port) {
-    auto ep = etcd_.endpoint();
-    return {"--node-id=" + std::to_string(id),
-            "--admin-token=" + token,
-            "--cluster.etcd=" + ep.host + ":" + std::to_string(ep.port),
-            "--cluster.port=" + std::to_string(basp_port),
-            "--cluster.lease-ttl-ms=" + std::to_string(lease_ttl_ms),
-            "--cluster.expect-nodes=" + std::to_string(expect),
-            "--cluster.stable-after-ms=300",
-            "--cluster.heartbeat-ms=200",
-            "--cluster.link-timeout-ms=1500"};
-  }
-
-  void add(uint32_t id, int expect) {
-    member m;
-    m.dir = std::make_unique<temp_dir>();
-    m.node = std::make_unique<chat_node>(*m.dir, args_of(id, expect, free_loopback_port()));
-    members_.emplace(id, std::move(m));
-  }
-
-  etcd_process etcd_;
-  std::map<uint32_t, member> members_;
-};
+const std::string token = test_cluster::admin_token;
+constexpr int lease_ttl_ms = test_cluster::lease_ttl_ms;
 
 } // namespace
 
