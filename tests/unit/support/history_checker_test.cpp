@@ -261,3 +261,27 @@ TEST_CASE("the report lists the first few violations and counts all") {
   CHECK(r.total() > 3);
   CHECK(r.text().find("and " + std::to_string(r.total() - 3) + " more") != std::string::npos);
 }
+
+TEST_CASE("a long history is checked in one pass, and one bad event deep in it is found") {
+  channel_history ch;
+  ch.channel = "9";
+  constexpr uint64_t n = 20'000;
+  std::vector<seen> log;
+  for (uint64_t s = 1; s <= n; ++s) {
+    auto nonce = "n-" + std::to_string(s);
+    ch.sends.push_back(sent{nonce, "text of " + nonce, s, "id-" + nonce});
+    log.push_back(msg(s, nonce));
+  }
+  for (auto name : {"live", "history 1", "history 2"})
+    ch.observers.push_back(observer{name, log, true, 1});
+  auto r = check({ch});
+  INFO(r.text());
+  CHECK(r.ok());
+  CHECK(r.events == 3 * n);
+  ch.observers[2].events[n - 7].text = "changed";
+  r = check({ch});
+  INFO(r.text());
+  CHECK(r.count(violation_kind::disagreement) == 1);
+  CHECK(r.count(violation_kind::ack_mismatch) == 1);
+  CHECK(r.total() == 2);
+}
