@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "accounts/record_codec.hpp"
+#include "cluster/placement.hpp"
 #include "storage/keys.hpp"
 #include "storage/schema.hpp"
 
@@ -131,6 +132,10 @@ bool token_well_formed(std::string_view token) {
       return false;
   return true;
 }
+
+/// Ids drawn per sign-up before giving up: (255/256)^4096 is about 1e-7.
+constexpr int max_id_draws = 4096;
+static_assert(cluster::partition_count == 256, "a token's first byte names the partition");
 
 // -- keys and records ---------------------------------------------------------------------
 
@@ -310,6 +315,28 @@ struct service::token_cache {
 
 // -- service -------------------------------------------------------------------------------
 
+std::optional<std::uint32_t> home_of_name(std::string_view name) {
+  auto lowered = normalize_name(name);
+  if (!lowered)
+    return std::nullopt;
+  return cluster::partition_of_name(*lowered);
+}
+
+std::uint32_t home_of_user(std::uint64_t id) noexcept {
+  return cluster::partition_of(id);
+}
+
+std::optional<std::uint32_t> home_of_token(std::string_view token) {
+  if (!token_well_formed(token))
+    return std::nullopt;
+  unsigned char raw[32];
+  size_t len = 0;
+  if (sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &len, nullptr,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || len != sizeof raw)
+    return std::nullopt;
+  return raw[0];
+}
+
 service::service(storage::store& db, std::function<std::uint64_t()> next_id, options opts,
                  std::function<std::uint64_t()> now_ms)
   : db_(db),
@@ -365,9 +392,14 @@ result<user> service::sign_up(std::string_view name, std::string_view password,
   rec.hash = hash_password(password, opts_);
   if (rec.hash.empty())
     return error{errc::storage, "password hashing failed (out of memory?)"};
+  // Draw ids until one falls in the name's partition (1 in 256; ids are cheap and nothing
+  // waits on them), so the user's rows share one home (see the header).
+  auto home = cluster::partition_of_name(*lowered);
   rec.who.id = next_id_();
-  if (rec.who.id == 0)
-    return error{errc::storage, "id generator returned 0"};
+  for (int tries = 1; tries < max_id_draws && cluster::partition_of(rec.who.id) != home; ++tries)
+    rec.who.id = next_id_();
+  if (rec.who.id == 0 || cluster::partition_of(rec.who.id) != home)
+    return error{errc::storage, "could not draw a user id in the name's partition"};
   rec.who.name = *lowered;
   rec.who.display_name = std::string{display_name};
   rec.who.created_ms = now_ms_();
@@ -415,6 +447,7 @@ result<session> service::log_in(std::string_view name, std::string_view password
 
   std::array<unsigned char, 32> raw;
   randombytes_buf(raw.data(), raw.size());
+  raw[0] = static_cast<unsigned char>(cluster::partition_of(rec->who.id)); // its home
   char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
   sodium_bin2base64(b64, sizeof b64, raw.data(), raw.size(),
                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);

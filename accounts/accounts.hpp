@@ -6,9 +6,15 @@
 //                                           | str display_name | str argon2id hash
 //                                           (str = be16 len + bytes)
 //   sessions       <SHA-256(token), 32B> -> be64 user id | be64 expiry ms
-// A session token is 32 random bytes as URL-safe base64 without padding (43 chars); only
-// its SHA-256 is stored, so a copy of the data dir cannot be used to log in. Passwords and
-// tokens never appear in error messages or logs. Plain C++20 + libsodium (no CAF).
+// A session token is 32 bytes as URL-safe base64 without padding (43 chars): the first is
+// the user's home partition, the other 31 are random (248 bits). Only its SHA-256 is
+// stored, so a copy of the data dir cannot be used to log in. Passwords and tokens never
+// appear in error messages or logs. Plain C++20 + libsodium (no CAF).
+//
+// Home partition (docs/cluster.md, "Accounts across nodes"): a user's id is drawn so that
+// cluster::partition_of(id) equals cluster::partition_of_name(lowercased name). Every
+// user-scoped row (name, record, sessions) then lives on one partition, which any node
+// finds from the name (sign-up, log-in), the id (user cards) or the token (its first byte).
 //
 // Defaults: argon2id at libsodium's INTERACTIVE limits, sessions valid 30 days, up to
 // 100,000 token hashes cached in memory (LRU).
@@ -18,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +44,14 @@ inline constexpr std::size_t max_password_bytes = 256;
 inline constexpr std::size_t max_display_name_bytes = 64;
 /// Length of a session token (URL-safe base64 of 32 random bytes, no padding).
 inline constexpr std::size_t token_chars = 43;
+
+/// The home partition of a user's rows from their name (any case), or nullopt when the
+/// name is invalid.
+std::optional<std::uint32_t> home_of_name(std::string_view name);
+/// The home partition of a user by id (the same as of their name).
+std::uint32_t home_of_user(std::uint64_t id) noexcept;
+/// The home partition a session token names (its first byte), or nullopt when malformed.
+std::optional<std::uint32_t> home_of_token(std::string_view token);
 
 /// A registered user (never carries the password hash).
 struct user {

@@ -15,17 +15,16 @@
 
 namespace sb::actors {
 
-channel_route route_channel(const node_context& ctx, uint64_t channel) {
+channel_route route_partition(const node_context& ctx, uint32_t p, const char* what) {
   channel_route r;
   if (ctx.cluster == nullptr)
     return r;
   auto view = ctx.cluster->view();
-  auto p = cluster::partition_of(channel);
   auto* pv = view->partition(p);
   if (pv == nullptr) {
     r.at = channel_route::where::unavailable;
     r.error = make_chat_error(chat_errc::unavailable,
-                              "the channel's partition " + std::to_string(p)
+                              std::string{"the "} + what + "'s partition " + std::to_string(p)
                                 + " has no owner yet; retry in a few seconds");
     return r;
   }
@@ -34,12 +33,17 @@ channel_route route_channel(const node_context& ctx, uint64_t channel) {
     return r;
   if (!view->alive(r.owner)) {
     r.at = channel_route::where::unavailable;
-    r.error = make_chat_error(chat_errc::unavailable, "the channel's node " + std::to_string(r.owner)
+    r.error = make_chat_error(chat_errc::unavailable, std::string{"the "} + what + "'s node "
+                                                        + std::to_string(r.owner)
                                                         + " is down; retry in a few seconds");
     return r;
   }
   r.at = channel_route::where::remote;
   return r;
+}
+
+channel_route route_channel(const node_context& ctx, uint64_t channel) {
+  return route_partition(ctx, cluster::partition_of(channel), "channel");
 }
 
 caf::error unless_owned(const node_context& ctx, uint64_t channel) {
@@ -67,6 +71,12 @@ reader_actor storage_reader(const node_context_ptr& ctx, uint64_t channel) {
       break;
   }
   return reader_actor{};
+}
+
+reader_actor ready_reader(const node_context_ptr& ctx) {
+  if (ctx->cluster == nullptr)
+    return storage_reader(ctx);
+  return find_actor<reader_actor>(*ctx, remote_reader_name());
 }
 
 void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,

@@ -32,6 +32,10 @@ struct channel_route {
   caf::error error;    ///< why not (unavailable)
 };
 
+/// The route of partition `p` (of a channel, or a user's home partition); `what` names the
+/// partition's kind in the error ("channel", "user"). Always local when the node runs alone.
+channel_route route_partition(const node_context& ctx, uint32_t p, const char* what);
+
 /// The route of `channel`: always local when the node runs alone.
 channel_route route_channel(const node_context& ctx, uint64_t channel);
 
@@ -56,5 +60,10 @@ reader_actor storage_reader(const node_context_ptr& ctx);
 /// remote reader (which asks the owner's router) for a remote one; invalid when down or
 /// when the channel's node is unavailable.
 reader_actor storage_reader(const node_context_ptr& ctx, uint64_t channel);
+
+/// The reader that answers a user's ready list (ready_atom): the storage reader alone; in
+/// a cluster the remote reader, which gathers the user's channels from every node's store
+/// (each holds the joins of the channels it owns). Invalid while it restarts.
+reader_actor ready_reader(const node_context_ptr& ctx);
 
 } // namespace sb::actors

@@ -1,16 +1,23 @@
 // channel_router: the router and the remote reader (contract in channel_router.hpp).
 #include "actors/channel_router.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include <caf/make_message.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/account_home.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/cluster_metrics.hpp"
+#include "actors/directory.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
+#include "actors/peer_request.hpp"
+#include "cluster/view_source.hpp"
+#include "runtime/log.hpp"
 #include "runtime/actor_stats.hpp"
 
 namespace sb::actors {
@@ -66,9 +73,22 @@ caf::result<T> to_reader(router_self* self, uint64_t channel, Ts... xs) {
   return rp;
 }
 
+/// Passes a peer's directory request to this node's directory (`Rs...`: its reply).
+template <class... Rs, class... Ts>
+caf::result<Rs...> to_directory(router_self* self, Ts... xs) {
+  auto dir = find_actor<directory_actor>(*self->state.ctx, directory_name());
+  if (!dir)
+    return make_chat_error(chat_errc::unavailable, "the directory is restarting; retry");
+  auto rp = self->make_response_promise<Rs...>();
+  self->request(dir, local_timeout, xs...)
+    .then([rp](Rs&... reply) mutable { rp.deliver(std::move(reply)...); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 caf::behavior router_impl(router_self* self, node_context_ptr ctx) {
-  self->state.ctx = std::move(ctx);
-  return channel_router_actor::behavior_type{
+  self->state.ctx = ctx;
+  auto channels = router_channels_actor::behavior_type{
     [self](append_atom, uint64_t channel, storage::event& draft) {
       return to_channel<storage::event>(self, channel, append_atom::value, std::move(draft));
     },
@@ -112,7 +132,51 @@ caf::behavior router_impl(router_self* self, node_context_ptr ctx) {
       return to_reader<history_page>(self, channel, thread_atom::value, channel, root, after,
                                      limit);
     },
-  }.unbox();
+    [self](ready_atom, uint64_t user, uint32_t max) -> caf::result<std::vector<channel_summary>> {
+      // This node's share: the user_channels rows its channels' joins wrote here.
+      auto reader = storage_reader(self->state.ctx);
+      if (!reader)
+        return make_chat_error(chat_errc::overloaded, "storage reader restarting, retry");
+      auto rp = self->make_response_promise<std::vector<channel_summary>>();
+      self->request(reader, local_timeout, ready_atom::value, user, max)
+        .then([rp](std::vector<channel_summary>& x) mutable { rp.deliver(std::move(x)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    // The directory decides (it refuses a channel this node does not own, or forwards a
+    // DM whose home moved): the same handlers as for this node's own requests.
+    [self](channel_details_atom, uint64_t who,
+           uint64_t ch) -> caf::result<channel_summary, bool> {
+      if (auto err = unless_owned(*self->state.ctx, ch))
+        return err;
+      return to_directory<channel_summary, bool>(self, channel_details_atom::value, who, ch);
+    },
+    [self](channel_members_atom, uint64_t who, uint64_t ch, uint64_t after,
+           uint64_t limit) -> caf::result<std::vector<user_card>, bool> {
+      if (auto err = unless_owned(*self->state.ctx, ch))
+        return err;
+      return to_directory<std::vector<user_card>, bool>(self, channel_members_atom::value, who,
+                                                        ch, after, limit);
+    },
+    [self](seen_by_atom, uint64_t who, uint64_t ch, uint64_t after,
+           uint64_t limit) -> caf::result<std::vector<read_cursor>, bool> {
+      if (auto err = unless_owned(*self->state.ctx, ch))
+        return err;
+      return to_directory<std::vector<read_cursor>, bool>(self, seen_by_atom::value, who, ch,
+                                                          after, limit);
+    },
+    [self](open_dm_atom, uint64_t who,
+           std::vector<uint64_t>& others) -> caf::result<channel_summary> {
+      auto home = dm_home(dm_members(who, others));
+      if (route_partition(*self->state.ctx, home, "DM").at != channel_route::where::local)
+        return make_chat_error(chat_errc::unavailable, "this node is not the DM's home; retry");
+      return to_directory<channel_summary>(self, open_dm_atom::value, who, std::move(others));
+    },
+  };
+  // CAF 0.17 has no typed or_else: each half is checked against its own interface, and
+  // channel_router_actor is by definition their union.
+  return caf::message_handler{channels.unbox().as_behavior_impl()}.or_else(
+    account_home_handlers(self, std::move(ctx)));
 }
 
 // -- the remote reader -----------------------------------------------------------------
@@ -142,32 +206,81 @@ caf::result<T> to_owner(remote_reader_self* self, uint64_t channel, Ts... xs) {
             [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     return rp;
   }
-  auto agent = find_actor<cluster_agent_actor>(*ctx, cluster_agent_name());
-  if (!agent)
-    return make_chat_error(chat_errc::unavailable, "the cluster agent is restarting; retry");
   auto rp = self->make_response_promise<T>();
-  auto owner = route.owner;
-  auto down = [rp, owner](caf::error& err) mutable {
-    if (err.category() != caf::atom("sb_chat"))
-      err = make_chat_error(chat_errc::unavailable, "the channel's node " + std::to_string(owner)
-                                                      + " did not answer; retry in a few seconds");
-    rp.deliver(std::move(err));
+  ask_peer<T>(
+    self, ctx, route.owner, remote_read_timeout, [rp](T& x) mutable { rp.deliver(std::move(x)); },
+    [rp](caf::error err) mutable { rp.deliver(std::move(err)); }, xs...);
+  return rp;
+}
+
+/// A user's ready list across the cluster: this node's share and one request to each other
+/// live node, merged by channel id and cut at `max`. A node that does not answer in time
+/// leaves its channels out (logged), so identify still works while a node is down; those
+/// channels answer `unavailable` anyway until it returns.
+caf::result<std::vector<channel_summary>> gather_ready(remote_reader_self* self, uint64_t user,
+                                                       uint32_t max) {
+  auto& ctx = self->state.ctx;
+  auto reader = storage_reader(ctx);
+  if (!reader)
+    return make_chat_error(chat_errc::overloaded, "storage reader restarting, retry");
+  auto view = ctx->cluster->view();
+  auto me = ctx->cluster->node_id();
+  struct gathering {
+    std::vector<channel_summary> all;
+    size_t waiting = 0;
+    std::vector<uint32_t> missing;
+    caf::error local_error;
   };
-  self->request(agent, 2s, cluster_route_atom::value, owner)
-    .then(
-      [self, rp, owner, down, xs...](caf::actor& router) mutable {
-        auto& metrics = cluster_metrics::get();
-        metrics.messages(owner, true).inc();
-        self
-          ->request(caf::actor_cast<channel_router_actor>(router), remote_read_timeout, xs...)
-          .then(
-            [rp, owner](T& x) mutable {
-              cluster_metrics::get().messages(owner, false).inc();
-              rp.deliver(std::move(x));
-            },
-            down);
+  auto g = std::make_shared<gathering>();
+  auto rp = self->make_response_promise<std::vector<channel_summary>>();
+  auto finish = [g, rp, max, user]() mutable {
+    if (--g->waiting > 0)
+      return;
+    if (g->local_error) {
+      rp.deliver(std::move(g->local_error));
+      return;
+    }
+    auto& all = g->all;
+    std::sort(all.begin(), all.end(),
+              [](const channel_summary& a, const channel_summary& b) { return a.id < b.id; });
+    all.erase(std::unique(all.begin(), all.end(),
+                          [](const channel_summary& a, const channel_summary& b) {
+                            return a.id == b.id;
+                          }),
+              all.end());
+    if (all.size() > max)
+      all.resize(max);
+    if (!g->missing.empty()) {
+      std::string nodes;
+      for (auto n : g->missing)
+        nodes += (nodes.empty() ? "" : ",") + std::to_string(n);
+      runtime::log::warn("ready_partial", {{"user", std::to_string(user)}, {"nodes", nodes}});
+    }
+    rp.deliver(std::move(all));
+  };
+  auto take = [g, finish](std::vector<channel_summary>& part) mutable {
+    for (auto& c : part)
+      g->all.push_back(std::move(c));
+    finish();
+  };
+  std::vector<uint32_t> peers;
+  for (auto& [id, n] : view->nodes)
+    if (id != me && view->alive(id))
+      peers.push_back(id);
+  g->waiting = peers.size() + 1;
+  self->request(reader, remote_read_timeout, ready_atom::value, user, max)
+    .then(take, [g, finish](caf::error& err) mutable {
+      g->local_error = std::move(err); // this node's own share is not optional
+      finish();
+    });
+  for (auto peer : peers)
+    ask_peer<std::vector<channel_summary>>(
+      self, ctx, peer, std::chrono::seconds(5), take,
+      [g, finish, peer](caf::error) mutable {
+        g->missing.push_back(peer);
+        finish();
       },
-      down);
+      ready_atom::value, user, max);
   return rp;
 }
 
@@ -192,8 +305,8 @@ caf::behavior remote_reader_impl(remote_reader_self* self, node_context_ptr ctx)
                                     limit);
     },
     [refuse](load_atom, uint64_t) -> caf::result<channel_load> { return refuse(); },
-    [refuse](ready_atom, uint64_t, uint32_t) -> caf::result<std::vector<channel_summary>> {
-      return refuse();
+    [self](ready_atom, uint64_t user, uint32_t max) -> caf::result<std::vector<channel_summary>> {
+      return gather_ready(self, user, max);
     },
     [refuse](unread_atom, uint64_t, uint64_t, uint64_t, uint64_t,
              bool) -> caf::result<read_state_info> { return refuse(); },

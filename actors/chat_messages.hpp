@@ -540,6 +540,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, relay_ack_atom, "rack")
   CAF_ADD_ATOM(switchboard, sb::actors, relay_cut_atom, "rcut")
 
+  // -- accounts across nodes (account_home.cpp) -----------------------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, authenticate_atom, "authn")
+  CAF_ADD_ATOM(switchboard, sb::actors, logout_atom, "logout")
+  CAF_ADD_ATOM(switchboard, sb::actors, user_get_atom, "userget")
+  CAF_ADD_ATOM(switchboard, sb::actors, user_find_atom, "userfind")
+
   // -- message structs (each round-tripped by tests/unit/actors/message_types_test.cpp) ------
   CAF_ADD_TYPE_ID(switchboard, (sb::storage::event))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::storage::event>))

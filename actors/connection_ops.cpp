@@ -11,9 +11,11 @@
 #include <caf/send.hpp>
 
 #include "accounts/accounts.hpp"
+#include "actors/account_home.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/chat_metrics.hpp"
 #include "actors/names.hpp"
+#include "actors/peer_request.hpp"
 #include "actors/reader.hpp"
 #include "actors/user.hpp"
 #include "protocol/client_op.hpp"
@@ -122,7 +124,7 @@ void on_identified(connection_self* self, const protocol::identify_op& op,
   auto& st = self->state;
   st.user = who.id;
   st.user_name = who.name;
-  auto reader = storage_reader(st.ctx);
+  auto reader = ready_reader(st.ctx); // in a cluster it gathers from every node
   if (!reader) {
     close_with(self, cc::server_restart, "storage reader restarting");
     return;
@@ -176,13 +178,34 @@ void on_op(connection_self* self, protocol::identify_op& op) {
     return;
   }
   st.now = phase::identifying;
-  auto who = st.ctx->accounts->authenticate(op.token);
-  if (!who) {
-    send_error(self, op.req_json, "auth_failed", "invalid or expired token");
+  auto refused = [self, req = op.req_json] {
+    send_error(self, req, "auth_failed", "invalid or expired token");
     close_with(self, cc::auth_failed, "auth failed");
-    return;
+  };
+  // The token names its user's home (accounts/accounts.hpp): here, or a peer's router.
+  auto home = route_home(*st.ctx, accounts::home_of_token(op.token));
+  if (home.at == channel_route::where::local) {
+    auto who = st.ctx->accounts->authenticate(op.token);
+    if (!who)
+      return refused();
+    return on_identified(self, op, *who);
   }
-  on_identified(self, op, *who);
+  auto unavailable = [self, req = op.req_json](const caf::error& err) {
+    // The home is down or unreachable: say so, and close so the client retries (1012).
+    send_error(self, req, err);
+    close_with(self, cc::server_restart, "the user's home node is unavailable");
+  };
+  if (home.at == channel_route::where::unavailable)
+    return unavailable(home.error);
+  ask_peer<user_card>(
+    self, st.ctx, home.owner, std::chrono::seconds(5),
+    [self, op](user_card& who) { on_identified(self, op, user_of_card(who)); },
+    [refused, unavailable](caf::error err) {
+      if (err.category() == caf::atom("sb_acct"))
+        return refused();
+      unavailable(err);
+    },
+    authenticate_atom::value, op.token);
 }
 
 void on_op(connection_self* self, protocol::heartbeat_op&) {

@@ -14,9 +14,12 @@
 
 #include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
+#include "actors/account_home.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/directory_detail.hpp"
 #include "actors/names.hpp"
+#include "actors/peer_request.hpp"
+#include "cluster/placement.hpp"
 #include "runtime/registry.hpp"
 #include "storage/ids.hpp"
 #include "storage/keys.hpp"
@@ -161,27 +164,43 @@ void complete_dm(self_ptr self, node_context_ptr ctx, promise<channel_summary> r
 /// the same member set always maps to the same channel.
 caf::result<channel_summary> open_dm(self_ptr self, node_context_ptr ctx, uint64_t who,
                                      std::vector<uint64_t> others) {
-  std::vector<uint64_t> members = std::move(others);
-  members.push_back(who);
-  std::sort(members.begin(), members.end());
-  members.erase(std::unique(members.begin(), members.end()), members.end());
+  auto members = dm_members(who, others);
   if (members.size() < 2)
     return make_chat_error(chat_errc::bad_value, "a DM needs another user");
   if (members.size() > max_dm_members)
     return make_chat_error(chat_errc::bad_value, "a group DM has at most 9 members");
-  // One record per member set (the sorted ids), so the same set always opens one channel.
-  std::string key = storage::schema::dm_key(members);
+  // One record per member set (the sorted ids), so the same set always opens one channel;
+  // in a cluster the set's home node holds it, and the others ask that node.
+  auto home = dm_home(members);
+  auto route = route_partition(*ctx, home, "DM");
+  if (route.at == channel_route::where::unavailable)
+    return route.error;
   auto rp = self->make_response_promise<channel_summary>();
-  // Claiming the member set's channel id is a synced write: on the blocking worker.
+  if (route.at == channel_route::where::remote) {
+    ask_peer<channel_summary>(
+      self, ctx, route.owner, 20s, [rp](channel_summary& s) mutable { rp.deliver(std::move(s)); },
+      [rp](caf::error err) mutable { rp.deliver(std::move(err)); }, open_dm_atom::value, who,
+      std::move(others));
+    return rp;
+  }
+  std::string key = storage::schema::dm_key(members);
+  // The channel id is drawn in the set's partition, so the channel lives where its claim
+  // does (1 in 256 ids; bounded like a user id's draw).
   auto fresh = ctx->ids->next();
+  for (int tries = 1; tries < 4096 && cluster::partition_of(fresh) != home; ++tries)
+    fresh = ctx->ids->next();
+  if (cluster::partition_of(fresh) != home)
+    return make_chat_error(chat_errc::storage_failed, "could not draw a DM id in its partition");
+  // Claiming the member set's channel id is a synced write: on the blocking worker, once
+  // every other member is known to exist (each checked at their home).
+  std::vector<uint64_t> others_only;
+  for (auto m : members)
+    if (m != who)
+      others_only.push_back(m);
+  auto claim = [self, ctx, rp, who, members, key, fresh]() mutable {
   blocking<uint64_t>(
     self, ctx, rp,
-    [ctx, who, members, key, fresh](outcome<uint64_t>& out) {
-      for (auto m : members)
-        if (m != who && !ctx->accounts->get(m)) {
-          out.err = make_chat_error(chat_errc::not_found, "no such user");
-          return;
-        }
+    [ctx, members, key, fresh](outcome<uint64_t>& out) {
       auto put =
         ctx->db->put_record_if_absent(storage::table::dms, key, storage::keys::id_key(fresh));
       if (!put) {
@@ -201,8 +220,26 @@ caf::result<channel_summary> open_dm(self_ptr self, node_context_ptr ctx, uint64
     [self, ctx, rp, who, members](uint64_t id) {
       complete_dm(self, ctx, rp, who, id, members);
     });
+  };
+  check_users_exist(self, ctx, std::move(others_only), std::move(claim),
+                    [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
+
+} // namespace
+
+std::vector<uint64_t> dm_members(uint64_t who, std::vector<uint64_t> others) {
+  others.push_back(who);
+  std::sort(others.begin(), others.end());
+  others.erase(std::unique(others.begin(), others.end()), others.end());
+  return others;
+}
+
+uint32_t dm_home(const std::vector<uint64_t>& members) {
+  return cluster::partition_of_name(storage::schema::dm_key(members));
+}
+
+namespace {
 
 // -- workspaces ------------------------------------------------------------------------
 
@@ -277,18 +314,29 @@ caf::behavior directory_impl(self_ptr self, node_context_ptr ctx) {
           out.value = card_of(*ws);
       });
     },
-    [self, ctx](workspace_join_atom, uint64_t who, uint64_t id, uint64_t user) {
-      return guarded_read<bool>(self, ctx, who, id, [ctx, id, user](outcome<bool>& out) {
-        if (!ctx->accounts->get(user)) {
-          out.err = make_chat_error(chat_errc::not_found, "no such user");
-          return;
-        }
-        auto added = ctx->workspaces->add_member(id, user);
-        if (!added)
-          out.err = account_error(added.error());
-        else
-          out.value = *added;
-      });
+    [self, ctx](workspace_join_atom, uint64_t who, uint64_t id,
+                uint64_t user) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      check_users_exist( // at the user's home
+        self, ctx, {user},
+        [self, ctx, rp, who, id, user]() mutable {
+          blocking<bool>(
+            self, ctx, rp,
+            [ctx, who, id, user](outcome<bool>& out) {
+              if (auto err = workspace_guard(*ctx->workspaces, id, who)) {
+                out.err = *err;
+                return;
+              }
+              auto added = ctx->workspaces->add_member(id, user);
+              if (!added)
+                out.err = account_error(added.error());
+              else
+                out.value = *added;
+            },
+            [rp](bool& v) mutable { rp.deliver(v); });
+        },
+        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [self, ctx](workspace_leave_atom, uint64_t who, uint64_t id, uint64_t user) {
       return leave_workspace(self, ctx, who, id, user);

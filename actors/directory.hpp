@@ -35,6 +35,14 @@ namespace sb::actors {
 /// Largest group DM: the caller plus 8 others.
 constexpr size_t max_dm_members = 9;
 
+/// A DM's member set: the caller and the others, sorted, without repeats.
+std::vector<uint64_t> dm_members(uint64_t who, std::vector<uint64_t> others);
+
+/// The home partition of a DM's member set (docs/cluster.md, "Accounts across nodes"): its
+/// claim record and its channel (whose id is drawn to share the partition) live there, so
+/// one node decides which channel the set opens.
+uint32_t dm_home(const std::vector<uint64_t>& members);
+
 /// Child spec of the directory (permanent, registered as directory_name()).
 runtime::child_spec directory_spec(node_context_ptr ctx);
 

@@ -67,8 +67,6 @@ caf::error storage_failed(std::string message);
 /// The message forms of an account and a workspace.
 user_card card_of(const accounts::user& u);
 workspace_card card_of(const accounts::workspace& ws);
-/// The cards of the users in `ids` that exist (blocking account reads).
-std::vector<user_card> cards_of(const accounts::service& accts, const std::vector<uint64_t>& ids);
 /// Whether `user` is a durable member of `channel` (a point read of the members index).
 bool is_channel_member(storage::store& db, uint64_t channel, uint64_t user);
 /// A channel's summary with its head, or nullopt when it does not exist.
@@ -103,8 +101,8 @@ caf::result<T> plain_read(self_ptr self, node_context_ptr ctx, Read read) {
   return rp;
 }
 
-/// Users and whether a full page may have more after it.
-using user_page = std::pair<std::vector<user_card>, bool>;
+/// User ids and whether a full page may have more after it.
+using id_page = std::pair<std::vector<uint64_t>, bool>;
 
 /// The directory's read handlers (directory_reads.cpp), checked against their half of the
 /// interface.

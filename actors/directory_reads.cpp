@@ -4,12 +4,15 @@
 #include "actors/directory_detail.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include <caf/event_based_actor.hpp>
 
 #include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
+#include "actors/account_home.hpp"
 #include "actors/channel_directory.hpp"
+#include "actors/peer_request.hpp"
 #include "actors/reader.hpp"
 #include "storage/store.hpp"
 
@@ -31,15 +34,6 @@ user_card card_of(const accounts::user& u) {
 
 workspace_card card_of(const accounts::workspace& ws) {
   return {ws.id, ws.name, ws.owner, ws.created_ms};
-}
-
-/// The cards of the users in `ids` that exist (blocking account reads).
-std::vector<user_card> cards_of(const accounts::service& accts, const std::vector<uint64_t>& ids) {
-  std::vector<user_card> out;
-  for (auto u : ids)
-    if (auto user = accts.get(u))
-      out.push_back(card_of(*user));
-  return out;
 }
 
 /// Whether `user` is a durable member of `channel` (a point read of the members index).
@@ -73,9 +67,40 @@ std::optional<caf::error> workspace_guard(accounts::workspaces& wss, uint64_t wo
   return std::nullopt;
 }
 
+/// Cluster: a read of a channel another node owns is answered by the owner's directory,
+/// where the channel's rows are (through its router, which refuses a channel it does not
+/// own, so a request never bounces). Nullopt: the channel is this node's.
+template <class... Rs, class... Ts>
+std::optional<caf::result<Rs...>> at_owner(self_ptr self, const node_context_ptr& ctx,
+                                           uint64_t ch, Ts... xs) {
+  auto route = route_channel(*ctx, ch);
+  if (route.at == channel_route::where::local)
+    return std::nullopt;
+  if (route.at == channel_route::where::unavailable)
+    return caf::result<Rs...>{route.error};
+  auto rp = self->make_response_promise<Rs...>();
+  ask_peer<Rs...>(
+    self, ctx, route.owner, 10s, [rp](Rs&... reply) mutable { rp.deliver(std::move(reply)...); },
+    [rp](caf::error err) mutable { rp.deliver(std::move(err)); }, xs...);
+  return caf::result<Rs...>{rp};
+}
+
+/// Delivers a page of members as cards, each read at the user's home.
+void deliver_cards(self_ptr self, const node_context_ptr& ctx,
+                   caf::typed_response_promise<std::vector<user_card>, bool> rp,
+                   std::vector<uint64_t> ids, bool more) {
+  resolve_users(
+    self, ctx, std::move(ids),
+    [rp, more](std::vector<user_card> cards) mutable { rp.deliver(std::move(cards), more); },
+    [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+}
+
 directory_reads_actor::behavior_type directory_reads(self_ptr self, node_context_ptr ctx) {
   return {
     [self, ctx](channel_details_atom, uint64_t who, uint64_t ch) -> caf::result<channel_summary, bool> {
+      if (auto elsewhere = at_owner<channel_summary, bool>(self, ctx, ch, channel_details_atom::value,
+                                                           who, ch))
+        return std::move(*elsewhere);
       // Members see every channel; others only public channels of a workspace they
       // belong to (what browsing shows them).
       auto rp = self->make_response_promise<channel_summary, bool>();
@@ -103,10 +128,13 @@ directory_reads_actor::behavior_type directory_reads(self_ptr self, node_context
     },
     [self, ctx](channel_members_atom, uint64_t who, uint64_t ch, uint64_t after,
                 uint64_t limit) -> caf::result<std::vector<user_card>, bool> {
+      if (auto elsewhere = at_owner<std::vector<user_card>, bool>(
+            self, ctx, ch, channel_members_atom::value, who, ch, after, limit))
+        return std::move(*elsewhere);
       auto rp = self->make_response_promise<std::vector<user_card>, bool>();
-      blocking<user_page>(
+      blocking<id_page>(
         self, ctx, rp,
-        [ctx, who, ch, after, limit](outcome<user_page>& out) {
+        [ctx, who, ch, after, limit](outcome<id_page>& out) {
           if (!is_channel_member(*ctx->db, ch, who)) {
             out.err = forbidden("not a member of this channel");
             return;
@@ -115,15 +143,18 @@ directory_reads_actor::behavior_type directory_reads(self_ptr self, node_context
           if (!page)
             out.err = storage_failed("could not read the members");
           else
-            out.value = user_page{cards_of(*ctx->accounts, *page), page->size() == limit};
+            out.value = id_page{*page, page->size() == limit};
         },
-        [rp](user_page& p) mutable { rp.deliver(std::move(p.first), p.second); });
+        [self, ctx, rp](id_page& p) { deliver_cards(self, ctx, rp, std::move(p.first), p.second); });
       return rp;
     },
     [self, ctx](seen_by_atom, uint64_t who, uint64_t ch, uint64_t after,
                 uint64_t limit) -> caf::result<std::vector<read_cursor>, bool> {
       // The membership check goes through the channel actor (its members are current);
       // the cursors are point reads on the blocking worker.
+      if (auto elsewhere = at_owner<std::vector<read_cursor>, bool>(
+            self, ctx, ch, seen_by_atom::value, who, ch, after, limit))
+        return std::move(*elsewhere);
       auto rp = self->make_response_promise<std::vector<read_cursor>, bool>();
       auto fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
       with_channel(
@@ -228,9 +259,9 @@ directory_reads_actor::behavior_type directory_reads(self_ptr self, node_context
     [self, ctx](workspace_members_atom, uint64_t who, uint64_t id, uint64_t after,
                 uint64_t limit) -> caf::result<std::vector<user_card>, bool> {
       auto rp = self->make_response_promise<std::vector<user_card>, bool>();
-      blocking<user_page>(
+      blocking<id_page>(
         self, ctx, rp,
-        [ctx, who, id, after, limit](outcome<user_page>& out) {
+        [ctx, who, id, after, limit](outcome<id_page>& out) {
           auto& wss = *ctx->workspaces;
           if (auto err = workspace_guard(wss, id, who)) {
             out.err = *err;
@@ -245,9 +276,9 @@ directory_reads_actor::behavior_type directory_reads(self_ptr self, node_context
           if (!page)
             out.err = account_error(page.error());
           else
-            out.value = user_page{cards_of(*ctx->accounts, *page), page->size() == limit};
+            out.value = id_page{*page, page->size() == limit};
         },
-        [rp](user_page& p) mutable { rp.deliver(std::move(p.first), p.second); });
+        [self, ctx, rp](id_page& p) { deliver_cards(self, ctx, rp, std::move(p.first), p.second); });
       return rp;
     },
     [self, ctx](browse_atom, uint64_t who, uint64_t id, uint64_t after,

@@ -61,9 +61,29 @@ using relay_actor = channel_actor::extend<
   /// The owner stopped sending (too many events unacked): resubscribe from the log.
   caf::reacts_to<relay_cut_atom>>;
 
-/// A node's channel router (channel_router.cpp): peers' relays reach this node's channels
-/// (and its storage reader, for their logs) through it; the first argument is the channel.
-using channel_router_actor = caf::typed_actor<
+// -- accounts across nodes (docs/cluster.md, "Accounts across nodes") -------------------
+/// What a node answers for users whose home partition it serves (account_home.cpp), asked
+/// by peers through its router: the same requests and replies as the HTTP door's and the
+/// identify op's, so a caller on any node sees one account service. Errors are accounts
+/// errors ("sb_acct") or chat errors (`unavailable` when this node is not the home).
+using account_home_actor = caf::typed_actor<
+  /// (name, password, display name) -> {"user":{...}} JSON; at the name's home.
+  caf::replies_to<signup_atom, std::string, std::string, std::string>::with<std::string>,
+  /// (name, password) -> {"token","expires","user"} JSON; at the name's home.
+  caf::replies_to<login_atom, std::string, std::string>::with<std::string>,
+  /// (token) -> the session's user; at the home the token names.
+  caf::replies_to<authenticate_atom, std::string>::with<user_card>,
+  /// (token) -> whether a session was revoked.
+  caf::replies_to<logout_atom, std::string>::with<bool>,
+  /// (user ids, all of this home) -> the cards of those that exist, in the same order.
+  caf::replies_to<user_get_atom, std::vector<uint64_t>>::with<std::vector<user_card>>,
+  /// (name) -> the user.
+  caf::replies_to<user_find_atom, std::string>::with<user_card>>;
+
+/// What a node's channel router (channel_router.cpp) answers about channels: peers' relays
+/// reach this node's channels (and its storage reader, for their logs) through it; the
+/// first argument is the channel. Plus a peer's share of a user's ready list.
+using router_channels_actor = caf::typed_actor<
   caf::replies_to<append_atom, uint64_t, storage::event>::with<storage::event>,
   /// (channel, relay, user, relay's node) -> (head, channel actor), as channel_owner_actor.
   caf::replies_to<relay_subscribe_atom, uint64_t, caf::actor, uint64_t, uint32_t>::with<
@@ -75,7 +95,21 @@ using channel_router_actor = caf::typed_actor<
   caf::replies_to<replay_atom, uint64_t, uint64_t, uint64_t, uint32_t>::with<event_page>,
   caf::replies_to<history_atom, uint64_t, history_direction, uint64_t, uint32_t>::with<
     history_page>,
-  caf::replies_to<thread_atom, uint64_t, uint64_t, uint64_t, uint32_t>::with<history_page>>;
+  caf::replies_to<thread_atom, uint64_t, uint64_t, uint64_t, uint32_t>::with<history_page>,
+  /// (user, max channels): the user's channels of this node's store, as reader_actor's.
+  caf::replies_to<ready_atom, uint64_t, uint32_t>::with<std::vector<channel_summary>>,
+  /// The directory's reads of a channel this node owns, and a DM whose member set's home
+  /// is here: the same requests as directory_actor's, passed to this node's directory.
+  caf::replies_to<channel_details_atom, uint64_t, uint64_t>::with<channel_summary, bool>,
+  caf::replies_to<channel_members_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<user_card>, bool>,
+  caf::replies_to<seen_by_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<read_cursor>, bool>,
+  caf::replies_to<open_dm_atom, uint64_t, std::vector<uint64_t>>::with<channel_summary>>;
+
+/// A node's router: its one door for peers (channels, and accounts of the users it is home
+/// of). Peers get its handle from the cluster agent.
+using channel_router_actor = router_channels_actor::extend_with<account_home_actor>;
 
 // -- connection (connection.cpp): one WebSocket session --------------------------------
 /// A connection actor's interface: what channels, users and the operator send it.

@@ -4,15 +4,6 @@
 
 namespace sb::cluster {
 
-uint32_t partition_of_name(std::string_view name) noexcept {
-  uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a 64 offset basis
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return partition_of(h);
-}
-
 std::vector<uint32_t> rank_nodes(uint32_t partition, std::span<const uint32_t> nodes) {
   std::vector<uint32_t> out{nodes.begin(), nodes.end()};
   std::sort(out.begin(), out.end());

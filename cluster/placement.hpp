@@ -37,8 +37,16 @@ constexpr uint32_t partition_of(uint64_t id) noexcept {
 }
 
 /// The partition of a name (user names, lowercased by the caller): FNV-1a 64 of its bytes,
-/// then partition_of. For keys that must be unique cluster-wide.
-uint32_t partition_of_name(std::string_view name) noexcept;
+/// then partition_of. For keys that must be unique cluster-wide. Header-only, like
+/// partition_of, so accounts/ can co-locate a user's rows without linking the cluster.
+constexpr uint32_t partition_of_name(std::string_view name) noexcept {
+  uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a 64 offset basis
+  for (unsigned char c : name) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return partition_of(h);
+}
 
 /// Rendezvous (highest random weight) score of node `node` for `partition`:
 /// mix64(partition << 32 | node). Distinct pairs never tie (mix64 is a bijection).

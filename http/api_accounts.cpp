@@ -1,10 +1,13 @@
 // api_accounts: /api/signup, /api/login, /api/logout, /api/me, /api/users[/{id}].
-// Hashing and account writes run on the blocking worker (actors/blocking_worker.hpp).
+// Hashing and account writes run on the blocking worker (actors/blocking_worker.hpp) of the
+// user's home node (actors/account_home.hpp; this node when it runs alone).
 #include <caf/event_based_actor.hpp>
 
+#include "actors/account_home.hpp"
 #include "actors/blocking_worker.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
+#include "actors/peer_request.hpp"
 #include "http/api_common.hpp"
 #include "http/router.hpp"
 #include "protocol/json_writer.hpp"
@@ -29,19 +32,33 @@ std::string user_json(const accounts::user& u) {
   return out;
 }
 
-/// Signup (201) or login (200): both on the blocking worker.
+/// Signup (201) or login (200): on the blocking worker of the name's home (this node's,
+/// alone; in a cluster the home's, through its router).
 void account_call(request_actor* self, bool signup) {
   auto& b = self->state.body;
-  auto worker = actors::find_actor<actors::blocking_worker_actor>(*self->state.ctx,
-                                                               actors::blocking_worker_name());
-  if (!worker)
-    return fail(self, 503, "unavailable", "auth worker restarting");
   if (!b.name || !b.password)
     return fail(self, 400, "missing_field", "name and password are required");
   auto on_ok = [self, signup](std::string& out) {
     answer(self, json(signup ? 201 : 200, std::move(out)));
   };
-  auto on_err = [self](caf::error& err) { fail(self, err); };
+  auto on_err = [self](caf::error err) { fail(self, err); };
+  auto home = actors::route_home(*self->state.ctx, accounts::home_of_name(*b.name));
+  if (home.at == actors::channel_route::where::unavailable)
+    return fail(self, home.error);
+  if (home.at == actors::channel_route::where::remote) {
+    if (signup)
+      return actors::ask_peer<std::string>(self, self->state.ctx, home.owner,
+                                           actors::account_timeout, on_ok, on_err,
+                                           actors::signup_atom::value, *b.name, *b.password,
+                                           b.display_name.value_or(""));
+    return actors::ask_peer<std::string>(self, self->state.ctx, home.owner,
+                                         actors::account_timeout, on_ok, on_err,
+                                         actors::login_atom::value, *b.name, *b.password);
+  }
+  auto worker = actors::find_actor<actors::blocking_worker_actor>(*self->state.ctx,
+                                                               actors::blocking_worker_name());
+  if (!worker)
+    return fail(self, 503, "unavailable", "auth worker restarting");
   if (signup)
     self->request(worker, 30s, actors::signup_atom::value, *b.name, *b.password,
                   b.display_name.value_or(""))
@@ -57,6 +74,21 @@ void answer_user(request_actor* self, const accounts::result<accounts::user>& fo
   ok(self, user_json(*found));
 }
 
+/// A user-scoped request answered here (`local`) or at the home of `home` (`ask`), then
+/// {"user":{...}}.
+template <class Local, class... Ts>
+void user_call(request_actor* self, std::optional<uint32_t> home, Local local, Ts... xs) {
+  auto route = actors::route_home(*self->state.ctx, home);
+  if (route.at == actors::channel_route::where::local)
+    return answer_user(self, local());
+  if (route.at == actors::channel_route::where::unavailable)
+    return fail(self, route.error);
+  actors::ask_peer<actors::user_card>(
+    self, self->state.ctx, route.owner, 5s,
+    [self](actors::user_card& u) { answer_user(self, actors::user_of_card(u)); },
+    [self](caf::error err) { fail(self, err); }, xs...);
+}
+
 void signup(request_actor* self) {
   account_call(self, true);
 }
@@ -65,9 +97,19 @@ void login(request_actor* self) {
   account_call(self, false);
 }
 
+/// Revokes the session at its home; the answer is {} either way (the token is gone).
 void logout(request_actor* self) {
-  self->state.ctx->accounts->log_out(self->state.token);
-  ok(self, "{}");
+  auto& st = self->state;
+  auto route = actors::route_home(*st.ctx, accounts::home_of_token(st.token));
+  if (route.at == actors::channel_route::where::local) {
+    st.ctx->accounts->log_out(st.token);
+    return ok(self, "{}");
+  }
+  if (route.at == actors::channel_route::where::unavailable)
+    return fail(self, route.error);
+  actors::ask_peer<bool>(
+    self, st.ctx, route.owner, 5s, [self](bool&) { ok(self, "{}"); },
+    [self](caf::error err) { fail(self, err); }, actors::logout_atom::value, st.token);
 }
 
 void me(request_actor* self) {
@@ -79,7 +121,9 @@ void find_user(request_actor* self) {
   auto name = self->state.tgt.param("name");
   if (!name)
     return fail(self, 400, "missing_field", "name is required");
-  answer_user(self, self->state.ctx->accounts->find(*name));
+  auto ctx = self->state.ctx;
+  user_call(self, accounts::home_of_name(*name), [ctx, n = *name] { return ctx->accounts->find(n); },
+            actors::user_find_atom::value, std::string{*name});
 }
 
 /// GET /api/users/{id}
@@ -87,7 +131,14 @@ void get_user(request_actor* self) {
   auto id = id_arg(self, "id");
   if (!id)
     return fail(self, 404, "not_found", "no such user");
-  answer_user(self, self->state.ctx->accounts->get(*id));
+  actors::resolve_users(
+    self, self->state.ctx, {*id},
+    [self](std::vector<actors::user_card> cards) {
+      if (cards.empty())
+        return fail(self, 404, "not_found", "no such user");
+      answer_user(self, actors::user_of_card(cards.front()));
+    },
+    [self](caf::error err) { fail(self, err); });
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "accounts/workspaces.hpp"
+#include "actors/account_home.hpp"
 #include "actors/channel_directory.hpp"
 #include "http/api_common.hpp"
 #include "http/router.hpp"
@@ -193,13 +194,14 @@ void add_member(request_actor* self) {
   auto other = b.user ? parse_u64(*b.user) : std::nullopt;
   if (!other)
     return fail(self, 400, "bad_value", "user must be a user id string");
-  if (!self->state.ctx->accounts->get(*other))
-    return fail(self, 404, "not_found", "no such user");
   storage::event d;
   d.kind = storage::event_kind::member_join;
   d.author = self->state.who.id;
   d.subject = *other;
-  append_and_answer(self, *ch, d);
+  // The user is checked at their home (actors/account_home.hpp).
+  actors::check_users_exist(
+    self, self->state.ctx, {*other}, [self, c = *ch, d] { append_and_answer(self, c, d); },
+    [self](caf::error err) { fail(self, err); });
 }
 
 } // namespace

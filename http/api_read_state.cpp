@@ -86,10 +86,11 @@ void seen_by(request_actor* self) {
       [self](caf::error& err) { fail(self, err); });
 }
 
-/// The badge: totals over the caller's channels, one reader request.
+/// The badge: totals over the caller's channels, one reader request (in a cluster the
+/// remote reader gathers them with one request per node).
 void unread(request_actor* self) {
   auto& ctx = self->state.ctx;
-  auto reader = actors::storage_reader(ctx);
+  auto reader = actors::ready_reader(ctx);
   if (!reader)
     return fail(self, 503, "unavailable", "storage reader restarting");
   self->request(reader, 30s, actors::ready_atom::value, self->state.who.id,

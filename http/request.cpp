@@ -7,11 +7,13 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include "actors/account_home.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/chat_metrics.hpp"
 #include "actors/names.hpp"
+#include "actors/peer_request.hpp"
 #include "http/router.hpp"
 #include "http/static_files.hpp"
 #include "protocol/json_writer.hpp"
@@ -131,13 +133,32 @@ void serve_api(request_actor* self) {
   st.token = std::string{bearer(st.req.authorization)};
   if (st.token.empty())
     return fail(self, 401, "unauthorized", "send Authorization: Bearer <token>");
-  auto who = st.ctx->accounts->authenticate(st.token);
-  if (!who)
-    return fail(self, 401, "invalid_token", "invalid or expired token");
-  st.who = std::move(*who);
-  if (st.tgt.bad_query)
-    return fail(self, 400, "bad_value", "malformed query string");
-  dispatch(self, m);
+  auto proceed = [self, m](accounts::user who) mutable {
+    auto& s = self->state;
+    s.who = std::move(who);
+    if (s.tgt.bad_query)
+      return fail(self, 400, "bad_value", "malformed query string");
+    dispatch(self, m);
+  };
+  // The token names its user's home (accounts/accounts.hpp): here, or a peer's router.
+  auto home = actors::route_home(*st.ctx, accounts::home_of_token(st.token));
+  if (home.at == actors::channel_route::where::local) {
+    auto who = st.ctx->accounts->authenticate(st.token);
+    if (!who)
+      return fail(self, 401, "invalid_token", "invalid or expired token");
+    return proceed(std::move(*who));
+  }
+  if (home.at == actors::channel_route::where::unavailable)
+    return fail(self, home.error);
+  actors::ask_peer<actors::user_card>(
+    self, st.ctx, home.owner, std::chrono::seconds(5),
+    [proceed](actors::user_card& who) mutable { proceed(actors::user_of_card(who)); },
+    [self](caf::error err) {
+      if (err.category() == caf::atom("sb_acct"))
+        return fail(self, 401, "invalid_token", "invalid or expired token");
+      fail(self, err);
+    },
+    actors::authenticate_atom::value, st.token);
 }
 
 /// /admin/api and /metrics: /metrics is open; the rest needs the admin token and is

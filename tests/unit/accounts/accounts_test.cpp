@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "accounts/accounts.hpp"
+#include "cluster/placement.hpp"
 #include "storage/store.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -138,7 +139,10 @@ TEST_CASE("error codes have stable snake_case names") {
 TEST_CASE("sign up, log in, authenticate, get, find") {
   fixture f;
   auto u = f.sign_up_ok("Alice", "correct horse");
-  CHECK(u.id == 1000);
+  // The id is drawn in the name's partition (the user's home in a cluster).
+  CHECK(u.id >= 1000);
+  CHECK(sb::cluster::partition_of(u.id) == sb::cluster::partition_of_name("alice"));
+  CHECK(accounts::home_of_user(u.id) == *accounts::home_of_name("ALICE"));
   CHECK(u.name == "alice");
   CHECK(u.display_name == "Alice"); // default: the name as typed
   CHECK(u.created_ms == f.now.load());
@@ -148,6 +152,9 @@ TEST_CASE("sign up, log in, authenticate, get, find") {
   CHECK(s.token.size() == 43);
   CHECK(url_safe(s.token));
   CHECK(s.expires_ms == f.now.load() + f.opts.token_ttl_ms);
+  CHECK(accounts::home_of_token(s.token) == accounts::home_of_name("alice")); // its first byte
+  CHECK_FALSE(accounts::home_of_token("not a token"));
+  CHECK_FALSE(accounts::home_of_name("not a name"));
 
   auto a = f.svc->authenticate(s.token);
   REQUIRE(a.has_value());

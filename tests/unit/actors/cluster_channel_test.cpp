@@ -3,8 +3,10 @@
 // commit and its node tree, linked by their cluster agents over loopback BASP (real TCP, real
 // serialization). The view is static (tests/support/static_view.hpp): partitions 0-199 on
 // node 1 (A), 200-239 on node 2 (B), 240-244 on node 3 (listed, not alive), 245-249 on
-// node 4 (listed alive, but nothing listens at its port), 250-255 without a record. Accounts are per node (not yet partitioned): alice and bob sign up on B, carol on
-// A, and the channel lives in A's store with all three as members. Connections are real
+// node 4 (listed alive, but nothing listens at its port), 250-255 without a record. Each
+// user signs up at their home (the owner of their name's partition, accounts/accounts.hpp):
+// alice (as "ada") and bob on B, carol on A; the channel lives in A's store with all three
+// as members. Connections are real
 // connection actors behind a recording ws_link, as in connection_test.cpp.
 //
 // Pinned: a send from B is acked after A's durable write, with A's seq, and never stored on
@@ -14,7 +16,9 @@
 // connections resubscribe with no gap and no duplicate; a relay past its window is cut off
 // and its connections catch up from the owner's log; a channel whose owner is down, cannot be
 // reached, or whose partition has no owner answers `unavailable` at once, and A never runs a
-// channel actor for a partition B owns; typing crosses both ways, never back to the typist.
+// channel actor for a partition B owns; typing crosses both ways, never back to the typist;
+// a session identifies on either node (a token of A's user is checked at A), a logout on B
+// revokes it at A, and a user whose home is down gets `unavailable` and a 1012 close.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -28,6 +32,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "accounts/accounts.hpp"
+#include "actors/chat_error.hpp"
 #include "actors/cluster_metrics.hpp"
 #include "actors/connection.hpp"
 #include "actors/interfaces.hpp"
@@ -58,9 +64,10 @@ public:
     frames_.push_back(*f);
     return true;
   }
-  void close(uint16_t, std::string) override {
+  void close(uint16_t code, std::string) override {
     std::lock_guard<std::mutex> guard{mtx_};
     closed_ = true;
+    close_code_ = code;
   }
   size_t outbox_bytes() const override { return 0; }
 
@@ -71,6 +78,10 @@ public:
   bool closed() const {
     std::lock_guard<std::mutex> guard{mtx_};
     return closed_;
+  }
+  uint16_t close_code() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return close_code_;
   }
   size_t count(std::string_view needle) const {
     size_t n = 0;
@@ -84,6 +95,7 @@ private:
   mutable std::mutex mtx_;
   std::vector<std::string> frames_;
   bool closed_ = false;
+  uint16_t close_code_ = 0;
 };
 
 /// The value of `"field":N` in `f`.
@@ -168,8 +180,8 @@ struct two_nodes {
     a.start();
     b.start();
     REQUIRE(eventually([&] { return linked(a, 2) && linked(b, 1); }));
-    alice_token = token_of(b, "alice", alice);
-    bob_token = token_of(b, "bob", bob);
+    alice_token = token_of(b, "ada", alice); // homes: "ada" 233 and "bob" 224 on B,
+    bob_token = token_of(b, "bob", bob);      // "carol" 14 on A
     carol_token = token_of(a, "carol", carol);
     store_channel();
   }
@@ -191,7 +203,11 @@ struct two_nodes {
     return up;
   }
 
+  /// Signs `name` up at `n`, which must be the name's home in this view.
   static std::string token_of(cluster_node& n, const std::string& name, uint64_t& id) {
+    auto home = accounts::home_of_name(name);
+    REQUIRE(home);
+    REQUIRE(n.view.view()->partition(*home)->record.primary == n.view.node_id());
     REQUIRE(n.accts->sign_up(name, "correct horse battery", name));
     auto s = n.accts->log_in(name, "correct horse battery");
     REQUIRE(s);
@@ -480,4 +496,68 @@ TEST_CASE_FIXTURE(two_nodes, "typing crosses nodes the same way, never back to t
   CHECK(typed(alice_dev, alice) == 0);
   CHECK(typed(carol_dev, carol) == 0);
   CHECK(alice_dev.link->count(R"("op":"error")") == 0);
+}
+
+TEST_CASE_FIXTURE(two_nodes, "a session identifies on any node; a logout anywhere revokes it at its home") {
+  start();
+  // carol's home is A: B checks her token at A's router, across BASP.
+  auto& to_a = cluster_metrics::get().messages(1, true); // only B sends to node 1
+  auto sent_before = to_a.value();
+  auto carol_on_b = open(b, carol_token);
+  CHECK(to_a.value() > sent_before);
+  CHECK(carol_on_b.link->count(R"("name":"carol")") == 1);
+  // A user id is drawn in its name's partition, and a token names it in its first byte.
+  CHECK(cluster::partition_of(carol) == *accounts::home_of_name("carol"));
+  CHECK(accounts::home_of_token(carol_token) == accounts::home_of_name("carol"));
+  // A wrong token of the same home is refused by A: 4001, as on one node.
+  auto forged = carol_token;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  session bad;
+  bad.link = std::make_shared<recording_link>(++next_link);
+  bad.handler = make_ws_handler(*b.sys, b.ctx, bad.link);
+  sessions.push_back(bad);
+  bad.say(R"({"op":"identify","token":")" + forged + R"("})");
+  REQUIRE(eventually([&] { return bad.link->closed(); }));
+  CHECK(bad.link->close_code() == 4001);
+  CHECK(bad.link->count(R"("code":"auth_failed")") == 1);
+  // Logging carol out at B (her router call reaches A) revokes the session at A too.
+  caf::scoped_actor self{*b.sys};
+  auto agent = find_actor<cluster_agent_actor>(*b.ctx, cluster_agent_name());
+  caf::actor router;
+  self->request(agent, 2s, cluster_route_atom::value, uint32_t{1})
+    .receive([&](caf::actor& r) { router = r; }, [](caf::error&) {});
+  REQUIRE(router);
+  bool revoked = false;
+  self->request(caf::actor_cast<channel_router_actor>(router), 5s, logout_atom::value, carol_token)
+    .receive([&](bool r) { revoked = r; }, [](caf::error&) {});
+  CHECK(revoked);
+  CHECK_FALSE(a.accts->authenticate(carol_token));
+  // B's router refuses to answer for a user whose home is A (a peer with an old view).
+  auto b_router = find_actor(*b.ctx, channel_router_name());
+  REQUIRE(b_router);
+  std::string refusal;
+  self->request(caf::actor_cast<channel_router_actor>(b_router), 5s, user_get_atom::value,
+                std::vector<uint64_t>{carol})
+    .receive([](std::vector<user_card>&) {}, [&](caf::error& err) { refusal = describe(err).first; });
+  CHECK(refusal == "unavailable");
+}
+
+TEST_CASE_FIXTURE(two_nodes, "a user whose home node is down gets unavailable and a 1012 close, at once") {
+  start();
+  // "zed" (241) lives on node 3, which the view lists down; A's store stands in for it.
+  REQUIRE(*accounts::home_of_name("zed") == 241);
+  REQUIRE(a.accts->sign_up("zed", "correct horse battery", "zed"));
+  auto s = a.accts->log_in("zed", "correct horse battery");
+  REQUIRE(s);
+  session z;
+  z.link = std::make_shared<recording_link>(++next_link);
+  z.handler = make_ws_handler(*b.sys, b.ctx, z.link);
+  sessions.push_back(z);
+  auto t0 = std::chrono::steady_clock::now();
+  z.say(R"({"op":"identify","token":")" + s->token + R"("})");
+  REQUIRE(eventually([&] { return z.link->closed(); }, 3s));
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  CHECK(z.link->close_code() == 1012);
+  CHECK(z.link->count(R"("code":"unavailable")") == 1);
+  CHECK(z.link->count("node 3 is down") == 1);
 }

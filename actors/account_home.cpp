@@ -1,0 +1,202 @@
+// account_home: a node's answers for the users it is home of (contract in the header).
+#include "actors/account_home.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include <caf/stateful_actor.hpp>
+
+#include "accounts/accounts.hpp"
+#include "actors/blocking_worker.hpp"
+#include "actors/chat_error.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
+#include "actors/peer_request.hpp"
+
+namespace sb::actors {
+
+channel_route route_home(const node_context& ctx, std::optional<uint32_t> home) {
+  if (!home)
+    return {};
+  return route_partition(ctx, *home, "user");
+}
+
+user_card card_of_user(const accounts::user& u) {
+  return {u.id, u.name, u.display_name};
+}
+
+accounts::user user_of_card(const user_card& c) {
+  accounts::user u;
+  u.id = c.id;
+  u.name = c.name;
+  u.display_name = c.display_name;
+  return u;
+}
+
+void resolve_users(caf::event_based_actor* self, const node_context_ptr& ctx,
+                   std::vector<uint64_t> ids, std::function<void(std::vector<user_card>)> ok,
+                   std::function<void(caf::error)> fail) {
+  // Group by home node; this node's users are point reads here.
+  struct gathering {
+    std::unordered_map<uint64_t, user_card> found;
+    size_t waiting = 1;
+    caf::error err;
+  };
+  auto g = std::make_shared<gathering>();
+  auto order = std::make_shared<std::vector<uint64_t>>(ids);
+  auto finish = [g, order, ok, fail] {
+    if (--g->waiting > 0)
+      return;
+    if (g->err)
+      return fail(g->err);
+    std::vector<user_card> out;
+    for (auto id : *order)
+      if (auto i = g->found.find(id); i != g->found.end())
+        out.push_back(i->second);
+    ok(std::move(out));
+  };
+  std::map<uint32_t, std::vector<uint64_t>> remote;
+  for (auto id : ids) {
+    auto r = route_home(*ctx, accounts::home_of_user(id));
+    if (r.at == channel_route::where::unavailable) {
+      g->err = r.error;
+      break;
+    }
+    if (r.at == channel_route::where::remote) {
+      remote[r.owner].push_back(id);
+      continue;
+    }
+    auto u = ctx->accounts->get(id);
+    if (u)
+      g->found.emplace(id, card_of_user(*u));
+    else if (u.code() != accounts::errc::not_found)
+      g->err = account_error(u.error());
+  }
+  if (!g->err)
+    for (auto& [node, some] : remote)
+      for (size_t at = 0; at < some.size(); at += max_cards_per_request) {
+        std::vector<uint64_t> part(some.begin() + at,
+                                   some.begin() + std::min(some.size(), at + max_cards_per_request));
+        ++g->waiting;
+        ask_peer<std::vector<user_card>>(
+          self, ctx, node, std::chrono::seconds(5),
+          [g, finish](std::vector<user_card>& cards) {
+            for (auto& c : cards)
+              g->found.emplace(c.id, std::move(c));
+            finish();
+          },
+          [g, finish](caf::error err) {
+            if (!g->err)
+              g->err = std::move(err);
+            finish();
+          },
+          user_get_atom::value, std::move(part));
+      }
+  finish();
+}
+
+void check_users_exist(caf::event_based_actor* self, const node_context_ptr& ctx,
+                       std::vector<uint64_t> ids, std::function<void()> ok,
+                       std::function<void(caf::error)> fail) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  auto wanted = ids.size();
+  resolve_users(
+    self, ctx, std::move(ids),
+    [wanted, ok, fail](std::vector<user_card> cards) {
+      if (cards.size() != wanted)
+        return fail(make_chat_error(chat_errc::not_found, "no such user"));
+      ok();
+    },
+    fail);
+}
+
+namespace {
+
+/// none when this node is `home`'s home (or cannot tell: a malformed key is answered here).
+caf::error unless_home(const node_context& ctx, std::optional<uint32_t> home) {
+  auto r = route_home(ctx, home);
+  if (r.at == channel_route::where::local)
+    return caf::none;
+  if (r.at == channel_route::where::unavailable)
+    return r.error;
+  return make_chat_error(chat_errc::unavailable, "the user's home is node "
+                                                   + std::to_string(r.owner)
+                                                   + "; retry in a few seconds");
+}
+
+caf::result<user_card> card_or_error(const accounts::result<accounts::user>& u) {
+  if (!u)
+    return account_error(u.error());
+  return card_of_user(*u);
+}
+
+/// Forwards a sign-up or log-in to this node's blocking worker.
+template <class... Ts>
+caf::result<std::string> to_worker(caf::event_based_actor* self, const node_context& ctx,
+                                   Ts... xs) {
+  auto worker = find_actor<blocking_worker_actor>(ctx, blocking_worker_name());
+  if (!worker)
+    return make_chat_error(chat_errc::unavailable, "auth worker restarting; retry");
+  auto rp = self->make_response_promise<std::string>();
+  self->request(worker, account_timeout - std::chrono::seconds(2), xs...)
+    .then([rp](std::string& out) mutable { rp.deliver(std::move(out)); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+} // namespace
+
+caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_ptr ctx) {
+  return account_home_actor::behavior_type{
+    [self, ctx](signup_atom, std::string& name, std::string& password,
+                std::string& display) -> caf::result<std::string> {
+      if (auto err = unless_home(*ctx, accounts::home_of_name(name)))
+        return err;
+      return to_worker(self, *ctx, signup_atom::value, std::move(name), std::move(password),
+                       std::move(display));
+    },
+    [self, ctx](login_atom, std::string& name,
+                std::string& password) -> caf::result<std::string> {
+      if (auto err = unless_home(*ctx, accounts::home_of_name(name)))
+        return err;
+      return to_worker(self, *ctx, login_atom::value, std::move(name), std::move(password));
+    },
+    [ctx](authenticate_atom, const std::string& token) -> caf::result<user_card> {
+      if (auto err = unless_home(*ctx, accounts::home_of_token(token)))
+        return err;
+      return card_or_error(ctx->accounts->authenticate(token));
+    },
+    [ctx](logout_atom, const std::string& token) -> caf::result<bool> {
+      if (auto err = unless_home(*ctx, accounts::home_of_token(token)))
+        return err;
+      auto out = ctx->accounts->log_out(token);
+      if (!out)
+        return account_error(out.error());
+      return *out;
+    },
+    [ctx](user_get_atom, const std::vector<uint64_t>& ids) -> caf::result<std::vector<user_card>> {
+      if (ids.size() > max_cards_per_request)
+        return make_chat_error(chat_errc::bad_value, "too many users in one request");
+      std::vector<user_card> out;
+      for (auto id : ids) {
+        if (auto err = unless_home(*ctx, accounts::home_of_user(id)))
+          return err;
+        if (auto u = ctx->accounts->get(id))
+          out.push_back(card_of_user(*u));
+        else if (u.code() != accounts::errc::not_found)
+          return account_error(u.error());
+      }
+      return out;
+    },
+    [ctx](user_find_atom, const std::string& name) -> caf::result<user_card> {
+      if (auto err = unless_home(*ctx, accounts::home_of_name(name)))
+        return err;
+      return card_or_error(ctx->accounts->find(name));
+    },
+  }.unbox();
+}
+
+} // namespace sb::actors
