@@ -336,6 +336,8 @@ void send_snapshot(presence_self* self, uint64_t user, const caf::actor& conn) {
 
 caf::behavior presence_impl(presence_self* self, node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  if (self->state.ctx->cluster)
+    arm_batch(self); // the batch follows the peers from the start (a restart pulls them)
   self->set_down_handler([self](caf::down_msg& dm) {
     // A user actor died without saying offline (a crash): its user is offline.
     auto& st = self->state;
