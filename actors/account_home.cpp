@@ -196,6 +196,45 @@ caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_p
         return err;
       return card_or_error(ctx->accounts->find(name));
     },
+    [self, ctx](user_hub_atom, uint64_t user) -> caf::result<caf::actor> {
+      if (auto err = unless_home(*ctx, accounts::home_of_user(user)))
+        return err;
+      auto rp = self->make_response_promise<caf::actor>();
+      with_dynamic(
+        self, ctx, "users", "user", std::to_string(user),
+        [rp](caf::actor u) mutable { rp.deliver(std::move(u)); },
+        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self, ctx](joined_atom, uint64_t user, uint64_t channel, uint64_t seq) {
+      if (auto u = find_actor<user_actor>(*ctx, user_name(user)))
+        self->send(u, joined_atom::value, channel, seq);
+    },
+    [self, ctx](left_atom, uint64_t user, uint64_t channel) {
+      if (auto u = find_actor<user_actor>(*ctx, user_name(user)))
+        self->send(u, left_atom::value, channel);
+    },
+    [self, ctx](read_state_atom, uint64_t user, frame& f, caf::actor& origin) {
+      if (auto u = find_actor<user_actor>(*ctx, user_name(user)))
+        self->send(u, read_state_atom::value, std::move(f), std::move(origin));
+    },
+    [self, ctx](presence_delta_atom, uint32_t node, int64_t incarnation, uint64_t seq,
+                std::vector<presence_record>& changes) {
+      if (auto d = find_actor<presence_actor>(*ctx, presence_name()))
+        self->send(d, presence_delta_atom::value, node, incarnation, seq, std::move(changes));
+    },
+    [self, ctx](presence_sync_atom, uint64_t after,
+                uint32_t limit) -> caf::result<std::vector<presence_record>, uint64_t, bool> {
+      auto d = find_actor<presence_actor>(*ctx, presence_name());
+      if (!d)
+        return make_chat_error(chat_errc::unavailable, "the presence directory is restarting");
+      auto rp = self->make_response_promise<std::vector<presence_record>, uint64_t, bool>();
+      self->request(d, std::chrono::seconds(4), presence_sync_atom::value, after, limit)
+        .then([rp](std::vector<presence_record>& page, uint64_t seq,
+                   bool more) mutable { rp.deliver(std::move(page), seq, more); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
   }.unbox();
 }
 

@@ -22,7 +22,11 @@
 
 #include "actors/channel_directory.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "actors/node_context.hpp"
+#include "actors/peer_request.hpp"
+#include "cluster/placement.hpp"
 
 namespace sb::accounts {
 struct user;
@@ -56,6 +60,21 @@ void resolve_users(caf::event_based_actor* self, const node_context_ptr& ctx,
 void check_users_exist(caf::event_based_actor* self, const node_context_ptr& ctx,
                        std::vector<uint64_t> ids, std::function<void()> ok,
                        std::function<void(caf::error)> fail);
+
+/// Tells user `user`'s hub `atom, xs...` (a user_actor message) if the user is online: here,
+/// or through their home's router, which takes the user id first. Dropped while the home
+/// is down (its hub, and with it the user's routing, is down too).
+template <class Self, class Atom, class... Ts>
+void notify_user(Self* self, const node_context_ptr& ctx, uint64_t user, Atom atom, Ts... xs) {
+  auto route = route_partition(*ctx, cluster::partition_of(user), "user"); // = home_of_user
+  if (route.at == channel_route::where::local) {
+    if (auto u = find_actor<user_actor>(*ctx, user_name(user)))
+      self->send(u, atom, xs...);
+    return;
+  }
+  if (route.at == channel_route::where::remote)
+    tell_peer(self, ctx, route.owner, atom, user, xs...);
+}
 
 /// The handlers of account_home_actor, for the router's behaviour: each checks that this
 /// node is the home the request names (a peer with an older view gets `unavailable` and

@@ -13,6 +13,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/account_home.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/channel_state.hpp"
 #include "actors/cluster_metrics.hpp"
@@ -250,19 +251,17 @@ void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& 
     std::chrono::duration<double>(std::chrono::steady_clock::now() - fanout_t0).count());
   if (ev.kind == event_kind::member_join) {
     // Every online device of the new member starts receiving this channel now.
-    if (auto u = find_actor<user_actor>(*st.ctx, user_name(ev.member_user())))
-    {
-      // A new channel's creator, and every member of a DM, also get channel_created (and
-      // the joins before theirs), so their devices learn its name, kind and members.
-      bool from_start = st.kind == "dm"
-                        || (ev.member_user() == st.creator && st.members.size() == 1);
-      self->send(u, joined_atom::value, st.id, from_start ? uint64_t{1} : ev.seq);
-    }
+    // (Their hub may sit on their home node: notify_user finds it.) A new channel's
+    // creator, and every member of a DM, also get channel_created (and the joins before
+    // theirs), so their devices learn its name, kind and members.
+    bool from_start = st.kind == "dm"
+                      || (ev.member_user() == st.creator && st.members.size() == 1);
+    notify_user(self, st.ctx, ev.member_user(), joined_atom::value, st.id,
+                from_start ? uint64_t{1} : ev.seq);
   }
   if (ev.kind == event_kind::member_leave) {
     // Their presence stops reaching this channel's members.
-    if (auto u = find_actor<user_actor>(*st.ctx, user_name(ev.member_user())))
-      self->send(u, left_atom::value, st.id);
+    notify_user(self, st.ctx, ev.member_user(), left_atom::value, st.id);
     // A member who left stops receiving the channel (the relays drop their devices).
     drop_member(self, ev.member_user());
   }
@@ -339,8 +338,7 @@ void on_read_done(channel_self* self, uint64_t token, bool ok) {
         auto f = make_frame(protocol::encode_read_state(
           "", info.channel, info.thread_root,
           protocol::read_counts{info.last_read, info.unread, info.mentions}));
-        if (auto u = find_actor<user_actor>(*s.ctx, user_name(p->user)))
-          self->send(u, read_state_atom::value, f, p->origin);
+        notify_user(self, s.ctx, p->user, read_state_atom::value, f, p->origin);
         if (dm && info.thread_root == 0) {
           auto seen = make_frame(protocol::encode_seen(info.channel, info.user, info.last_read));
           for (auto& [_, sub] : s.subscribers)

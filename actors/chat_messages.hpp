@@ -174,6 +174,23 @@ typename Inspector::result_type inspect(Inspector& f, presence_load& x) {
            x.manual, x.custom);
 }
 
+/// An online user as their home's presence directory tells the other nodes' directories
+/// (docs/cluster.md, "Presence across nodes"); status "offline" removes the user.
+struct presence_record {
+  uint64_t user = 0;
+  std::string status; ///< online | away | dnd | offline
+  std::string custom;
+  std::vector<uint64_t> channels;   ///< the presence fan-out's scope
+  std::vector<uint64_t> workspaces; ///< for who-is-online
+  friend bool operator==(const presence_record&, const presence_record&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_record& x) {
+  return f(caf::meta::type_name("presence_record"), x.user, x.status, x.custom, x.channels,
+           x.workspaces);
+}
+
 /// A page of history, newest-first or oldest-first as asked, plus whether more exist.
 struct history_page {
   uint64_t channel = 0;
@@ -545,6 +562,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, logout_atom, "logout")
   CAF_ADD_ATOM(switchboard, sb::actors, user_get_atom, "userget")
   CAF_ADD_ATOM(switchboard, sb::actors, user_find_atom, "userfind")
+  CAF_ADD_ATOM(switchboard, sb::actors, user_hub_atom, "userhub")
+  CAF_ADD_ATOM(switchboard, sb::actors, presence_delta_atom, "pres_delta")
+  CAF_ADD_ATOM(switchboard, sb::actors, presence_sync_atom, "pres_sync")
 
   // -- message structs (each round-tripped by tests/unit/actors/message_types_test.cpp) ------
   CAF_ADD_TYPE_ID(switchboard, (sb::storage::event))
@@ -557,6 +577,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::read_state_info))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::channel_load))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::presence_load))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::presence_record))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::presence_record>))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::history_page))
   CAF_ADD_TYPE_ID(switchboard, (sb::protocol::presence_entry))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::protocol::presence_entry>))

@@ -68,7 +68,12 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
         return;
       with_user(
         self, s.ctx, s.user, [self](caf::actor u) { attach_to_user(self, u); },
-        [](caf::error) {});
+        [self](caf::error) {
+          // In a cluster the hub lives on the user's home node, which may be down or
+          // restarting: try again every 2 s while this connection lives.
+          if (self->state.ctx->cluster && !self->state.closing)
+            self->delayed_send(self, std::chrono::seconds(2), attach_atom::value);
+        });
     },
     [self](read_state_atom, frame& f) {
       // Another device (or the HTTP API) moved this user's cursor.

@@ -147,7 +147,12 @@ void on_identified(connection_self* self, const protocol::identify_op& op,
         with_user(
           self, s.ctx, s.user,
           [self](caf::actor u) { attach_to_user(self, u); },
-          [](caf::error) { /* best effort: joins still work via subscribe */ });
+          [self](caf::error) {
+            // Best effort (joins still work via subscribe); in a cluster the hub's home
+            // may be down: the attach handler retries.
+            if (self->state.ctx->cluster)
+              self->delayed_send(self, std::chrono::seconds(2), attach_atom::value);
+          });
         for (auto& c : chans) {
           // Resume from the client's seq where given; else from the head it was told.
           auto i = resume.find(c.id);

@@ -78,7 +78,19 @@ using account_home_actor = caf::typed_actor<
   /// (user ids, all of this home) -> the cards of those that exist, in the same order.
   caf::replies_to<user_get_atom, std::vector<uint64_t>>::with<std::vector<user_card>>,
   /// (name) -> the user.
-  caf::replies_to<user_find_atom, std::string>::with<user_card>>;
+  caf::replies_to<user_find_atom, std::string>::with<user_card>,
+  /// (user) -> their user actor here, started on demand: a device on another node
+  /// attaches to it, so the user has one hub and one presence wherever their devices are.
+  caf::replies_to<user_hub_atom, uint64_t>::with<caf::actor>,
+  /// (user, channel, seq), (user, channel), (user, frame, origin): a channel on another
+  /// node tells the user's hub, if the user is online, as user_actor's same messages.
+  caf::reacts_to<joined_atom, uint64_t, uint64_t, uint64_t>,
+  caf::reacts_to<left_atom, uint64_t, uint64_t>,
+  caf::reacts_to<read_state_atom, uint64_t, frame, caf::actor>,
+  /// Presence deltas and snapshots between directories, as presence_actor's.
+  caf::reacts_to<presence_delta_atom, uint32_t, int64_t, uint64_t, std::vector<presence_record>>,
+  caf::replies_to<presence_sync_atom, uint64_t, uint32_t>::with<std::vector<presence_record>,
+                                                                uint64_t, bool>>;
 
 /// What a node's channel router (channel_router.cpp) answers about channels: peers' relays
 /// reach this node's channels (and its storage reader, for their logs) through it; the
@@ -181,7 +193,15 @@ using presence_actor = caf::typed_actor<
     std::vector<protocol::presence_entry>>,
   /// (workspace, after user, limit) -> (online members after it, has_more).
   caf::replies_to<presence_online_atom, uint64_t, uint64_t, uint32_t>::with<
-    std::vector<protocol::presence_entry>, bool>>;
+    std::vector<protocol::presence_entry>, bool>,
+  /// Cluster: (node, incarnation, seq, changes) from a peer's directory, at most once per
+  /// batch: the changes of the users it is home of. A gap in seq or a new incarnation makes
+  /// this directory ask that peer for a snapshot (presence_sync).
+  caf::reacts_to<presence_delta_atom, uint32_t, int64_t, uint64_t, std::vector<presence_record>>,
+  /// Cluster: (after user, limit) -> (this node's own online users after it, the seq of its
+  /// latest delta, whether more follow): a peer's snapshot, paged.
+  caf::replies_to<presence_sync_atom, uint64_t, uint32_t>::with<std::vector<presence_record>,
+                                                                uint64_t, bool>>;
 
 // -- directory (directory.cpp, directory_reads.cpp): directory operations of every door --
 // `caller` is the authenticated user; errors are chat errors (chat_error.hpp) and accounts

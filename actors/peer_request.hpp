@@ -58,4 +58,20 @@ void ask_peer(Self* self, const node_context_ptr& ctx, uint32_t node,
       down);
 }
 
+/// Sends node `node`'s router `xs...` (no reply): a notification that may be lost with the
+/// link, like any BASP message; callers only use it where a loss is repaired otherwise.
+template <class Self, class... Ts>
+void tell_peer(Self* self, const node_context_ptr& ctx, uint32_t node, Ts... xs) {
+  auto agent = find_actor<cluster_agent_actor>(*ctx, cluster_agent_name());
+  if (!agent)
+    return;
+  self->request(agent, std::chrono::seconds(2), cluster_route_atom::value, node)
+    .then(
+      [self, node, xs...](caf::actor& router) {
+        cluster_metrics::get().messages(node, true).inc();
+        self->send(caf::actor_cast<channel_router_actor>(router), xs...);
+      },
+      [](caf::error&) {});
+}
+
 } // namespace sb::actors

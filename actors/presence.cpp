@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -12,6 +14,8 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/interfaces.hpp"
+#include "actors/peer_request.hpp"
+#include "cluster/view_source.hpp"
 #include "actors/chat_metrics.hpp"
 #include "runtime/actor_stats.hpp"
 
@@ -28,6 +32,16 @@ struct online_user {
   caf::actor actor;   // their user actor: frames for their devices go through it
   std::vector<uint64_t> channels;
   std::vector<uint64_t> workspaces;
+  uint32_t home = 0;  // cluster: 0 when this node is their home (actor set), else the
+                      // node whose directory told us (its users get frames from it)
+};
+
+/// Cluster: what this directory knows of a peer's directory.
+struct peer_directory {
+  int64_t incarnation = 0; // the peer's, as the view names it; a new one starts over
+  uint64_t seq = 0;        // its last delta applied (or its snapshot's)
+  bool syncing = false;    // a snapshot is being pulled: deltas wait for it
+  bool stale = true;       // a snapshot is due (new peer, gap, failed pull)
 };
 
 /// A change waiting for the next batch, with the channels it must reach.
@@ -48,6 +62,12 @@ struct presence_state {
   // rebuilding it for each arrival would cost O(members^2) in a 9am storm.
   std::unordered_map<uint64_t, std::vector<frame>> snapshots;
   bool batch_armed = false;
+  // Cluster (docs/cluster.md, "Presence across nodes"): every directory knows every online
+  // user; each user's home directory is the one writer of their entry and sends the other
+  // directories its users' changes once per batch, numbered, so a gap shows.
+  std::map<uint64_t, presence_record> outgoing; // this node's users' latest changes
+  uint64_t delta_seq = 0;
+  std::map<uint32_t, peer_directory> peers;
 
   static inline const char* name = "presence";
 };
@@ -98,6 +118,14 @@ void index(presence_state& st, uint64_t user, const online_user& u) {
     st.workspace_online[w].insert(user);
 }
 
+void arm_batch(presence_self* self) {
+  auto& st = self->state;
+  if (st.batch_armed)
+    return;
+  st.batch_armed = true;
+  self->delayed_send(self, st.ctx->limits.presence_batch, tick_atom::value);
+}
+
 void enqueue(presence_self* self, uint64_t user, protocol::presence_entry entry,
              std::vector<uint64_t> channels) {
   auto& st = self->state;
@@ -107,10 +135,19 @@ void enqueue(presence_self* self, uint64_t user, protocol::presence_entry entry,
   for (auto c : channels)
     if (std::find(p.channels.begin(), p.channels.end(), c) == p.channels.end())
       p.channels.push_back(c);
-  if (!st.batch_armed) {
-    st.batch_armed = true;
-    self->delayed_send(self, st.ctx->limits.presence_batch, tick_atom::value);
-  }
+  arm_batch(self);
+}
+
+presence_record record_of(uint64_t user, const online_user& u) {
+  return presence_record{user, u.status, u.custom, u.channels, u.workspaces};
+}
+
+/// Cluster: this node's user changed; the next batch tells the peers.
+void note_outgoing(presence_self* self, uint64_t user, const online_user* u) {
+  auto& st = self->state;
+  if (st.ctx->cluster == nullptr)
+    return;
+  st.outgoing[user] = u ? record_of(user, *u) : presence_record{user, "offline", "", {}, {}};
 }
 
 void go_offline(presence_self* self, uint64_t user) {
@@ -118,6 +155,8 @@ void go_offline(presence_self* self, uint64_t user) {
   auto i = st.users.find(user);
   if (i == st.users.end())
     return;
+  if (i->second.home == 0)
+    note_outgoing(self, user, nullptr);
   unindex(st, user, i->second);
   auto channels = std::move(i->second.channels);
   self->demonitor(i->second.actor);
@@ -125,7 +164,8 @@ void go_offline(presence_self* self, uint64_t user) {
   enqueue(self, user, protocol::presence_entry{user, "offline", ""}, std::move(channels));
 }
 
-/// One batch: per channel, one frame of its changed members, to its online members.
+/// One batch: per channel, one frame of its changed members, to its online members (the
+/// users this node is home of; the peers' directories serve theirs).
 void flush(presence_self* self) {
   auto& st = self->state;
   st.batch_armed = false;
@@ -141,11 +181,134 @@ void flush(presence_self* self) {
       continue;
     for (auto& f : frames_of(channel, entries))
       for (auto user : members->second)
-        if (auto u = st.users.find(user); u != st.users.end()) {
+        if (auto u = st.users.find(user); u != st.users.end() && u->second.home == 0) {
           self->send(u->second.actor, ephemeral_atom::value, f);
           chat_metrics::get().presence_frames.inc();
         }
   }
+}
+
+// -- cluster: directories exchange their users' entries -------------------------------
+
+/// A peer's entry for one of its users (never overrides a user this node is home of).
+void apply_remote(presence_self* self, uint32_t node, presence_record r) {
+  auto& st = self->state;
+  auto i = st.users.find(r.user);
+  if (i != st.users.end() && i->second.home == 0)
+    return;
+  if (r.status == "offline") {
+    if (i != st.users.end())
+      go_offline(self, r.user);
+    return;
+  }
+  if (i != st.users.end())
+    unindex(st, r.user, i->second);
+  else
+    i = st.users.emplace(r.user, online_user{}).first;
+  auto& u = i->second;
+  u.status = std::move(r.status);
+  u.custom = std::move(r.custom);
+  u.actor = caf::actor{};
+  u.home = node;
+  u.channels = std::move(r.channels);
+  u.workspaces = std::move(r.workspaces);
+  index(st, r.user, u);
+  enqueue(self, r.user, entry_of(r.user, u), u.channels);
+}
+
+/// The users `node` told us of go offline (it is down, or restarted).
+void drop_node(presence_self* self, uint32_t node) {
+  auto& st = self->state;
+  std::vector<uint64_t> gone;
+  for (auto& [user, u] : st.users)
+    if (u.home == node)
+      gone.push_back(user);
+  for (auto user : gone)
+    go_offline(self, user);
+}
+
+/// Users one snapshot page carries at most.
+constexpr uint32_t max_sync_page = 500;
+
+/// Pulls `node`'s snapshot from user `after` on; users of it the snapshot no longer lists
+/// go offline at the end.
+void pull(presence_self* self, uint32_t node, uint64_t after,
+          std::shared_ptr<std::unordered_set<uint64_t>> seen, std::optional<uint64_t> first_seq) {
+  auto& st = self->state;
+  ask_peer<std::vector<presence_record>, uint64_t, bool>(
+    self, st.ctx, node, std::chrono::seconds(5),
+    [self, node, seen, first_seq](std::vector<presence_record>& page, uint64_t seq,
+                                  bool more) mutable {
+      auto& s = self->state;
+      auto p = s.peers.find(node);
+      if (p == s.peers.end())
+        return; // gone meanwhile
+      if (!first_seq)
+        first_seq = seq;
+      uint64_t last = 0;
+      for (auto& r : page) {
+        seen->insert(r.user);
+        last = r.user;
+        apply_remote(self, node, std::move(r));
+      }
+      if (more && last != 0)
+        return pull(self, node, last, seen, first_seq);
+      std::vector<uint64_t> stale;
+      for (auto& [user, u] : s.users)
+        if (u.home == node && seen->count(user) == 0)
+          stale.push_back(user);
+      for (auto user : stale)
+        go_offline(self, user);
+      p->second.seq = *first_seq;
+      p->second.syncing = false;
+    },
+    [self, node](caf::error) {
+      if (auto p = self->state.peers.find(node); p != self->state.peers.end()) {
+        p->second.syncing = false;
+        p->second.stale = true; // the next batch tries again
+      }
+    },
+    presence_sync_atom::value, after, max_sync_page);
+}
+
+/// Once per batch: follow the view's peers (a gone or restarted one's users go offline; a
+/// new one is pulled), then send this node's changes to every peer.
+void exchange(presence_self* self) {
+  auto& st = self->state;
+  auto view = st.ctx->cluster->view();
+  auto me = st.ctx->cluster->node_id();
+  for (auto it = st.peers.begin(); it != st.peers.end();) {
+    auto n = view->nodes.find(it->first);
+    if (n == view->nodes.end() || !n->second.alive
+        || n->second.incarnation != it->second.incarnation) {
+      auto node = it->first;
+      it = st.peers.erase(it);
+      drop_node(self, node);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [id, n] : view->nodes)
+    if (id != me && n.alive && st.peers.count(id) == 0)
+      st.peers[id].incarnation = n.incarnation;
+  for (auto& [id, p] : st.peers)
+    if (p.stale && !p.syncing) {
+      p.stale = false;
+      p.syncing = true;
+      pull(self, id, 0, std::make_shared<std::unordered_set<uint64_t>>(), std::nullopt);
+    }
+  if (st.outgoing.empty())
+    return;
+  ++st.delta_seq;
+  std::vector<presence_record> changes;
+  changes.reserve(st.outgoing.size());
+  for (auto& [_, r] : st.outgoing)
+    changes.push_back(std::move(r));
+  st.outgoing.clear();
+  auto incarnation = st.ctx->cluster->incarnation();
+  for (auto& [id, _] : st.peers)
+    tell_peer(self, st.ctx, id, presence_delta_atom::value, me, incarnation, st.delta_seq,
+              changes);
 }
 
 void send_snapshot(presence_self* self, uint64_t user, const caf::actor& conn) {
@@ -173,6 +336,8 @@ void send_snapshot(presence_self* self, uint64_t user, const caf::actor& conn) {
 
 caf::behavior presence_impl(presence_self* self, node_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  if (self->state.ctx->cluster)
+    arm_batch(self); // the batch follows the peers from the start (a restart pulls them)
   self->set_down_handler([self](caf::down_msg& dm) {
     // A user actor died without saying offline (a crash): its user is offline.
     auto& st = self->state;
@@ -206,10 +371,12 @@ caf::behavior presence_impl(presence_self* self, node_context_ptr ctx) {
       u.status = std::move(status);
       u.custom = std::move(custom);
       u.actor = actor;
+      u.home = 0; // a user actor here: this node is their home
       u.channels = std::move(channels);
       u.workspaces = std::move(workspaces);
       index(st, user, u);
       enqueue(self, user, entry_of(user, u), u.channels);
+      note_outgoing(self, user, &u);
     },
     [self](presence_member_atom, uint64_t user, uint64_t channel, bool joined) {
       auto& st = self->state;
@@ -230,6 +397,8 @@ caf::behavior presence_impl(presence_self* self, node_context_ptr ctx) {
             st.channel_online.erase(c);
         }
       }
+      if (i->second.home == 0)
+        note_outgoing(self, user, &i->second); // the peers' scope for this user changed
     },
     [self](presence_snapshot_atom, uint64_t user, caf::actor& conn) {
       send_snapshot(self, user, conn);
@@ -259,7 +428,43 @@ caf::behavior presence_impl(presence_self* self, node_context_ptr ctx) {
       }
       return std::make_tuple(std::move(out), more);
     },
-    [self](tick_atom) { flush(self); },
+    [self](tick_atom) {
+      flush(self);
+      if (self->state.ctx->cluster) {
+        exchange(self);
+        arm_batch(self); // in a cluster the batch also follows the peers: always armed
+      }
+    },
+    [self](presence_delta_atom, uint32_t node, int64_t incarnation, uint64_t seq,
+           std::vector<presence_record>& changes) {
+      auto& st = self->state;
+      auto p = st.peers.find(node);
+      // Unknown yet (or an old incarnation): the next batch pulls its snapshot. While a
+      // snapshot is pulled, deltas wait: one after it with a gap starts another.
+      if (p == st.peers.end() || p->second.incarnation != incarnation || p->second.syncing
+          || seq <= p->second.seq)
+        return;
+      if (seq != p->second.seq + 1) {
+        p->second.stale = true;
+        return;
+      }
+      p->second.seq = seq;
+      for (auto& r : changes)
+        apply_remote(self, node, std::move(r));
+    },
+    [self](presence_sync_atom, uint64_t after, uint32_t limit) {
+      auto& st = self->state;
+      std::vector<uint64_t> ids;
+      for (auto& [user, u] : st.users)
+        if (u.home == 0 && user > after)
+          ids.push_back(user);
+      std::sort(ids.begin(), ids.end());
+      auto n = std::min<size_t>(ids.size(), std::min(limit, max_sync_page));
+      std::vector<presence_record> page;
+      for (size_t i = 0; i < n; ++i)
+        page.push_back(record_of(ids[i], st.users.at(ids[i])));
+      return std::make_tuple(std::move(page), st.delta_seq, ids.size() > n);
+    },
   }.unbox();
 }
 

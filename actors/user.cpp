@@ -10,6 +10,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "accounts/accounts.hpp"
+#include "actors/account_home.hpp"
 #include "actors/channel.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/interfaces.hpp"
@@ -36,7 +38,9 @@ using namespace std::chrono_literals;
 struct user_state {
   node_context_ptr ctx;
   uint64_t id = 0;
-  std::unordered_map<caf::actor_id, connection_actor> devices; // attached connections
+  // Attached connections, by address: actor ids are only unique per node, and a hub's
+  // devices may sit on several nodes.
+  std::unordered_map<caf::actor_addr, connection_actor> devices;
   bool loaded = false;              // channels, workspaces, stored status are known
   std::vector<uint64_t> channels;   // scope of the presence fan-out
   std::vector<uint64_t> workspaces;
@@ -121,7 +125,7 @@ void on_last_device_gone(user_self* self, bool clean) {
                      ++st.grace_generation);
 }
 
-void remove_device(user_self* self, caf::actor_id id, bool clean) {
+void remove_device(user_self* self, const caf::actor_addr& id, bool clean) {
   auto& st = self->state;
   auto i = st.devices.find(id);
   if (i == st.devices.end())
@@ -151,6 +155,18 @@ void store_status(user_self* self) {
   (void) st.ctx->writer->submit(st.id, std::move(batch), [](const storage::status&) {});
 }
 
+/// The user's channels, workspaces and stored status are known: publish, and send the
+/// presence snapshot to the devices that attached meanwhile.
+void finish_load(user_self* self) {
+  auto& st = self->state;
+  st.loaded = true;
+  publish(self);
+  if (auto d = directory_of(self))
+    for (auto& conn : st.awaiting_snapshot)
+      self->send(d, presence_snapshot_atom::value, st.id, conn);
+  st.awaiting_snapshot.clear();
+}
+
 caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
   auto& st0 = self->state;
   st0.ctx = std::move(ctx);
@@ -166,8 +182,8 @@ caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
       return;
     }
     // A device that died without a detach (crash): as a dropped network.
-    if (auto i = st.devices.find(dm.source.id()); i != st.devices.end())
-      remove_device(self, dm.source.id(), false);
+    if (auto i = st.devices.find(dm.source); i != st.devices.end())
+      remove_device(self, dm.source, false);
   });
   if (auto reader = storage_reader(st0.ctx)) {
     self->request(reader, 30s, presence_atom::value, id)
@@ -180,12 +196,21 @@ caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
             st.manual = std::move(l.manual);
             st.custom = std::move(l.custom);
           }
-          st.loaded = true;
-          publish(self);
-          if (auto d = directory_of(self))
-            for (auto& conn : st.awaiting_snapshot)
-              self->send(d, presence_snapshot_atom::value, st.id, conn);
-          st.awaiting_snapshot.clear();
+          // In a cluster this store holds only the joins of the channels this node owns;
+          // the presence scope is all of the user's channels, gathered from every node.
+          auto all = st.ctx->cluster ? ready_reader(st.ctx) : reader_actor{};
+          if (!all)
+            return finish_load(self);
+          self->request(all, 30s, ready_atom::value, st.id, st.ctx->limits.max_channels_per_user)
+            .then(
+              [self](std::vector<channel_summary>& chans) {
+                auto& s = self->state;
+                s.channels.clear();
+                for (auto& c : chans)
+                  s.channels.push_back(c.id);
+                finish_load(self);
+              },
+              [self](caf::error&) { finish_load(self); }); // this node's channels only
         },
         [self](caf::error&) {
           // Routing still works; presence for this user waits for the next connection.
@@ -196,7 +221,7 @@ caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
   return user_behavior{
     [self](attach_atom, caf::actor& conn) {
       auto& st = self->state;
-      if (!st.devices.emplace(conn.id(), caf::actor_cast<connection_actor>(conn)).second)
+      if (!st.devices.emplace(conn.address(), caf::actor_cast<connection_actor>(conn)).second)
         return;
       self->monitor(conn);
       ++st.grace_generation; // back within the grace period: never went offline
@@ -210,7 +235,9 @@ caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
       if (auto d = directory_of(self))
         self->send(d, presence_snapshot_atom::value, st.id, conn);
     },
-    [self](detach_atom, caf::actor& conn, bool clean) { remove_device(self, conn.id(), clean); },
+    [self](detach_atom, caf::actor& conn, bool clean) {
+      remove_device(self, conn.address(), clean);
+    },
     [self](grace_atom, uint64_t generation) {
       auto& st = self->state;
       if (generation == st.grace_generation && st.devices.empty())
@@ -267,8 +294,8 @@ caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
     [self](read_state_atom, frame& f, caf::actor& origin) {
       // A cursor moved: every device of this user learns it, except the one that asked
       // (it has the answer to its request).
-      for (auto& [id, conn] : self->state.devices)
-        if (!origin || id != origin.id())
+      for (auto& [addr, conn] : self->state.devices)
+        if (!origin || addr != origin.address())
           self->send(conn, read_state_atom::value, f);
     },
     [self](ephemeral_atom, frame& f) {
@@ -301,8 +328,15 @@ runtime::child_spec user_spec(node_context_ptr ctx) {
 
 void with_user(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t user,
                std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail) {
-  with_dynamic(self, ctx, "users", "user", std::to_string(user), std::move(ok),
-               std::move(fail));
+  auto route = route_home(*ctx, accounts::home_of_user(user));
+  if (route.at == channel_route::where::local)
+    return with_dynamic(self, ctx, "users", "user", std::to_string(user), std::move(ok),
+                        std::move(fail));
+  if (route.at == channel_route::where::unavailable)
+    return fail(route.error);
+  ask_peer<caf::actor>(
+    self, ctx, route.owner, std::chrono::seconds(5), [ok](caf::actor& hub) { ok(hub); },
+    std::move(fail), user_hub_atom::value, user);
 }
 
 } // namespace sb::actors

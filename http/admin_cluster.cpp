@@ -1,12 +1,14 @@
 // admin_cluster: the operator's cluster view, GET /admin/api/cluster (docs/admin.md).
 // What etcd holds (nodes with their leases, the controller, the partition table, the
 // event log) as this node's cluster agent sees it, plus this node's BASP link to each
-// peer. A node running alone answers {"mode":"single"}.
+// peer and the cross-node messages it sent to and got from each. A node running alone
+// answers {"mode":"single"}.
 #include <map>
 
 #include <caf/event_based_actor.hpp>
 
 #include "actors/chat_messages.hpp"
+#include "actors/cluster_metrics.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
 #include "cluster/view_source.hpp"
@@ -21,6 +23,10 @@ namespace {
 using namespace sb::actors;
 
 void write_status(protocol::json_writer& w, const cluster_status& s) {
+  // Per-peer traffic: this node's data-path counters (actors/cluster_metrics.hpp).
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> traffic; // peer -> (out, in)
+  for (auto& [key, value] : cluster_metrics::get().snapshot())
+    (key.second ? traffic[key.first].first : traffic[key.first].second) = value;
   w.begin_object()
     .field("mode", "cluster")
     .field("self", uint64_t{s.self})
@@ -44,6 +50,8 @@ void write_status(protocol::json_writer& w, const cluster_status& s) {
       .field("link", n.link)
       .field("link_since_ms", n.link_since_ms)
       .field("partitions", uint64_t{n.partitions})
+      .field("messages_out", traffic[n.node].first)
+      .field("messages_in", traffic[n.node].second)
       .end_object();
   }
   w.end_array();

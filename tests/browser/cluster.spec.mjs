@@ -71,6 +71,9 @@ export async function clusterConsoleTest(browser) {
     const owned1 = await page.locator(`${tid('partition')}[data-primary="1"]`).count();
     assertEq(owned1 + owned2, 256, 'every partition has one of the two owners');
     assert((await page.textContent(tid('cluster-self'))).includes('serving'), 'node 1 says it is serving');
+    // Per-peer traffic: the presence directories pull each other's snapshot once linked.
+    await eventually(async () => /^[1-9]/.test(await row(2).locator(tid('cluster-traffic')).textContent()),
+      'messages to node 2 counted', 10000);
     await page.screenshot({ path: path.join(artifacts, 'cluster-up.png') });
 
     log("cluster console: node 2's supervision tree, read through node 1");

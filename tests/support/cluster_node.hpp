@@ -90,6 +90,7 @@ public:
     ctx->cluster = &view;
     ctx->limits.conn_rate_per_s = 1000;
     ctx->limits.conn_burst = 1000;
+    ctx->limits.presence_batch = std::chrono::milliseconds(100); // presence crosses fast
     cfg.load<caf::io::middleman>();
     cfg.set("scheduler.max-threads", size_t{2});
     cfg.set("logger.verbosity", caf::atom("quiet"));

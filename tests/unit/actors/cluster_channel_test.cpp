@@ -18,7 +18,10 @@
 // reached, or whose partition has no owner answers `unavailable` at once, and A never runs a
 // channel actor for a partition B owns; typing crosses both ways, never back to the typist;
 // a session identifies on either node (a token of A's user is checked at A), a logout on B
-// revokes it at A, and a user whose home is down gets `unavailable` and a 1012 close.
+// revokes it at A, and a user whose home is down gets `unavailable` and a 1012 close; a
+// user with devices on both nodes has one hub, on their home: a cursor moved on one device
+// reaches the other, a join reaches both, and their presence reaches members on the other
+// node (the directories exchange their users' changes).
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -560,4 +563,73 @@ TEST_CASE_FIXTURE(two_nodes, "a user whose home node is down gets unavailable an
   CHECK(z.link->close_code() == 1012);
   CHECK(z.link->count(R"("code":"unavailable")") == 1);
   CHECK(z.link->count("node 3 is down") == 1);
+}
+
+TEST_CASE_FIXTURE(two_nodes, "devices on two nodes share one hub at the user's home: read state, joins, presence") {
+  start();
+  // bob's home is B; his phone is on A, his laptop on B; carol (home A) is on A.
+  auto phone = open(a, bob_token);
+  auto laptop = open(b, bob_token);
+  auto carol_dev = open(a, carol_token);
+  REQUIRE(eventually([&] { return static_cast<bool>(find_actor(*b.ctx, user_name(bob))); }));
+  CHECK_FALSE(find_actor(*a.ctx, user_name(bob))); // one hub, at home
+  // carol sends; bob reads it on his phone (the channel lives on A): his laptop learns.
+  send(carol_dev, "m1", "hello");
+  auto seq = acked_seq(carol_dev, "m1");
+  phone.say(R"({"op":"mark_read","req":"r1","channel":")" + std::to_string(chan)
+            + R"(","seq":)" + std::to_string(seq) + "}");
+  REQUIRE(eventually([&] { return phone.link->count(R"("req":"r1")") == 1; }));
+  REQUIRE(eventually([&] {
+    for (auto& f : laptop.link->frames())
+      if (f.find(R"("op":"read_state")") != std::string::npos
+          && f.find(R"("last_read":)" + std::to_string(seq)) != std::string::npos)
+        return true;
+    return false;
+  }));
+  CHECK(phone.link->count(R"("op":"read_state","channel")") == 0); // not back to the origin
+  // Presence: carol on A sees bob (homed on B) online, and his dnd set on B.
+  auto bob_seen = [&](const char* status) {
+    for (auto& f : carol_dev.link->frames())
+      if (f.find(R"("op":"presence")") != std::string::npos
+          && f.find(R"("user":")" + std::to_string(bob) + R"(","status":")" + status)
+               != std::string::npos)
+        return true;
+    return false;
+  };
+  REQUIRE(eventually([&] { return bob_seen("online"); }, 5s));
+  laptop.say(R"({"op":"presence","req":"p1","status":"dnd"})");
+  REQUIRE(eventually([&] { return bob_seen("dnd"); }, 5s));
+  // A new channel on A that bob joins: both devices are told (the hub is on B).
+  auto second = channel_in(0, 199, chan + 1);
+  storage::event created;
+  created.channel_id = second;
+  created.seq = 1;
+  created.kind = storage::event_kind::channel_created;
+  created.author = carol;
+  created.text = "second";
+  created.channel_kind = "public";
+  created.time_ms = 1;
+  std::vector<storage::event> evs{created};
+  REQUIRE(a.db->append(evs).ok());
+  caf::scoped_actor self{*a.sys};
+  bool joined = false;
+  auto router_a = find_actor(*a.ctx, channel_router_name());
+  storage::event join;
+  join.kind = storage::event_kind::member_join;
+  join.author = bob;
+  self->request(caf::actor_cast<channel_router_actor>(router_a), 5s, append_atom::value, second, join)
+    .receive([&](storage::event&) { joined = true; }, [](caf::error&) {});
+  REQUIRE(joined);
+  auto hears = [&](const session& s) {
+    return eventually([&] {
+      for (auto& f : s.link->frames())
+        if (f.find(R"("op":"event")") != std::string::npos
+            && f.find(R"("channel":")" + std::to_string(second)) != std::string::npos
+            && f.find(R"("type":"member_join")") != std::string::npos)
+          return true;
+      return false;
+    });
+  };
+  CHECK(hears(phone));
+  CHECK(hears(laptop));
 }
