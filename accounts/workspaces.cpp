@@ -148,7 +148,8 @@ workspaces::workspaces(storage::store& db, std::function<std::uint64_t()> next_i
                        std::function<std::uint64_t()> now_ms)
   : db_(db), next_id_(std::move(next_id)), now_ms_(std::move(now_ms)) {}
 
-result<workspace> workspaces::create(std::string_view name, std::uint64_t owner) {
+result<workspace> workspaces::create(std::string_view name, std::uint64_t owner,
+                                     const std::function<bool(std::uint64_t)>& id_fits) {
   if (!workspace_name_ok(name))
     return error{errc::bad_name,
                  "workspace name must be 1-80 bytes of UTF-8 without control characters"};
@@ -156,8 +157,12 @@ result<workspace> workspaces::create(std::string_view name, std::uint64_t owner)
     return error{errc::storage, "workspaces: no id generator or clock"};
   workspace w;
   w.id = next_id_();
+  for (int tries = 1; id_fits && tries < 4096 && !id_fits(w.id); ++tries)
+    w.id = next_id_();
   if (w.id == default_workspace)
     return error{errc::storage, "id generator returned 0"};
+  if (id_fits && !id_fits(w.id))
+    return error{errc::storage, "could not draw a workspace id in a partition of this node"};
   w.owner = owner;
   w.created_ms = now_ms_();
   w.name = std::string{name};

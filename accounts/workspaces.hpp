@@ -51,8 +51,11 @@ public:
   workspaces(storage::store& db, std::function<std::uint64_t()> next_id,
              std::function<std::uint64_t()> now_ms = &system_now_ms);
 
-  /// Creates a workspace owned (and joined) by `owner`. Errors: bad_name, storage.
-  result<workspace> create(std::string_view name, std::uint64_t owner);
+  /// Creates a workspace owned (and joined) by `owner`. `id_fits`, when given, picks the id:
+  /// ids are drawn until it accepts one (a cluster node draws one in a partition it owns, so
+  /// the workspace's rows are its to write). Errors: bad_name, storage.
+  result<workspace> create(std::string_view name, std::uint64_t owner,
+                           const std::function<bool(std::uint64_t)>& id_fits = {});
 
   /// A workspace by id (the default workspace reads as {0, 0, 0, "default"}).
   /// Errors: not_found, storage.

@@ -29,6 +29,9 @@ using namespace std::chrono_literals;
 /// Time a channel actor or the storage reader may take for a peer's request (shorter than
 /// the peer's own timeout, so the peer hears why).
 constexpr auto local_timeout = 4s;
+/// Time this node's directory may take for a peer's request: some run blocking reads and
+/// appends to channels of other nodes (a channel's creation), so longer than a channel's.
+constexpr auto directory_timeout = 15s;
 /// Time a remote read may take (the owner's reader pages a log).
 constexpr auto remote_read_timeout = 10s;
 
@@ -80,10 +83,105 @@ caf::result<Rs...> to_directory(router_self* self, Ts... xs) {
   if (!dir)
     return make_chat_error(chat_errc::unavailable, "the directory is restarting; retry");
   auto rp = self->make_response_promise<Rs...>();
-  self->request(dir, local_timeout, xs...)
+  self->request(dir, directory_timeout, xs...)
     .then([rp](Rs&... reply) mutable { rp.deliver(std::move(reply)...); },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
+}
+
+/// none when this node is `workspace`'s home, else why not.
+caf::error unless_workspace_home(const node_context& ctx, uint64_t workspace) {
+  auto r = route_partition(ctx, workspace_home(workspace), "workspace");
+  if (r.at == channel_route::where::local)
+    return caf::none;
+  return r.at == channel_route::where::unavailable
+           ? r.error
+           : make_chat_error(chat_errc::unavailable, "this node is not the workspace's home; retry");
+}
+
+/// Peers' directory requests, each checked against this node's view first.
+caf::behavior directory_door(router_self* self) {
+  auto& ctx = self->state.ctx;
+  return router_directory_actor::behavior_type{
+    [self, ctx](channel_details_atom, uint64_t who,
+                uint64_t ch) -> caf::result<channel_summary, bool> {
+      if (auto err = unless_owned(*ctx, ch))
+        return err;
+      return to_directory<channel_summary, bool>(self, channel_details_atom::value, who, ch);
+    },
+    [self, ctx](channel_members_atom, uint64_t who, uint64_t ch, uint64_t after,
+                uint64_t limit) -> caf::result<std::vector<user_card>, bool> {
+      if (auto err = unless_owned(*ctx, ch))
+        return err;
+      return to_directory<std::vector<user_card>, bool>(self, channel_members_atom::value, who,
+                                                        ch, after, limit);
+    },
+    [self, ctx](seen_by_atom, uint64_t who, uint64_t ch, uint64_t after,
+                uint64_t limit) -> caf::result<std::vector<read_cursor>, bool> {
+      if (auto err = unless_owned(*ctx, ch))
+        return err;
+      return to_directory<std::vector<read_cursor>, bool>(self, seen_by_atom::value, who, ch,
+                                                          after, limit);
+    },
+    [self, ctx](open_dm_atom, uint64_t who,
+                std::vector<uint64_t>& others) -> caf::result<channel_summary> {
+      auto home = dm_home(dm_members(who, others));
+      if (route_partition(*ctx, home, "DM").at != channel_route::where::local)
+        return make_chat_error(chat_errc::unavailable, "this node is not the DM's home; retry");
+      return to_directory<channel_summary>(self, open_dm_atom::value, who, std::move(others));
+    },
+    [self, ctx](create_channel_atom, uint64_t who, std::string& name, std::string& kind,
+                uint64_t ws) -> caf::result<channel_summary> {
+      if (auto err = unless_workspace_home(*ctx, ws))
+        return err;
+      return to_directory<channel_summary>(self, create_channel_atom::value, who,
+                                           std::move(name), std::move(kind), ws);
+    },
+    [self, ctx](workspace_join_atom, uint64_t who, uint64_t ws,
+                uint64_t user) -> caf::result<bool> {
+      if (auto err = unless_workspace_home(*ctx, ws))
+        return err;
+      return to_directory<bool>(self, workspace_join_atom::value, who, ws, user);
+    },
+    [self, ctx](workspace_leave_atom, uint64_t who, uint64_t ws,
+                uint64_t user) -> caf::result<bool> {
+      if (auto err = unless_workspace_home(*ctx, ws))
+        return err;
+      return to_directory<bool>(self, workspace_leave_atom::value, who, ws, user);
+    },
+    [self, ctx](workspace_get_atom, uint64_t who,
+                uint64_t ws) -> caf::result<workspace_card, bool> {
+      if (auto err = unless_workspace_home(*ctx, ws))
+        return err;
+      return to_directory<workspace_card, bool>(self, workspace_get_atom::value, who, ws);
+    },
+    [self, ctx](workspace_check_atom, uint64_t who, uint64_t ws) -> caf::result<bool> {
+      if (auto err = unless_workspace_home(*ctx, ws))
+        return err;
+      return to_directory<bool>(self, workspace_check_atom::value, who, ws);
+    },
+    [self, ctx](workspace_members_atom, uint64_t who, uint64_t ws, uint64_t after,
+                uint64_t limit) -> caf::result<std::vector<user_card>, bool> {
+      if (auto err = unless_workspace_home(*ctx, ws))
+        return err;
+      return to_directory<std::vector<user_card>, bool>(self, workspace_members_atom::value,
+                                                        who, ws, after, limit);
+    },
+    [self, ctx](browse_atom, uint64_t who, uint64_t ws, uint64_t after,
+                uint64_t limit) -> caf::result<std::vector<browse_entry>, uint64_t> {
+      if (auto err = unless_workspace_home(*ctx, ws))
+        return err;
+      return to_directory<std::vector<browse_entry>, uint64_t>(self, browse_atom::value, who,
+                                                               ws, after, limit);
+    },
+    [self](workspaces_of_atom, uint64_t user) {
+      return to_directory<std::vector<workspace_card>>(self, workspaces_of_atom::value, user);
+    },
+    [self](browse_entries_atom, uint64_t who, std::vector<uint64_t>& channels) {
+      return to_directory<std::vector<browse_entry>>(self, browse_entries_atom::value, who,
+                                                     std::move(channels));
+    },
+  }.unbox();
 }
 
 caf::behavior router_impl(router_self* self, node_context_ptr ctx) {
@@ -143,40 +241,14 @@ caf::behavior router_impl(router_self* self, node_context_ptr ctx) {
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    // The directory decides (it refuses a channel this node does not own, or forwards a
-    // DM whose home moved): the same handlers as for this node's own requests.
-    [self](channel_details_atom, uint64_t who,
-           uint64_t ch) -> caf::result<channel_summary, bool> {
-      if (auto err = unless_owned(*self->state.ctx, ch))
-        return err;
-      return to_directory<channel_summary, bool>(self, channel_details_atom::value, who, ch);
-    },
-    [self](channel_members_atom, uint64_t who, uint64_t ch, uint64_t after,
-           uint64_t limit) -> caf::result<std::vector<user_card>, bool> {
-      if (auto err = unless_owned(*self->state.ctx, ch))
-        return err;
-      return to_directory<std::vector<user_card>, bool>(self, channel_members_atom::value, who,
-                                                        ch, after, limit);
-    },
-    [self](seen_by_atom, uint64_t who, uint64_t ch, uint64_t after,
-           uint64_t limit) -> caf::result<std::vector<read_cursor>, bool> {
-      if (auto err = unless_owned(*self->state.ctx, ch))
-        return err;
-      return to_directory<std::vector<read_cursor>, bool>(self, seen_by_atom::value, who, ch,
-                                                          after, limit);
-    },
-    [self](open_dm_atom, uint64_t who,
-           std::vector<uint64_t>& others) -> caf::result<channel_summary> {
-      auto home = dm_home(dm_members(who, others));
-      if (route_partition(*self->state.ctx, home, "DM").at != channel_route::where::local)
-        return make_chat_error(chat_errc::unavailable, "this node is not the DM's home; retry");
-      return to_directory<channel_summary>(self, open_dm_atom::value, who, std::move(others));
-    },
   };
-  // CAF 0.17 has no typed or_else: each half is checked against its own interface, and
+  // CAF 0.17 has no typed or_else: each part is checked against its own interface, and
   // channel_router_actor is by definition their union.
-  return caf::message_handler{channels.unbox().as_behavior_impl()}.or_else(
-    account_home_handlers(self, std::move(ctx)));
+  auto accounts = account_home_handlers(self, ctx);
+  auto directory = directory_door(self);
+  auto channels_and_accounts = caf::message_handler{channels.unbox().as_behavior_impl()}.or_else(
+    caf::message_handler{accounts.as_behavior_impl()});
+  return channels_and_accounts.or_else(caf::message_handler{directory.as_behavior_impl()});
 }
 
 // -- the remote reader -----------------------------------------------------------------

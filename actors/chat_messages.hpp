@@ -565,6 +565,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, user_hub_atom, "userhub")
   CAF_ADD_ATOM(switchboard, sb::actors, presence_delta_atom, "pres_delta")
   CAF_ADD_ATOM(switchboard, sb::actors, presence_sync_atom, "pres_sync")
+  CAF_ADD_ATOM(switchboard, sb::actors, workspaces_of_atom, "wsof")
+  CAF_ADD_ATOM(switchboard, sb::actors, browse_entries_atom, "browseents")
 
   // -- message structs (each round-tripped by tests/unit/actors/message_types_test.cpp) ------
   CAF_ADD_TYPE_ID(switchboard, (sb::storage::event))

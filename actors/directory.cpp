@@ -82,6 +82,12 @@ void leave_channels(self_ptr self, node_context_ptr ctx, uint64_t by, uint64_t u
 caf::result<channel_summary> create_channel(self_ptr self, node_context_ptr ctx, uint64_t who,
                                             std::string name, std::string kind,
                                             uint64_t workspace) {
+  // The workspace's home writes its channel index (the channel itself lives wherever its
+  // id's partition is).
+  if (auto elsewhere = at_home<channel_summary>(self, ctx, workspace_home_of(workspace),
+                                                create_channel_atom::value, who, name, kind,
+                                                workspace))
+    return std::move(*elsewhere);
   auto rp = self->make_response_promise<channel_summary>();
   auto id = ctx->ids->next();
   blocking<uint64_t>(
@@ -235,6 +241,10 @@ std::vector<uint64_t> dm_members(uint64_t who, std::vector<uint64_t> others) {
   return others;
 }
 
+uint32_t workspace_home(uint64_t workspace) {
+  return cluster::partition_of(workspace);
+}
+
 uint32_t dm_home(const std::vector<uint64_t>& members) {
   return cluster::partition_of_name(storage::schema::dm_key(members));
 }
@@ -307,7 +317,12 @@ caf::behavior directory_impl(self_ptr self, node_context_ptr ctx) {
     },
     [self, ctx](workspace_create_atom, uint64_t who, std::string& name) {
       return plain_read<workspace_card>(self, ctx, [ctx, who, name](outcome<workspace_card>& out) {
-        auto ws = ctx->workspaces->create(name, who);
+        // Drawn in a partition this node owns: the new workspace's rows are ours to write.
+        auto ours = [&ctx](uint64_t id) {
+          return route_partition(*ctx, workspace_home(id), "workspace").at
+                 == channel_route::where::local;
+        };
+        auto ws = ctx->workspaces->create(name, who, ours);
         if (!ws)
           out.err = account_error(ws.error());
         else
@@ -316,6 +331,9 @@ caf::behavior directory_impl(self_ptr self, node_context_ptr ctx) {
     },
     [self, ctx](workspace_join_atom, uint64_t who, uint64_t id,
                 uint64_t user) -> caf::result<bool> {
+      if (auto elsewhere = at_home<bool>(self, ctx, workspace_home_of(id),
+                                         workspace_join_atom::value, who, id, user))
+        return std::move(*elsewhere);
       auto rp = self->make_response_promise<bool>();
       check_users_exist( // at the user's home
         self, ctx, {user},
@@ -338,7 +356,11 @@ caf::behavior directory_impl(self_ptr self, node_context_ptr ctx) {
         [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [self, ctx](workspace_leave_atom, uint64_t who, uint64_t id, uint64_t user) {
+    [self, ctx](workspace_leave_atom, uint64_t who, uint64_t id,
+                uint64_t user) -> caf::result<bool> {
+      if (auto elsewhere = at_home<bool>(self, ctx, workspace_home_of(id),
+                                         workspace_leave_atom::value, who, id, user))
+        return std::move(*elsewhere);
       return leave_workspace(self, ctx, who, id, user);
     },
   };

@@ -43,6 +43,11 @@ std::vector<uint64_t> dm_members(uint64_t who, std::vector<uint64_t> others);
 /// one node decides which channel the set opens.
 uint32_t dm_home(const std::vector<uint64_t>& members);
 
+/// The home partition of a workspace (docs/cluster.md): its record, members and channel
+/// index live there. A node draws a new workspace's id in a partition it owns; the default
+/// workspace (0) has partition_of(0).
+uint32_t workspace_home(uint64_t workspace);
+
 /// Child spec of the directory (permanent, registered as directory_name()).
 runtime::child_spec directory_spec(node_context_ptr ctx);
 

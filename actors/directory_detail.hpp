@@ -15,7 +15,10 @@
 #include "actors/blocking_worker.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/channel_directory.hpp"
 #include "actors/directory.hpp"
+#include "actors/peer_request.hpp"
+#include "cluster/placement.hpp"
 #include "runtime/actor_stats.hpp"
 
 namespace sb::accounts {
@@ -99,6 +102,34 @@ caf::result<T> plain_read(self_ptr self, node_context_ptr ctx, Read read) {
   auto rp = self->make_response_promise<T>();
   blocking<T>(self, ctx, rp, read, [rp](T& v) mutable { rp.deliver(std::move(v)); });
   return rp;
+}
+
+/// A partition and what it is the home of, for at_home's route and its errors.
+struct home {
+  uint32_t partition = 0;
+  const char* what = "channel";
+};
+inline home channel_home(uint64_t channel) { return {cluster::partition_of(channel), "channel"}; }
+inline home workspace_home_of(uint64_t ws) { return {workspace_home(ws), "workspace"}; }
+
+/// Cluster: a request about something another node is the home of (a channel it owns, a
+/// workspace) is answered by that node's directory, through its router, which refuses what
+/// it is not the home of (so a request never bounces between two views). Nullopt: answer
+/// here (this node is the home, or it runs alone).
+template <class... Rs, class... Ts>
+std::optional<caf::result<Rs...>> at_home(self_ptr self, const node_context_ptr& ctx, home h,
+                                          Ts... xs) {
+  auto route = route_partition(*ctx, h.partition, h.what);
+  if (route.at == channel_route::where::local)
+    return std::nullopt;
+  if (route.at == channel_route::where::unavailable)
+    return caf::result<Rs...>{route.error};
+  auto rp = self->make_response_promise<Rs...>();
+  ask_peer<Rs...>(
+    self, ctx, route.owner, std::chrono::seconds(20),
+    [rp](Rs&... reply) mutable { rp.deliver(std::move(reply)...); },
+    [rp](caf::error err) mutable { rp.deliver(std::move(err)); }, xs...);
+  return caf::result<Rs...>{rp};
 }
 
 /// User ids and whether a full page may have more after it.

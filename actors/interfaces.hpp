@@ -109,19 +109,7 @@ using router_channels_actor = caf::typed_actor<
     history_page>,
   caf::replies_to<thread_atom, uint64_t, uint64_t, uint64_t, uint32_t>::with<history_page>,
   /// (user, max channels): the user's channels of this node's store, as reader_actor's.
-  caf::replies_to<ready_atom, uint64_t, uint32_t>::with<std::vector<channel_summary>>,
-  /// The directory's reads of a channel this node owns, and a DM whose member set's home
-  /// is here: the same requests as directory_actor's, passed to this node's directory.
-  caf::replies_to<channel_details_atom, uint64_t, uint64_t>::with<channel_summary, bool>,
-  caf::replies_to<channel_members_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
-    std::vector<user_card>, bool>,
-  caf::replies_to<seen_by_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
-    std::vector<read_cursor>, bool>,
-  caf::replies_to<open_dm_atom, uint64_t, std::vector<uint64_t>>::with<channel_summary>>;
-
-/// A node's router: its one door for peers (channels, and accounts of the users it is home
-/// of). Peers get its handle from the cluster agent.
-using channel_router_actor = router_channels_actor::extend_with<account_home_actor>;
+  caf::replies_to<ready_atom, uint64_t, uint32_t>::with<std::vector<channel_summary>>>;
 
 // -- connection (connection.cpp): one WebSocket session --------------------------------
 /// A connection actor's interface: what channels, users and the operator send it.
@@ -249,10 +237,46 @@ using directory_reads_actor = caf::typed_actor<
   /// (caller, workspace, after channel, limit) -> public channels and the caller's private
   /// ones, and the cursor of the next page (0: last page).
   caf::replies_to<browse_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
-    std::vector<browse_entry>, uint64_t>>;
+    std::vector<browse_entry>, uint64_t>,
+  /// Cluster: (user) -> the workspaces of this node's store the user belongs to (its share
+  /// of workspace_list; a workspace's rows live on its home).
+  caf::replies_to<workspaces_of_atom, uint64_t>::with<std::vector<workspace_card>>,
+  /// Cluster: (caller, channels) -> this node's channels among them as browse lists them
+  /// (public ones, and private ones the caller is in; DMs never).
+  caf::replies_to<browse_entries_atom, uint64_t, std::vector<uint64_t>>::with<
+    std::vector<browse_entry>>>;
 
 /// The directory's interface: its writes and its reads.
 using directory_actor = directory_writes_actor::extend_with<directory_reads_actor>;
+
+/// What a node's router passes to its directory for peers (docs/cluster.md): requests about
+/// a channel this node owns, a DM set or a workspace it is home of (the router refuses the
+/// others, so no request bounces), and its shares of per-user and per-page gathers.
+using router_directory_actor = caf::typed_actor<
+  caf::replies_to<channel_details_atom, uint64_t, uint64_t>::with<channel_summary, bool>,
+  caf::replies_to<channel_members_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<user_card>, bool>,
+  caf::replies_to<seen_by_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<read_cursor>, bool>,
+  caf::replies_to<open_dm_atom, uint64_t, std::vector<uint64_t>>::with<channel_summary>,
+  caf::replies_to<create_channel_atom, uint64_t, std::string, std::string, uint64_t>::with<
+    channel_summary>,
+  caf::replies_to<workspace_join_atom, uint64_t, uint64_t, uint64_t>::with<bool>,
+  caf::replies_to<workspace_leave_atom, uint64_t, uint64_t, uint64_t>::with<bool>,
+  caf::replies_to<workspace_get_atom, uint64_t, uint64_t>::with<workspace_card, bool>,
+  caf::replies_to<workspace_check_atom, uint64_t, uint64_t>::with<bool>,
+  caf::replies_to<workspace_members_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<user_card>, bool>,
+  caf::replies_to<browse_atom, uint64_t, uint64_t, uint64_t, uint64_t>::with<
+    std::vector<browse_entry>, uint64_t>,
+  caf::replies_to<workspaces_of_atom, uint64_t>::with<std::vector<workspace_card>>,
+  caf::replies_to<browse_entries_atom, uint64_t, std::vector<uint64_t>>::with<
+    std::vector<browse_entry>>>;
+
+/// A node's router (channel_router.cpp): its one door for peers: channels, accounts of the
+/// users it is home of, directory requests. Peers get its handle from the cluster agent.
+using channel_router_actor =
+  router_channels_actor::extend_with<account_home_actor>::extend_with<router_directory_actor>;
 
 // -- blocking worker (blocking_worker.cpp): account work and closures, on its own thread --
 /// The blocking worker's interface (registry name "auth").

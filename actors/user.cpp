@@ -208,7 +208,20 @@ caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
                 s.channels.clear();
                 for (auto& c : chans)
                   s.channels.push_back(c.id);
-                finish_load(self);
+                // And the workspaces (for who-is-online), from each workspace's home.
+                auto dir = find_actor<directory_actor>(*s.ctx, directory_name());
+                if (!dir)
+                  return finish_load(self);
+                self->request(dir, 30s, workspace_list_atom::value, s.id)
+                  .then(
+                    [self](std::vector<workspace_card>& wss) {
+                      auto& st = self->state;
+                      st.workspaces.clear();
+                      for (auto& w : wss)
+                        st.workspaces.push_back(w.id);
+                      finish_load(self);
+                    },
+                    [self](caf::error&) { finish_load(self); });
               },
               [self](caf::error&) { finish_load(self); }); // this node's channels only
         },

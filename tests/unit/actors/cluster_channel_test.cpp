@@ -633,3 +633,64 @@ TEST_CASE_FIXTURE(two_nodes, "devices on two nodes share one hub at the user's h
   CHECK(hears(phone));
   CHECK(hears(laptop));
 }
+
+TEST_CASE_FIXTURE(two_nodes, "a workspace lives on its home: invited, listed and browsed from either node") {
+  start();
+  caf::scoped_actor self{*a.sys};
+  auto dir_a = find_actor<directory_actor>(*a.ctx, directory_name());
+  auto dir_b = find_actor<directory_actor>(*b.ctx, directory_name());
+  REQUIRE(dir_a);
+  REQUIRE(dir_b);
+  std::string failure;
+  auto note = [&](caf::error& err) { failure = describe(err).first + ": " + describe(err).second; };
+  // carol creates it through A: its id is drawn in one of A's partitions.
+  workspace_card ws;
+  self->request(dir_a, 10s, workspace_create_atom::value, carol, std::string{"acme"})
+    .receive([&](workspace_card& w) { ws = w; }, note);
+  REQUIRE_MESSAGE(ws.id != 0, failure);
+  CHECK(cluster::partition_of(ws.id) < 200);
+  // Through B (the request goes to A, the home): carol invites bob, whose home is B.
+  bool added = false;
+  self->request(dir_b, 10s, workspace_join_atom::value, carol, ws.id, bob)
+    .receive([&](bool r) { added = r; }, note);
+  REQUIRE_MESSAGE(added, failure);
+  // bob's workspaces, asked on B, gather A's share.
+  std::vector<workspace_card> listed;
+  self->request(dir_b, 10s, workspace_list_atom::value, bob)
+    .receive([&](std::vector<workspace_card>& l) { listed = l; }, note);
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].id == 0);
+  CHECK(listed[1].id == ws.id);
+  // A channel of the workspace, created through B: its index is on A, the channel on the
+  // owner of its id's partition; browsing through B lists it with its summary.
+  channel_summary made;
+  self->request(dir_b, 20s, create_channel_atom::value, carol, std::string{"plans"},
+                std::string{"public"}, ws.id)
+    .receive([&](channel_summary& c) { made = c; }, note);
+  REQUIRE_MESSAGE(made.id != 0, failure);
+  std::vector<browse_entry> page;
+  uint64_t next = 1;
+  self->request(dir_b, 20s, browse_atom::value, bob, ws.id, uint64_t{0}, uint64_t{50})
+    .receive(
+      [&](std::vector<browse_entry>& p, uint64_t n) {
+        page = p;
+        next = n;
+      },
+      note);
+  REQUIRE_MESSAGE(page.size() == 1, failure);
+  CHECK(page[0].channel.id == made.id);
+  CHECK(page[0].channel.name == "plans");
+  CHECK_FALSE(page[0].member);
+  CHECK(next == 0);
+  // A non-member of the workspace is refused by its home, whichever node they ask.
+  std::string refusal;
+  self->request(dir_b, 10s, workspace_check_atom::value, alice, ws.id)
+    .receive([](bool) {}, [&](caf::error& err) { refusal = describe(err).first; });
+  CHECK(refusal == "forbidden");
+  // bob (a workspace member, not a channel member) sees the public channel's details
+  // through B whichever node owns it.
+  bool member = true;
+  self->request(dir_b, 10s, channel_details_atom::value, bob, made.id)
+    .receive([&](channel_summary&, bool m) { member = m; }, note);
+  CHECK_MESSAGE(!member, failure);
+}
