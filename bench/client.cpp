@@ -56,7 +56,7 @@ sub_state* session::sub(size_t chan) {
 
 void session::start() {
   link_->ws.next_layer().async_connect(
-    g_run->ep, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
+    ep, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
 }
 
 void session::on_connect(const beast::error_code& ec) {
@@ -73,7 +73,7 @@ void session::on_connect(const beast::error_code& ec) {
   ws.auto_fragment(false);
   ws.text(true);
   ws.read_message_max(1 << 20);
-  ws.async_handshake(g_run->host, "/ws", [self = shared_from_this()](beast::error_code ec2) {
+  ws.async_handshake(host, "/ws", [self = shared_from_this()](beast::error_code ec2) {
     if (ec2)
       return self->fail("handshake", ec2);
     self->do_read();
@@ -178,12 +178,14 @@ void session::on_frame(std::string_view f) {
     if (str_field(f, "\"type\":\"") == "message") {
       ++g_cnt.deliveries;
       ++g_run->chans[c].delivered;
-      if (g_run->measuring && g_run->delivery_latency) {
+      if (g_run->measuring && g_run->delivery_latency
+          && (untimed_author == 0 || to_u64(str_field(f, "\"author\":\"")) != untimed_author)) {
         auto t = str_field(f, "\"text\":\"t");
         if (!t.empty()) {
           const int64_t sent = static_cast<int64_t>(to_u64(t.substr(0, t.find(':'))));
           const int64_t d = (now_ns() - sent) / 1000;
-          g_run->lat_us.push_back(static_cast<uint32_t>(std::clamp<int64_t>(d, 0, UINT32_MAX)));
+          (lat ? *lat : g_run->lat_us)
+            .push_back(static_cast<uint32_t>(std::clamp<int64_t>(d, 0, UINT32_MAX)));
         }
       }
     }
@@ -292,10 +294,17 @@ void pump_connects() {
   }
 }
 
-std::shared_ptr<session> new_session(const std::string& token, uint64_t tag) {
+std::shared_ptr<session> new_session(const std::string& token, uint64_t tag,
+                                     uint16_t port) {
   auto s = std::make_shared<session>(g_run->ioc);
   s->token = token;
   s->tag = tag;
+  s->ep = g_run->ep;
+  s->host = g_run->host;
+  if (port != 0) {
+    s->ep.port(port);
+    s->host = "127.0.0.1:" + std::to_string(port);
+  }
   g_run->all.push_back(s);
   return s;
 }

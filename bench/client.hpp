@@ -87,6 +87,12 @@ struct session : std::enable_shared_from_this<session> {
   bool in_flight_counted = false;
   std::string token;
   std::string resume_json; // "" or {"id":seq,...}
+  tcp::endpoint ep;        // the node this session talks to (g_run->ep unless aimed)
+  std::string host;
+  // send-to-deliver latency: where this session's samples go (null: g_run->lat_us), and
+  // an author whose messages it does not time (its own echoes in a DM; 0: none)
+  std::vector<uint32_t>* lat = nullptr;
+  uint64_t untimed_author = 0;
   std::vector<sub_state> subs;
   int64_t last_hb_ns = 0;
   // publishing
@@ -108,7 +114,7 @@ struct session : std::enable_shared_from_this<session> {
 
   /// This session's state of channel index `chan`, or null.
   sub_state* sub(size_t chan);
-  /// Connects to g_run->ep (called by pump_connects).
+  /// Connects to ep (called by pump_connects).
   void start();
   /// Queues one text frame.
   void send(std::string f);
@@ -132,8 +138,9 @@ private:
 /// Starts queued connections while fewer than --connect-batch are connecting.
 void pump_connects();
 
-/// A session (not yet connected) kept in g_run->all.
-std::shared_ptr<session> new_session(const std::string& token, uint64_t tag);
+/// A session (not yet connected) kept in g_run->all, to the node on `port` (0: g_run's).
+std::shared_ptr<session> new_session(const std::string& token, uint64_t tag,
+                                     uint16_t port = 0);
 
 /// Queues s for pump_connects.
 void connect_later(const std::shared_ptr<session>& s);

@@ -15,7 +15,7 @@ namespace {
 
 [[noreturn]] void usage(int rc) {
   std::fprintf(rc ? stderr : stdout, "%s",
-    "usage: switchboard-bench --scenario fanout|durable|idle|resume|presence\n"
+    "usage: switchboard-bench --scenario fanout|durable|idle|resume|presence|dm\n"
     "         (--server PATH [--server-arg ARG]... [--data-dir D] [--keep-data]\n"
     "          | --port N [--pid PID])\n"
     "  fanout:  --subscribers S (1000) --channels C (1) --publishers P (one per channel)\n"
@@ -25,6 +25,13 @@ namespace {
     "  resume:  --conns N (1000) --channels C (100) --messages M per channel (100)\n"
     "  presence: --conns N users (1000) of one workspace over --channels C (N/50), all\n"
     "           connecting within --duration SECS (10)\n"
+    "  dm:      --dms N DM channels of 2 users (200), each member sending to the other;\n"
+    "           --window W (1 per member) | --rate MSGS_PER_S; --duration SECS (10)\n"
+    "  cluster: --cluster N (fanout, dm; with --server): etcd plus N nodes on loopback;\n"
+    "           fanout's channels owned by node 1, publishers on node 2, subscribers\n"
+    "           spread over all nodes; dm's members on two nodes other than the owner.\n"
+    "           The same load runs on one node first (--no-baseline: skip it);\n"
+    "           --etcd PATH (/usr/bin/etcd)\n"
     "  common:  --connect-batch N (500 handshakes in flight) --setup-timeout SECS (180)\n"
     "           --json-only\n");
   std::exit(rc);
@@ -72,6 +79,10 @@ options parse_args(int argc, char** argv) {
     else if (a == "--users") o.users = num();
     else if (a == "--conns") o.conns = num();
     else if (a == "--messages") o.messages = num();
+    else if (a == "--dms") o.dms = num();
+    else if (a == "--cluster") o.cluster = num();
+    else if (a == "--no-baseline") o.baseline = false;
+    else if (a == "--etcd") o.etcd_path = val();
     else if (a == "--connect-batch") o.connect_batch = num();
     else if (a == "--setup-timeout") o.setup_timeout = std::stod(val());
     else if (a == "--json-only") o.json_only = true;
@@ -83,6 +94,20 @@ options parse_args(int argc, char** argv) {
   if (o.server_path.empty() && o.port == 0) {
     std::fprintf(stderr, "give --server PATH or --port N\n");
     usage(2);
+  }
+  if (o.cluster != 0) {
+    if (o.cluster < 2 || o.cluster > 9) {
+      std::fprintf(stderr, "--cluster needs 2..9 nodes\n");
+      usage(2);
+    }
+    if (o.server_path.empty()) {
+      std::fprintf(stderr, "--cluster starts its own nodes: give --server PATH\n");
+      usage(2);
+    }
+    if (o.scenario != "fanout" && o.scenario != "dm") {
+      std::fprintf(stderr, "--cluster runs the fanout and dm scenarios\n");
+      usage(2);
+    }
   }
   return o;
 }

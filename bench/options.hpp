@@ -28,6 +28,10 @@ struct options {
   long users = -1;     // durable
   long conns = -1;     // idle, resume
   long messages = 100; // resume
+  long dms = -1;       // dm: DM channels (2 users each)
+  long cluster = 0;    // 0 = one node; N = etcd plus N nodes (fanout, dm)
+  bool baseline = true; // with --cluster: the same load on one node first
+  std::string etcd_path = "/usr/bin/etcd";
   long connect_batch = 500;
   double setup_timeout = 180;
   bool json_only = false;

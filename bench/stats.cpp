@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -64,6 +66,38 @@ void report::str(const std::string& k, const std::string& v) {
   rows.emplace_back(k, "\"" + v + "\"");
 }
 
+double report::value(const std::string& k) const {
+  for (auto& [key, v] : rows)
+    if (key == k) {
+      char* end = nullptr;
+      double d = std::strtod(v.c_str(), &end);
+      return end != v.c_str() && *end == '\0' ? d : std::nan("");
+    }
+  return std::nan("");
+}
+
+report compare_runs(const report& single, const report& cluster) {
+  report r = cluster;
+  for (auto& [k, v] : single.rows)
+    if (k != "scenario")
+      r.rows.emplace_back("single_" + k, v);
+  // Cores are shared by every node and the bench, so a speed-up means nothing here; what
+  // a cluster costs is the CPU each delivery takes on top of one node's.
+  const double c = cluster.value("server_cpu_us_per_delivery");
+  const double s = single.value("server_cpu_us_per_delivery");
+  if (!std::isnan(c) && !std::isnan(s)) {
+    r.num("cross_node_us_per_delivery", c - s, 2);
+    r.num("cluster_over_single_cpu", c / s, 2);
+  }
+  // The same without what the nodes spend while nothing is sent: the cost that grows with
+  // the load, apart from the cluster's fixed cost (more processes, leases, BASP).
+  const double cb = cluster.value("server_busy_us_per_delivery");
+  const double sb = single.value("server_busy_us_per_delivery");
+  if (!std::isnan(cb) && !std::isnan(sb))
+    r.num("cross_node_busy_us_per_delivery", cb - sb, 2);
+  return r;
+}
+
 void report::print() const {
   if (!g_opt.json_only) {
     std::printf("\n");
@@ -106,16 +140,36 @@ void add_verification(report& r) {
   r.num("dup_or_reorder", static_cast<double>(g_cnt.dups));
   r.num("error_frames", static_cast<double>(g_cnt.errors));
   r.num("conn_failures", static_cast<double>(g_cnt.conn_fail));
+  if (g_cnt.over_bound)
+    r.num("over_bound", static_cast<double>(g_cnt.over_bound));
 }
 
-void phase_stats::begin(pid_t pid) {
-  a = read_proc(pid);
+namespace {
+
+/// Samples every pid; the sum is ok only if every sample is.
+proc_stats sample_all(const std::vector<pid_t>& pids, std::vector<proc_stats>& each) {
+  each.clear();
+  proc_stats sum;
+  sum.ok = !pids.empty();
+  for (auto pid : pids) {
+    each.push_back(read_proc(pid));
+    sum.ok = sum.ok && each.back().ok;
+    sum.cpu_us += each.back().cpu_us;
+    sum.rss_kb += each.back().rss_kb;
+  }
+  return sum;
+}
+
+} // namespace
+
+void phase_stats::begin(const std::vector<pid_t>& pids) {
+  a = sample_all(pids, each_a);
   self_a = self_cpu_us();
   ta = now_s();
 }
 
-void phase_stats::end(pid_t pid) {
-  b = read_proc(pid);
+void phase_stats::end(const std::vector<pid_t>& pids) {
+  b = sample_all(pids, each_b);
   self_b = self_cpu_us();
   tb = now_s();
 }
@@ -126,6 +180,10 @@ void phase_stats::add(report& r) const {
     r.num("server_cpu_pct", server_cpu_us() / (secs() * 1e4), 1);
     r.num("server_rss_before_kb", static_cast<double>(a.rss_kb));
     r.num("server_rss_after_kb", static_cast<double>(b.rss_kb));
+    if (each_a.size() > 1 && each_b.size() == each_a.size())
+      for (size_t i = 0; i < each_a.size(); ++i)
+        r.num("node" + std::to_string(i + 1) + "_cpu_pct",
+              static_cast<double>(each_b[i].cpu_us - each_a[i].cpu_us) / (secs() * 1e4), 1);
   }
   r.num("bench_cpu_pct", static_cast<double>(self_b - self_a) / (secs() * 1e4), 1);
 }

@@ -51,6 +51,7 @@ struct counters {
   uint64_t conn_fail = 0;   // connections lost or refused
   uint64_t resumed = 0;     // resumed frames
   uint64_t unknown_chan = 0;
+  uint64_t over_bound = 0;  // cluster: fan-out messages per event above the nodes interested
 };
 
 /// The run's counters (one io thread: no locks).
@@ -63,9 +64,15 @@ struct report {
   void num(const std::string& k, double v, int prec = 0);
   /// Adds a string (not escaped: keys and values are the bench's own words).
   void str(const std::string& k, const std::string& v);
+  /// The number under `k`, or NaN if absent or not a number.
+  double value(const std::string& k) const;
   /// The table on stdout (unless --json-only), then the JSON line.
   void print() const;
 };
+
+/// A --cluster run's report: the cluster's rows, the single node's (same load) as
+/// single_<key>, and the cross-node cost: the difference in server CPU per delivery.
+report compare_runs(const report& single, const report& cluster);
 
 /// The p-quantile (0..1) of v, reordering v; 0 for no samples.
 double pct(std::vector<uint32_t>& v, double p);
@@ -76,19 +83,25 @@ void add_latency(report& r, const std::string& prefix, std::vector<uint32_t>& v,
 /// loss, dup_or_reorder, error_frames and conn_failures (loss and dups must be 0).
 void add_verification(report& r);
 
-/// The server's and the bench's CPU, and the server's RSS, around one measured phase.
+/// The server's and the bench's CPU, and the server's RSS, around one measured phase. With
+/// several server processes (a cluster's nodes) `a` and `b` are their sums, `each_a` and
+/// `each_b` the nodes' own samples.
 struct phase_stats {
   proc_stats a, b;
+  std::vector<proc_stats> each_a, each_b;
   uint64_t self_a = 0, self_b = 0;
   double ta = 0, tb = 0;
-  void begin(pid_t pid);
-  void end(pid_t pid);
+  void begin(pid_t pid) { begin(std::vector<pid_t>{pid}); }
+  void end(pid_t pid) { end(std::vector<pid_t>{pid}); }
+  void begin(const std::vector<pid_t>& pids);
+  void end(const std::vector<pid_t>& pids);
   double secs() const { return tb - ta; }
-  /// Server CPU µs spent in the phase; -1 without a pid.
+  /// Server CPU µs spent in the phase (over every process); -1 without a pid.
   double server_cpu_us() const {
     return a.ok && b.ok ? static_cast<double>(b.cpu_us - a.cpu_us) : -1;
   }
-  /// seconds, server_cpu_pct, server_rss_before/after_kb, bench_cpu_pct.
+  /// seconds, server_cpu_pct, server_rss_before/after_kb, bench_cpu_pct; with several
+  /// processes also node<i>_cpu_pct, i from 1.
   void add(report& r) const;
 };
 
