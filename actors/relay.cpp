@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <unordered_map>
 #include <vector>
 
@@ -53,6 +54,11 @@ struct relay_state {
   std::unordered_map<caf::actor_id, relay_subscriber> subs;
   std::unordered_map<uint64_t, uint32_t> registered;  // user -> local subscribers
   std::unordered_map<uint64_t, std::vector<waiting_subscriber>> waiting; // user -> subscribes
+  // Requests forwarded to the owner and not answered yet, by key: each fails with
+  // `unavailable` when the relay stops. (CAF 0.17 drops an undelivered promise without a
+  // word, so their callers would otherwise wait for their own timeout: 30 s for a send.)
+  std::unordered_map<uint64_t, std::function<void(caf::error)>> pending;
+  uint64_t next_pending = 0;
   uint64_t head = 0;       // highest seq known durable at the owner
   uint64_t delivered = 0;  // highest seq handed to the local subscribers
   uint64_t acked = 0;      // highest seq acked to the owner
@@ -93,13 +99,19 @@ caf::result<T> forward(relay_self* self, Ts... xs) {
     return st.failure;
   st.out->inc();
   auto rp = self->make_response_promise<T>();
+  auto key = ++st.next_pending;
+  st.pending.emplace(key, [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
   self->request(st.router, remote_timeout, xs...)
     .then(
-      [self, rp](T& x) mutable {
+      [self, rp, key](T& x) mutable {
+        self->state.pending.erase(key);
         self->state.in->inc();
         rp.deliver(std::move(x));
       },
-      [self, rp](caf::error& err) mutable { rp.deliver(as_remote_error(self, std::move(err))); });
+      [self, rp, key](caf::error& err) mutable {
+        self->state.pending.erase(key);
+        rp.deliver(as_remote_error(self, std::move(err)));
+      });
   return rp;
 }
 
@@ -161,6 +173,16 @@ void stop_relay(relay_self* self) {
     for (auto& w : ws)
       w.rp.deliver(err);
   st.waiting.clear();
+  // A request on its way may or may not have been applied by the owner: the retry (with
+  // the same nonce) finds out.
+  auto pending = std::move(st.pending);
+  st.pending.clear();
+  auto lost = make_chat_error(chat_errc::unavailable,
+                              "the link to the channel's node " + std::to_string(st.owner)
+                                + " was lost with this request on its way; retry with the "
+                                  "same nonce");
+  for (auto& [_, fail] : pending)
+    fail(lost);
   self->quit();
 }
 
@@ -289,7 +311,7 @@ caf::behavior running(relay_self* self) {
       for (auto& [_, sub] : st.subs)
         if (p.subscriber_users.size() < max_probe_rows)
           p.subscriber_users.push_back(sub.user);
-      if (passivate && st.subs.empty() && st.waiting.empty()) {
+      if (passivate && st.subs.empty() && st.waiting.empty() && st.pending.empty()) {
         p.passivated = true;
         self->quit();
       }
@@ -317,7 +339,7 @@ caf::behavior running(relay_self* self) {
       auto& st = self->state;
       if (generation != st.idle_generation)
         return;
-      if (!st.router || (st.subs.empty() && st.waiting.empty())) {
+      if (!st.router || (st.subs.empty() && st.waiting.empty() && st.pending.empty())) {
         self->quit(); // the owner sees it go and forgets the interest
         return;
       }

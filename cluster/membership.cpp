@@ -100,36 +100,45 @@ struct membership::impl {
     return std::min<std::chrono::milliseconds>(1000ms, opts.lease_ttl / 3);
   }
 
-  bool fresh() const noexcept {
+  bool fresh(steady::time_point at = steady::now()) const noexcept {
     if (!registered.load() || leaving.load())
       return false;
     auto deadline = last_ok_ns.load() + std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           opts.lease_ttl - margin())
                                           .count();
-    return steady_ns(steady::now()) < deadline;
+    return steady_ns(at) < deadline;
   }
 
   /// Whether this node may serve now. The state flips on the clock, not on the keeper's
   /// ticks (a fence can start and end between two of them), so every caller that sees a
   /// flip records it: one atomic exchange, the log and the notification only on a change.
+  /// The flip is logged at the moment its clock check began (not when the log is written):
+  /// any thread that acts on a `serving` answer does so after that check, so a `serving`
+  /// event's time is a true lower bound of every ack and delivery that follows it, even
+  /// when the logging thread is preempted between the check and the log.
   bool serving() noexcept {
-    bool now = fresh();
+    auto at = steady::now();
+    bool now = fresh(at);
     if (was_serving.load(std::memory_order_relaxed) != now
         && was_serving.exchange(now) != now) {
       if (!now)
         ++fenced_count;
+      // Wall time at `at`, rounded down: floor(wall now) - ceil(elapsed) <= wall at `at`.
+      auto elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - at);
+      auto at_ms = unix_ms() - static_cast<uint64_t>((elapsed_ns.count() + 999'999) / 1'000'000);
       log_event(now ? "serving" : "fenced",
                 now ? std::string{"lease fresh: acking and delivering"}
-                    : std::string{"no keepalive within the lease: no acks, no deliveries"});
+                    : std::string{"no keepalive within the lease: no acks, no deliveries"},
+                at_ms);
       if (on_change)
         on_change();
     }
     return now;
   }
 
-  void log_event(std::string what, std::string detail) {
+  void log_event(std::string what, std::string detail, uint64_t at_ms = unix_ms()) {
     std::lock_guard lock{mu};
-    events.push_back({unix_ms(), std::move(what), std::move(detail)});
+    events.push_back({at_ms, std::move(what), std::move(detail)});
     if (events.size() > max_events)
       events.pop_front();
   }
