@@ -88,8 +88,20 @@ caf::result<channel_summary> create_channel(self_ptr self, node_context_ptr ctx,
                                                 create_channel_atom::value, who, name, kind,
                                                 workspace))
     return std::move(*elsewhere);
-  auto rp = self->make_response_promise<channel_summary>();
+  // A workspace's channels are drawn in its partition, so they live where the workspace
+  // does: the channel's own rules read its workspace's members (point reads), which only
+  // the home holds. The default workspace has every user and needs no read: its channels
+  // spread over every partition.
   auto id = ctx->ids->next();
+  if (workspace != accounts::default_workspace) {
+    for (int tries = 1; tries < 4096 && cluster::partition_of(id) != workspace_home(workspace);
+         ++tries)
+      id = ctx->ids->next();
+    if (cluster::partition_of(id) != workspace_home(workspace))
+      return make_chat_error(chat_errc::storage_failed,
+                             "could not draw a channel id in its workspace's partition");
+  }
+  auto rp = self->make_response_promise<channel_summary>();
   blocking<uint64_t>(
     self, ctx, rp,
     [ctx, who, workspace, id](outcome<uint64_t>& out) {

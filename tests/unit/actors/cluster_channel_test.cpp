@@ -668,6 +668,8 @@ TEST_CASE_FIXTURE(two_nodes, "a workspace lives on its home: invited, listed and
                 std::string{"public"}, ws.id)
     .receive([&](channel_summary& c) { made = c; }, note);
   REQUIRE_MESSAGE(made.id != 0, failure);
+  // Drawn in the workspace's partition: its channel rules read the members where they are.
+  CHECK(cluster::partition_of(made.id) == cluster::partition_of(ws.id));
   std::vector<browse_entry> page;
   uint64_t next = 1;
   self->request(dir_b, 20s, browse_atom::value, bob, ws.id, uint64_t{0}, uint64_t{50})
