@@ -190,7 +190,7 @@ function renderCluster(c) {
       el('td', { class: n.state === 'up' ? 'state-running' : 'state-restarting', text: n.state }),
       el('td', { text: String(n.incarnation) }), el('td', { text: n.cluster_addr }),
       el('td', { text: n.http }), el('td', { text: n.link }), el('td', { text: fmt(n.partitions) }),
-      el('td', { 'data-testid': 'cluster-traffic', text: n.node === c.self ? '' : fmt(n.messages_out) + ' / ' + fmt(n.messages_in) })));
+      el('td', { 'data-testid': 'cluster-traffic', text: n.node === c.self ? '' : fmt(n.messages_out) + '/' + fmt(n.messages_in) })));
   }
   const pick = $('tree-of');
   pick.hidden = false;
