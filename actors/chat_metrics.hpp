@@ -39,6 +39,11 @@ struct chat_metrics {
   runtime::metrics::counter& presence_frames;
   /// Appends and read marks refused because this cluster node was fenced (lease lapsed).
   runtime::metrics::counter& fenced_rejects;
+  /// Outages of a connection's channel subscription (the client got an `unavailable`
+  /// notice for the channel; one per outage, not per retry).
+  runtime::metrics::counter& conn_channel_outages;
+  /// Subscription retries connections made by themselves (lost or refused subscriptions).
+  runtime::metrics::counter& conn_channel_retries;
 
   /// The process-wide instance; the first call registers every metric, so /metrics lists
   /// them all from start-up on, at zero.
@@ -71,6 +76,10 @@ struct chat_metrics {
                     "Presence frames sent to user actors and connections."),
       r.add_counter("sb_fenced_rejects_total",
                     "Writes refused (unavailable) while this cluster node was fenced."),
+      r.add_counter("sb_conn_channel_outages_total",
+                    "Channel subscriptions of connections found unavailable (one per outage)."),
+      r.add_counter("sb_conn_channel_retries_total",
+                    "Channel subscription retries made by connections."),
     };
     return instance;
   }

@@ -160,6 +160,18 @@ std::string encode_error(std::string_view req_json, std::string_view code, std::
   return out;
 }
 
+std::string encode_channel_error(std::uint64_t channel, std::string_view code,
+                                 std::string_view message, std::uint64_t retry_ms) {
+  std::string out;
+  json_writer w(out);
+  w.begin_object().field("op", "error").id_field("channel", channel);
+  w.field("code", code).field("message", message);
+  if (retry_ms > 0)
+    w.field("retry_ms", retry_ms);
+  w.end_object();
+  return out;
+}
+
 std::string encode_hello(std::uint64_t heartbeat_interval_ms, std::string_view session_id) {
   std::string out;
   json_writer w(out);

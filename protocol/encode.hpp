@@ -45,6 +45,12 @@ std::string encode_ack(std::string_view req_json, const storage::event& e);
 /// `{"op":"error","req":<req>,"code":"..","message":".."}` ("req" omitted when empty).
 std::string encode_error(std::string_view req_json, std::string_view code, std::string_view message);
 
+/// `{"op":"error","channel":"..","code":"..","message":"..","retry_ms":N}`: a notice about
+/// one subscribed channel, answering no request (docs/protocol.md, "Channels that are
+/// unavailable"); `retry_ms` only when the server retries by itself (`retry_ms` > 0).
+std::string encode_channel_error(std::uint64_t channel, std::string_view code,
+                                 std::string_view message, std::uint64_t retry_ms = 0);
+
 /// `{"op":"hello","heartbeat_interval":N,"session":".."}`
 std::string encode_hello(std::uint64_t heartbeat_interval_ms, std::string_view session_id);
 

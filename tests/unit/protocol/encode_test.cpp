@@ -108,6 +108,10 @@ TEST_CASE("ack, error, hello, heartbeat_ack, resumed") {
   CHECK(encode_error("5", "bad_value", "seq: must be >= 1") ==
         R"({"op":"error","req":5,"code":"bad_value","message":"seq: must be >= 1"})");
   CHECK(encode_error("", "bad_json", "x\"y") == R"({"op":"error","code":"bad_json","message":"x\"y"})");
+  CHECK(encode_channel_error(12, "unavailable", "node 3 is down", 100) ==
+        R"({"op":"error","channel":"12","code":"unavailable","message":"node 3 is down","retry_ms":100})");
+  CHECK(encode_channel_error(12, "forbidden", "not a member") ==
+        R"({"op":"error","channel":"12","code":"forbidden","message":"not a member"})");
   CHECK(encode_hello(30000, "s-1") == R"({"op":"hello","heartbeat_interval":30000,"session":"s-1"})");
   CHECK(encode_heartbeat_ack() == R"({"op":"heartbeat_ack"})");
   CHECK(encode_resumed(12, 5, 9) == R"({"op":"resumed","channel":"12","from":5,"head":9})");
