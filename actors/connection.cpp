@@ -30,6 +30,8 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
   st.session = std::to_string(bridge->link()->id());
   st.ops = token_bucket{ctx->limits.conn_rate_per_s, ctx->limits.conn_burst};
   st.opened_ms = st.last_heartbeat_ms = now_ms();
+  st.jitter.seed(static_cast<std::minstd_rand::result_type>(self->id() * 2654435761u
+                                                             ^ static_cast<uint64_t>(st.opened_ms)));
   // Whatever ends this actor (crash included) closes the socket, so the client resumes.
   self->attach_functor([bridge](const caf::error& reason) {
     bridge->link()->close(reason ? cc::server_restart : cc::normal,
@@ -43,14 +45,13 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
         self->delayed_send(self, std::chrono::milliseconds(20), attach_atom::value);
       return;
     }
-    // A subscribed channel actor went down (crash or passivation): its supervisor brings
-    // it back on demand; subscribe again from what we delivered, so nothing is skipped.
+    // A subscribed channel actor (or relay) went down: crash, passivation, its node's
+    // link lost. Its supervisor brings it back on demand; subscribe again from what we
+    // delivered, so nothing is skipped (keep_subscribed's retry path: an owner that stays
+    // away is an outage the client is told about, and the connection goes on).
     for (auto& [channel, sub] : self->state.subs)
-      if (sub.channel && sub.channel.address() == dm.source) {
-        sub.channel = channel_actor{};
-        self->delayed_send(self, std::chrono::milliseconds(20), resubscribe_atom::value, channel,
-                           uint32_t{0});
-      }
+      if (sub.channel && sub.channel.address() == dm.source)
+        lost_subscription(self, channel, std::chrono::milliseconds(20));
   });
   send_frame(self, protocol::encode_hello(ctx->limits.heartbeat_interval.count(), st.session));
   bridge->attach(caf::actor_cast<caf::actor>(self));
@@ -103,26 +104,8 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
         close_with(self, close_code, "disconnected by an operator");
       return p;
     },
-    [self](resubscribe_atom, uint64_t channel, uint32_t attempt) {
-      auto& s = self->state;
-      auto i = s.subs.find(channel);
-      if (i == s.subs.end() || i->second.channel || s.closing)
-        return;
-      subscribe(self, channel, i->second.delivered, [self, channel, attempt](caf::error err) {
-        if (!err)
-          return;
-        auto& s2 = self->state;
-        if (is_chat_error(err, chat_errc::forbidden)) {
-          s2.subs.erase(channel); // no longer a member
-          return;
-        }
-        if (attempt >= 50) {
-          close_with(self, cc::server_restart, "channel unavailable, resume");
-          return;
-        }
-        self->delayed_send(self, std::chrono::milliseconds(100), resubscribe_atom::value, channel,
-                           attempt + 1);
-      });
+    [self](resubscribe_atom, uint64_t channel, uint32_t token) {
+      on_retry_timer(self, channel, token);
     },
     [self](joined_atom, uint64_t channel, uint64_t seq) {
       // Joined on some device or API: deliver from the join event on.
@@ -131,10 +114,7 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
         return;
       // Reserve the entry so a second notice does not subscribe twice.
       s.subs[channel].delivered = seq - 1;
-      subscribe(self, channel, seq - 1, [self, channel](caf::error err) {
-        if (err)
-          self->state.subs.erase(channel);
-      });
+      keep_subscribed(self, channel);
     },
     [self](closed_atom, uint16_t code) {
       auto& s = self->state;

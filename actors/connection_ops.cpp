@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <unordered_set>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -153,13 +154,33 @@ void on_identified(connection_self* self, const protocol::identify_op& op,
             if (self->state.ctx->cluster)
               self->delayed_send(self, std::chrono::seconds(2), attach_atom::value);
           });
+        std::unordered_set<uint64_t> listed;
         for (auto& c : chans) {
           // Resume from the client's seq where given; else from the head it was told.
+          listed.insert(c.id);
           auto i = resume.find(c.id);
-          bool resuming = i != resume.end();
-          auto after = resuming ? std::min(i->second, c.head) : c.head;
-          subscribe(self, c.id, after, [](caf::error) {}, resuming);
+          auto& sub = s.subs[c.id];
+          sub.delivered = i != resume.end() ? std::min(i->second, c.head) : c.head;
+          if (i != resume.end())
+            sub.resume_from = sub.delivered;
+          keep_subscribed(self, c.id);
         }
+        // In a cluster, `ready` leaves out the channels of a node that did not answer: a
+        // channel the client resumes that another node owns is subscribed all the same
+        // (an outage the client is told about while its owner is away; a refusal if the
+        // user is no longer a member). This node's own share is complete.
+        if (s.ctx->cluster)
+          for (auto& [channel, seq] : resume) {
+            if (listed.count(channel) != 0 || s.subs.count(channel) != 0
+                || s.subs.size() >= s.ctx->limits.max_channels_per_user
+                || route_channel(*s.ctx, channel).at == channel_route::where::local)
+              continue;
+            auto& sub = s.subs[channel];
+            sub.delivered = seq;
+            sub.resume_from = seq;
+            sub.tell_refusal = true;
+            keep_subscribed(self, channel);
+          }
       },
       [self](caf::error&) { close_with(self, cc::server_restart, "could not load channels"); });
 }
@@ -266,7 +287,11 @@ void on_op(connection_self* self, protocol::subscribe_op& op) {
   auto go = [self, channel, req](uint64_t from) {
     subscribe(self, channel, from, [self, channel, req](caf::error err) {
       if (err) {
-        self->state.subs.erase(channel);
+        // Keep an entry the connection itself keeps subscribed (an outage it retries).
+        auto& subs = self->state.subs;
+        if (auto i = subs.find(channel); i != subs.end() && !i->second.channel
+            && !i->second.outage && !i->second.subscribing && i->second.retry_token == 0)
+          subs.erase(i);
         send_error(self, req, err);
         return;
       }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -66,8 +68,16 @@ struct channel_sub {
   lazy_fifo<std::pair<uint64_t, frame>> buffer; // live events held back during replay
   lazy_fifo<std::pair<uint64_t, frame>> page;   // replayed events not yet in the outbox
   bool page_has_more = false;
-  uint64_t replay_upto = 0;
+  uint64_t replay_upto = 0;   // replay up to this seq (raised while a page is on its way)
+  uint64_t replay_asked = 0;  // the `upto` of the page request on its way
   std::optional<uint64_t> resume_from; // identify asked to resume: send `resumed` when done
+  // Kept subscribed by the connection itself (docs/protocol.md, "Channels that are
+  // unavailable"): while `channel` is empty, a subscribe is on its way or a retry pending.
+  bool subscribing = false;   // a subscribe request of keep_subscribed is on its way
+  bool outage = false;        // the client was told `unavailable`; `resumed` ends the outage
+  bool tell_refusal = false;  // a forbidden/not_found answer is sent to the client
+  uint32_t retry_token = 0;   // the pending retry timer (0: none); at most one per channel
+  uint32_t retries = 0;       // failed attempts in this outage: the backoff's exponent
 };
 
 enum class phase { awaiting_identify, identifying, ready };
@@ -87,6 +97,8 @@ struct connection_state {
   user_actor user_hub;               // this user's actor: presence, activity, device sync
   int64_t activity_sent_ms = 0;      // last activity reported to it (throttled)
   std::unordered_map<uint64_t, int64_t> typing_sent; // channel -> last forwarded typing
+  uint32_t next_retry_token = 0;     // tokens of channel retry timers (stale ones are ignored)
+  std::minstd_rand jitter;           // the retry backoff's jitter
 
   static inline const char* name = "connection";
 };
@@ -99,7 +111,7 @@ using connection_behavior = connection_actor::extend<
   caf::reacts_to<closed_atom, uint16_t>,           ///< (close code) from the socket
   caf::reacts_to<pump_atom, uint64_t>,             ///< (channel): continue a paced replay
   caf::reacts_to<attach_atom>,                     ///< retry attaching to the user actor
-  caf::reacts_to<resubscribe_atom, uint64_t, uint32_t>, ///< (channel, attempt)
+  caf::reacts_to<resubscribe_atom, uint64_t, uint32_t>, ///< (channel, retry token)
   caf::reacts_to<tick_atom>>::behavior_type;       ///< heartbeat check
 
 
@@ -123,6 +135,20 @@ void close_with(connection_self* self, uint16_t code, std::string reason);
 /// Subscribes to `channel` and delivers everything after `after` first (delivery.cpp).
 void subscribe(connection_self* self, uint64_t channel, uint64_t after,
                std::function<void(caf::error)> done, bool resuming = false);
+
+/// Keeps the reserved entry `subs[channel]` subscribed from what it delivered: subscribes
+/// now unless a subscribe is on its way; a failure that may pass (`unavailable`, a timeout)
+/// tells the client once per outage and retries with backoff; `forbidden`/`not_found` drop
+/// the entry (telling the client when it expects the channel). The recovery after an outage
+/// replays the gap, then sends `resumed` (delivery.cpp).
+void keep_subscribed(connection_self* self, uint64_t channel);
+
+/// The subscription of `channel` is lost (its actor went down, a replay failed): forget it
+/// and subscribe again after `delay` (keep_subscribed's retry path).
+void lost_subscription(connection_self* self, uint64_t channel, caf::timespan delay);
+
+/// A retry timer of `channel` fired; `token` tells stale timers apart.
+void on_retry_timer(connection_self* self, uint64_t channel, uint32_t token);
 
 /// A live event from a channel: in order, or held back while a gap is replayed.
 void on_live(connection_self* self, uint64_t channel, uint64_t seq, frame& f);
