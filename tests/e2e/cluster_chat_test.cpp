@@ -9,7 +9,11 @@
 //     node answers; a token from one node identifies on every node, a logout anywhere
 //     revokes it everywhere, a bad token is refused everywhere;
 //   - a user whose home node is down gets `unavailable` and a 1012 close at once, not a
-//     hang, and identifies again once the node is back.
+//     hang, and identifies again once the node is back;
+//   - a channel whose owner node is killed: the connection stays open, gets one
+//     per-channel `unavailable` notice, keeps chatting in its other channels, and once the
+//     owner is back gets the missed events in order and then `resumed`, without
+//     reconnecting; a second device resuming meanwhile gets the channel `ready` left out.
 #include <doctest/doctest.h>
 
 #include <array>
@@ -567,4 +571,239 @@ TEST_CASE("a user's home node down: identify answers unavailable, not a hang") {
     INFO("node " << n << " after the restart: " << o.result << " " << o.code);
     CHECK(o.result == "ready");
   }
+}
+
+namespace {
+
+/// A per-channel notice (docs/protocol.md, "Channels that are unavailable"): an error
+/// frame that names `channel` and answers no request.
+bool is_notice(const json_frame& f, const std::string& channel, const std::string& code) {
+  return f.op() == "error" && f.str("channel") == channel && f.str("code") == code &&
+         f.text.find("\"req\"") == std::string::npos;
+}
+
+size_t notices(const gateway_client& c, const std::string& channel) {
+  size_t n = 0;
+  for (auto& f : c.seen)
+    n += is_notice(f, channel, "unavailable") ? 1 : 0;
+  return n;
+}
+
+/// Index in `c.seen` of the first `resumed` frame of `channel` (seen.size() if none).
+size_t resumed_at(const gateway_client& c, const std::string& channel) {
+  for (size_t i = 0; i < c.seen.size(); ++i)
+    if (c.seen[i].op() == "resumed" && c.seen[i].str("channel") == channel)
+      return i;
+  return c.seen.size();
+}
+
+/// Reads (≤ `timeout`) until `c` has seen `channel`'s event `seq`.
+bool saw_event(gateway_client& c, const std::string& channel, uint64_t seq,
+               std::chrono::milliseconds timeout) {
+  for (auto& f : c.seen)
+    if (f.op() == "event" && f.str("channel") == channel && f.num("seq") == seq)
+      return true;
+  return c
+    .wait_for([&](const json_frame& f) {
+      return f.op() == "event" && f.str("channel") == channel && f.num("seq") == seq;
+    }, timeout)
+    .has_value();
+}
+
+/// A counter's value in `node`'s /metrics (0 when absent or unreadable).
+uint64_t counter(chat_node& node, const std::string& name) {
+  auto r = node.http("GET", "/metrics");
+  auto pos = r.body.find("\n" + name + " ");
+  if (r.status != 200 || pos == std::string::npos)
+    return 0;
+  return std::stoull(r.body.substr(pos + name.size() + 2));
+}
+
+std::vector<uint64_t> seqs_between(const gateway_client& c, const std::string& channel,
+                                   size_t from, size_t to) {
+  std::vector<uint64_t> out;
+  for (size_t i = from; i < to && i < c.seen.size(); ++i)
+    if (c.seen[i].op() == "event" && c.seen[i].str("channel") == channel)
+      out.push_back(c.seen[i].num("seq"));
+  return out;
+}
+
+std::vector<uint64_t> range_of(uint64_t first, uint64_t last) {
+  std::vector<uint64_t> out;
+  for (auto s = first; s <= last; ++s)
+    out.push_back(s);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a channel's owner down: the connection stays, is told once, and gets the channel "
+          "back (missed events, then resumed) when the owner returns") {
+  auto t_start = clock_type::now();
+  test_cluster c{3};
+  REQUIRE(eventually([&] { return c.settled(); }, 20s));
+  auto table = c.seen_by(1);
+  constexpr uint32_t victim = 2;
+  // alice and bob have their homes off node 2 (they identify while it is down).
+  auto homed_off_victim = [&](const std::string& prefix) {
+    for (int i = 0; i < 200; ++i) {
+      auto candidate = prefix + std::to_string(i);
+      if (table.owner(sb::cluster::partition_of_name(candidate)) != victim)
+        return candidate;
+    }
+    return std::string{};
+  };
+  auto [alice_id, alice] = c.node(1).user(homed_off_victim("alice"));
+  auto [bob_id, bob] = c.node(1).user(homed_off_victim("bob"));
+  REQUIRE(!alice.empty());
+  REQUIRE(!bob.empty());
+  // One channel owned by node 1 (alice's connection's node), one owned by node 2.
+  std::string ch_a, ch_b;
+  for (int i = 0; i < 80 && (ch_a.empty() || ch_b.empty()); ++i) {
+    auto ch = c.node(static_cast<uint32_t>(i % 3 + 1)).channel(alice, "room-" + std::to_string(i));
+    REQUIRE(!ch.empty());
+    auto o = table.owner(sb::cluster::partition_of(std::stoull(ch)));
+    if (o == 1 && ch_a.empty())
+      ch_a = ch;
+    else if (o == victim && ch_b.empty())
+      ch_b = ch;
+  }
+  REQUIRE_MESSAGE(!ch_a.empty(), "no channel owned by node 1");
+  REQUIRE_MESSAGE(!ch_b.empty(), "no channel owned by node 2");
+  for (auto& ch : {ch_a, ch_b})
+    REQUIRE(c.node(1).http("POST", "/api/channels/" + ch + "/join", "", bob).status == 200);
+
+  // alice on node 1, subscribed to both by her `ready`; bob's message into node 2's channel
+  // reaches her live.
+  gateway_client a1;
+  REQUIRE(a1.open(c.node(1).port(), alice) == "");
+  REQUIRE(heads_in(a1.ready).count(ch_b) == 1);
+  auto before = c.node(1).http("POST", "/api/channels/" + ch_b + "/messages",
+                               R"({"text":"before","nonce":"b-0"})", bob);
+  REQUIRE_MESSAGE(before.status == 201, before.body);
+  auto last_b = parse_frame(before.body)->num("seq");
+  REQUIRE(saw_event(a1, ch_b, last_b, 5s));
+
+  // kill -9 of node 2: alice is told once that its channel is unavailable, and stays.
+  c.node(victim).kill9();
+  auto t_kill = clock_type::now();
+  auto notice = a1.wait_for([&](const json_frame& f) { return is_notice(f, ch_b, "unavailable"); },
+                            8s);
+  REQUIRE_MESSAGE(notice, "no unavailable notice for " << ch_b << " within 8 s; closed: "
+                                                        << a1.ws.closed() << " code "
+                                                        << a1.ws.close_code());
+  MESSAGE("notice " << ms_since(t_kill) << " after the kill: " << notice->text);
+  CHECK(notice->num("retry_ms") > 0);
+  CHECK(notice->num("retry_ms") <= 5000);
+  CHECK_FALSE(notice->str("message").empty());
+  CHECK_FALSE(a1.ws.closed());
+  // Node 1's channel still works on the same connection.
+  REQUIRE(a1.send(ch_a, "still here", "a-1", "a-1") == "");
+  auto ack = a1.reply("a-1", 5s);
+  REQUIRE_MESSAGE(ack, "no answer to a send into node 1's channel; closed: " << a1.ws.closed());
+  CHECK_MESSAGE(ack->op() == "ack", ack->text);
+  CHECK(saw_event(a1, ch_a, ack->num("seq"), 5s));
+
+  // Once node 2 is seen down, a second device of alice's on node 3 resumes both channels:
+  // `ready` leaves node 2's out (node 2 holds its joins), yet it is subscribed (with the
+  // same notice) and will be replayed from its resume seq (0: everything) when node 2 is
+  // back.
+  REQUIRE(eventually([&] { return !c.seen_by(1).sees_up(victim) && !c.seen_by(3).sees_up(victim); },
+                     10s));
+  gateway_client a3;
+  REQUIRE(a3.open(c.node(3).port(), alice,
+                  "{\"" + ch_a + "\":0,\"" + ch_b + "\":0}") == "");
+  CHECK(heads_in(a3.ready).count(ch_b) == 0);
+  CHECK(heads_in(a3.ready).count(ch_a) == 1);
+  CHECK(a3.wait_for([&](const json_frame& f) { return is_notice(f, ch_b, "unavailable"); }, 8s));
+  CHECK(a3.wait_for([&](const json_frame& f) {
+    return f.op() == "resumed" && f.str("channel") == ch_a;
+  }, 8s));
+
+  // Node 2 comes back right after one of alice's node-1 retries failed, once her backoff is
+  // at its cap (retries 4 to 5 s apart), so bob's messages are committed before her next
+  // retry: they are missed events, replayed before `resumed`.
+  while (clock_type::now() - t_kill < 8s) {
+    a1.next(100ms); // keep reading: a second notice would show here
+    a3.next(100ms);
+  }
+  CHECK(notices(a1, ch_b) == 1);
+  auto retries = counter(c.node(1), "sb_conn_channel_retries_total");
+  CHECK(retries >= 5);
+  REQUIRE(eventually([&] { return counter(c.node(1), "sb_conn_channel_retries_total") > retries; },
+                     7s));
+  auto t_retry = clock_type::now();
+  REQUIRE(c.node(victim).restart() == "");
+  std::vector<uint64_t> bob_seqs;
+  for (int k = 1; k <= 5; ++k) {
+    auto nonce = "b-" + std::to_string(k);
+    http_result r;
+    for (auto until = clock_type::now() + 10s; clock_type::now() < until;) {
+      r = c.node(victim).http("POST", "/api/channels/" + ch_b + "/messages",
+                              R"({"text":"missed )" + std::to_string(k) + R"(","nonce":")" +
+                                nonce + "\"}",
+                              bob);
+      if (r.status == 201)
+        break;
+      std::this_thread::sleep_for(100ms);
+    }
+    REQUIRE_MESSAGE(r.status == 201, "bob's send " << k << " on node 2: " << r.status << " "
+                                                   << r.body);
+    bob_seqs.push_back(parse_frame(r.body)->num("seq"));
+  }
+  auto bob_took = clock_type::now() - t_retry;
+  CHECK(bob_seqs == range_of(last_b + 1, last_b + 5));
+  auto last = last_b + 5;
+  MESSAGE("node 2 restarted and bob's 5 sends acked " << ms_since(t_retry)
+                                                      << " after a failed retry of alice's");
+
+  // alice, without reconnecting: the missed messages in order, then `resumed`.
+  auto resumed = a1.wait_for([&](const json_frame& f) {
+    return f.op() == "resumed" && f.str("channel") == ch_b;
+  }, 20s);
+  REQUIRE_MESSAGE(resumed, "no resumed for " << ch_b << " within 20 s; closed: "
+                                              << a1.ws.closed());
+  MESSAGE("resumed " << ms_since(t_kill) << " after the kill: " << resumed->text);
+  CHECK(resumed->num("from") == last_b);
+  CHECK(saw_event(a1, ch_b, last, 5s));
+  auto at = resumed_at(a1, ch_b);
+  std::vector<uint64_t> all_b = seqs_between(a1, ch_b, 0, a1.seen.size());
+  // Everything after her head at `ready` exactly once, in order: "before", then bob's five.
+  CHECK(all_b == range_of(last_b, last));
+  if (bob_took < 3500ms) { // her next retry came after bob's sends: they were replayed
+    CHECK(resumed->num("head") == last);
+    CHECK(seqs_between(a1, ch_b, at, a1.seen.size()).empty());
+  } else {
+    MESSAGE("bob's sends took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(bob_took).count()
+            << " ms: some may have arrived live");
+    CHECK(resumed->num("head") >= last_b);
+  }
+  CHECK(notices(a1, ch_b) == 1);
+  CHECK_FALSE(a1.ws.closed());
+  // And the channel is live again on the same connection.
+  REQUIRE(a1.send(ch_b, "back", "a-2", "a-2") == "");
+  auto ack2 = a1.reply("a-2", 10s);
+  REQUIRE(ack2);
+  CHECK_MESSAGE(ack2->op() == "ack", ack2->text);
+  CHECK(ack2->num("seq") == last + 1);
+  CHECK(saw_event(a1, ch_b, last + 1, 5s));
+
+  // The device on node 3: node 2's channel from seq 1 (its resume seq was 0) up to bob's
+  // last, each once, then `resumed` from 0.
+  auto resumed3 = a3.wait_for([&](const json_frame& f) {
+    return f.op() == "resumed" && f.str("channel") == ch_b;
+  }, 20s);
+  REQUIRE_MESSAGE(resumed3, "no resumed for " << ch_b << " on node 3 within 20 s");
+  CHECK(resumed3->num("from") == 0);
+  CHECK(resumed3->num("head") >= last_b);
+  CHECK(saw_event(a3, ch_b, last + 1, 5s));
+  auto at3 = resumed_at(a3, ch_b);
+  CHECK(seqs_between(a3, ch_b, 0, at3) == range_of(1, resumed3->num("head")));
+  CHECK(seqs_between(a3, ch_b, 0, a3.seen.size()) == range_of(1, last + 1));
+  CHECK(notices(a3, ch_b) == 1);
+  CHECK_FALSE(a3.ws.closed());
+  CHECK(counter(c.node(1), "sb_conn_channel_outages_total") >= 1);
+  CHECK(counter(c.node(3), "sb_conn_channel_outages_total") >= 1);
+  MESSAGE("whole case " << ms_since(t_start));
 }

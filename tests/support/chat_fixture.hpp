@@ -58,10 +58,10 @@ public:
   explicit chat_node(const storage::testing::temp_dir& dir, std::vector<std::string> extra = {})
     : dir_(dir), extra_(std::move(extra)) {}
 
-  /// Starts the server; returns "" or what went wrong.
-  std::string start() {
-    std::vector<std::string> args{"--port=0", "--data-dir=" + dir_.sub("data"),
-                                  "--password-hash=min"};
+  /// Starts the server (on a free port, or on `port`); returns "" or what went wrong.
+  std::string start(uint16_t port = 0) {
+    std::vector<std::string> args{"--port=" + std::to_string(port),
+                                  "--data-dir=" + dir_.sub("data"), "--password-hash=min"};
     args.insert(args.end(), extra_.begin(), extra_.end());
     proc_ = std::make_unique<child_process>(SB_SERVER_PATH, args, dir_.path(),
                                             dir_.sub("server-" + std::to_string(++runs_) + ".log"));
@@ -72,6 +72,10 @@ public:
     port_ = static_cast<uint16_t>(std::stoi(out.substr(pos + 23)));
     return {};
   }
+
+  /// Starts it again after a stop or kill: the same data dir, flags (node id, cluster port)
+  /// and HTTP port, so clients find it where it was.
+  std::string restart() { return start(port_); }
 
   /// SIGTERM and wait; returns the exit code (or -signal, or -1000 on timeout).
   int stop() {
