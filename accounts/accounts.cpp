@@ -290,6 +290,14 @@ struct service::token_cache {
     index.emplace(h, lru.begin());
   }
 
+  /// Forgets every entry and bumps the epoch (in-flight lookups do not cache either).
+  void clear() {
+    std::lock_guard guard{mutex};
+    ++epoch;
+    index.clear();
+    lru.clear();
+  }
+
   /// Evicts `h`; with `revoke`, also bumps the epoch so in-flight lookups do not cache it.
   void evict(const token_hash& h, bool revoke) {
     std::lock_guard guard{mutex};
@@ -364,6 +372,8 @@ service::service(storage::store& db, std::function<std::uint64_t()> next_id, opt
 }
 
 service::~service() = default;
+
+void service::forget_cached_sessions() { cache_->clear(); }
 
 std::size_t service::cached_tokens() const {
   return cache_->size();

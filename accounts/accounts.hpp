@@ -161,6 +161,10 @@ public:
   /// A user by name (case-insensitive). Errors: not_found (also for invalid names), storage.
   result<user> find(std::string_view name) const;
 
+  /// Empties the session cache: a cluster node that gains a partition back forgets what it
+  /// cached before (a session revoked meanwhile on another node must not pass here).
+  void forget_cached_sessions();
+
   /// Token hashes currently in the in-memory cache (<= max_cached_tokens; for metrics).
   std::size_t cached_tokens() const;
 

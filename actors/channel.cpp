@@ -99,6 +99,8 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
     return fenced_error();
   if (auto err = unless_owned(*self->state.ctx, self->state.id))
     return err;
+  if (auto err = unless_writable(*self->state.ctx, self->state.id))
+    return err;
   storage::unread_hints hints;
   if (auto err = check_append(self, d, hints))
     return err;
@@ -186,6 +188,16 @@ void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& 
   auto& st = self->state;
   if (st.inflight.empty() || st.inflight.front().ev.seq != seq)
     return; // not ours (an earlier incarnation's write); ignore
+  if (!ok && what.starts_with(storage::to_string(storage::errc::frozen))) {
+    // The partition froze for a move between the seq and the write: nothing of it was
+    // written. Retryable; stop normally (not a crash), the next request reloads the head.
+    for (auto& w : st.inflight)
+      for (auto& rp : w.waiters)
+        rp.deliver(moving_error());
+    st.inflight.clear();
+    self->quit();
+    return;
+  }
   if (!ok) {
     // Nothing after this seq may be acked out of order: crash and recover from storage.
     auto err = make_chat_error(chat_errc::storage_failed, what);
@@ -277,6 +289,8 @@ caf::result<read_state_info> mark_read(channel_self* self, uint64_t user, uint64
   auto& st = self->state;
   if (!may_serve(*st.ctx))
     return fenced_error();
+  if (auto err = unless_writable(*st.ctx, st.id))
+    return err;
   if (!st.exists)
     return make_chat_error(chat_errc::not_found, "no such channel");
   if (st.members.count(user) == 0)
@@ -373,6 +387,15 @@ caf::behavior running(channel_self* self) {
     },
     [self](committed_atom, uint64_t seq, bool ok, const std::string& what) {
       on_committed(self, seq, ok, what);
+    },
+    [self](moved_atom) {
+      // The partition is another node's now (partition_mover.cpp): nothing is in flight
+      // (it froze before the copy); stop normally so subscribers resubscribe there.
+      for (auto& w : self->state.inflight)
+        for (auto& rp : w.waiters)
+          rp.deliver(moving_error());
+      self->state.inflight.clear();
+      self->quit();
     },
     [self](subscribe_atom, caf::actor& conn, uint64_t user) -> caf::result<uint64_t> {
       auto& st = self->state;

@@ -32,6 +32,8 @@ constexpr auto local_timeout = 4s;
 /// Time this node's directory may take for a peer's request: some run blocking reads and
 /// appends to channels of other nodes (a channel's creation), so longer than a channel's.
 constexpr auto directory_timeout = 15s;
+/// A move request or page to the local mover: a page is one synced write, a digest one scan.
+constexpr auto move_timeout = 25s;
 /// Time a remote read may take (the owner's reader pages a log).
 constexpr auto remote_read_timeout = 10s;
 
@@ -184,6 +186,52 @@ caf::behavior directory_door(router_self* self) {
   }.unbox();
 }
 
+/// Leaves out the channels another node owns: a move's target holds copied rows before the
+/// switch, and its source until the hand-off drops them.
+void drop_foreign(const node_context& ctx, std::vector<channel_summary>& share) {
+  std::erase_if(share, [&ctx](const channel_summary& c) {
+    return route_channel(ctx, c.id).at == channel_route::where::remote;
+  });
+}
+
+/// Passes a peer's or operator's move request to this node's partition mover.
+template <class... Rs, class... Ts>
+caf::result<Rs...> to_mover(router_self* self, Ts... xs) {
+  auto mover = find_actor<partition_mover_actor>(*self->state.ctx, partition_mover_name());
+  if (!mover)
+    return make_chat_error(chat_errc::unavailable, "the partition mover is restarting; retry");
+  auto rp = self->make_response_promise<Rs...>();
+  self->request(mover, move_timeout, xs...)
+    .then([rp](Rs&... reply) mutable { rp.deliver(std::move(reply)...); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// Partition moves: the mover checks each request against its own view.
+caf::behavior moves_door(router_self* self) {
+  return router_moves_actor::behavior_type{
+    [self](move_partition_atom, uint32_t p, uint32_t to, std::string& by) {
+      return to_mover<move_status>(self, move_partition_atom::value, p, to, std::move(by));
+    },
+    [self](drain_node_atom, std::string& by) {
+      return to_mover<std::vector<move_status>>(self, drain_node_atom::value, std::move(by));
+    },
+    [self](partition_import_atom, uint32_t p, int64_t epoch, uint32_t page,
+           std::vector<storage::partition_row>& rows) {
+      return to_mover<uint64_t>(self, partition_import_atom::value, p, epoch, page,
+                                std::move(rows));
+    },
+    [self](partition_digest_atom, uint32_t p, int64_t epoch) {
+      return to_mover<uint64_t, uint64_t, uint64_t>(self, partition_digest_atom::value, p, epoch);
+    },
+    [self](partition_drop_atom, uint32_t p, int64_t epoch) {
+      if (auto mover = find_actor<partition_mover_actor>(*self->state.ctx, partition_mover_name()))
+        self->send(mover, partition_drop_atom::value, p, epoch);
+    },
+    [self](moves_atom) { return to_mover<std::vector<move_status>>(self, moves_atom::value); },
+  }.unbox();
+}
+
 caf::behavior router_impl(router_self* self, node_context_ptr ctx) {
   self->state.ctx = ctx;
   auto channels = router_channels_actor::behavior_type{
@@ -236,9 +284,14 @@ caf::behavior router_impl(router_self* self, node_context_ptr ctx) {
       if (!reader)
         return make_chat_error(chat_errc::overloaded, "storage reader restarting, retry");
       auto rp = self->make_response_promise<std::vector<channel_summary>>();
+      auto ctx = self->state.ctx;
       self->request(reader, local_timeout, ready_atom::value, user, max)
-        .then([rp](std::vector<channel_summary>& x) mutable { rp.deliver(std::move(x)); },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        .then(
+          [rp, ctx](std::vector<channel_summary>& x) mutable {
+            drop_foreign(*ctx, x);
+            rp.deliver(std::move(x));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
   };
@@ -248,7 +301,9 @@ caf::behavior router_impl(router_self* self, node_context_ptr ctx) {
   auto directory = directory_door(self);
   auto channels_and_accounts = caf::message_handler{channels.unbox().as_behavior_impl()}.or_else(
     caf::message_handler{accounts.as_behavior_impl()});
-  return channels_and_accounts.or_else(caf::message_handler{directory.as_behavior_impl()});
+  auto moves = moves_door(self);
+  return channels_and_accounts.or_else(caf::message_handler{directory.as_behavior_impl()})
+    .or_else(caf::message_handler{moves.as_behavior_impl()});
 }
 
 // -- the remote reader -----------------------------------------------------------------
@@ -341,7 +396,11 @@ caf::result<std::vector<channel_summary>> gather_ready(remote_reader_self* self,
       peers.push_back(id);
   g->waiting = peers.size() + 1;
   self->request(reader, remote_read_timeout, ready_atom::value, user, max)
-    .then(take, [g, finish](caf::error& err) mutable {
+    .then([ctx, take](std::vector<channel_summary>& part) mutable {
+            drop_foreign(*ctx, part);
+            take(part);
+          },
+          [g, finish](caf::error& err) mutable {
       g->local_error = std::move(err); // this node's own share is not optional
       finish();
     });
@@ -383,6 +442,9 @@ caf::behavior remote_reader_impl(remote_reader_self* self, node_context_ptr ctx)
     [refuse](unread_atom, uint64_t, uint64_t, uint64_t, uint64_t,
              bool) -> caf::result<read_state_info> { return refuse(); },
     [refuse](presence_atom, uint64_t) -> caf::result<presence_load> { return refuse(); },
+    [](moved_atom) {
+      // Nothing cached here: every read goes to the owner.
+    },
   }.unbox();
 }
 

@@ -5,6 +5,8 @@
 #include <caf/make_message.hpp>
 #include <caf/sec.hpp>
 
+#include "runtime/log.hpp"
+
 namespace sb::actors {
 
 namespace {
@@ -33,6 +35,8 @@ caf::error make_chat_error(chat_errc x, std::string message) {
 }
 
 std::pair<std::string, std::string> describe(const caf::error& err) {
+  if (!err) // no error (CAF 0.17's error has no category then)
+    return {"none", ""};
   if (err.category() == chat_category) {
     std::string msg;
     if (err.context().match_elements<std::string>())
@@ -43,6 +47,12 @@ std::pair<std::string, std::string> describe(const caf::error& err) {
     return {"timeout", "the request timed out, retry"};
   if (err == caf::sec::request_receiver_down)
     return {"unavailable", "the channel restarted, retry"};
+  // A request still in the mailbox of an actor that stopped (a channel passivating, moving
+  // away or stopped by the fence) is bounced with its exit reason: it was never handled.
+  if (err.category() == caf::atom("exit"))
+    return {"unavailable", "the actor serving this request stopped, retry"};
+  // Unexpected here: say which (codes and categories only, never message text).
+  runtime::log::warn("unmapped_error", {{"error", caf::to_string(err)}});
   return {"internal", "internal error"};
 }
 

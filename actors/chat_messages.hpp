@@ -31,6 +31,7 @@
 #include "protocol/encode.hpp"
 #include "runtime/introspection.hpp"
 #include "storage/event.hpp"
+#include "storage/partition_rows.hpp"
 
 namespace sb::actors {
 
@@ -398,13 +399,14 @@ struct cluster_partition {
   int64_t epoch = 0; ///< the record's mod_revision
   std::string state; ///< stable, moving, offline; "unassigned" before the bootstrap
   bool available = false; ///< its primary is alive
+  uint32_t move_to = 0;   ///< the target while state is moving
   friend bool operator==(const cluster_partition&, const cluster_partition&) = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_partition& x) {
   return f(caf::meta::type_name("cluster_partition"), x.partition, x.primary, x.epoch,
-           x.state, x.available);
+           x.state, x.available, x.move_to);
 }
 
 /// One line of the cluster event log.
@@ -443,6 +445,31 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.nodes, x.partitions, x.events);
 }
 
+// -- partition moves (partition_mover.cpp) ---------------------------------------------
+
+/// One planned move of a partition, as its source node runs it.
+struct move_status {
+  uint32_t partition = 0;
+  uint32_t from = 0;
+  uint32_t to = 0;
+  int64_t epoch = 0;  ///< the moving record's mod_revision (0 before the begin step)
+  std::string phase;  ///< queued, freezing, copying, verifying, switching, handing_off, done, aborted
+  uint64_t rows = 0;  ///< rows copied so far
+  uint64_t bytes = 0; ///< key and value bytes copied so far
+  uint64_t queued_ms = 0;
+  uint64_t started_ms = 0;
+  uint64_t finished_ms = 0;
+  std::string error; ///< why it aborted
+  std::string by;    ///< who asked (operator token's audit name, or "restart")
+  friend bool operator==(const move_status&, const move_status&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, move_status& x) {
+  return f(caf::meta::type_name("move_status"), x.partition, x.from, x.to, x.epoch, x.phase,
+           x.rows, x.bytes, x.queued_ms, x.started_ms, x.finished_ms, x.error, x.by);
+}
+
 // -- blocking worker (blocking_worker.hpp) ---------------------------------------------
 
 /// A blocking piece of work, run on the blocking worker; it writes its result where it
@@ -455,6 +482,17 @@ struct blocking_call {
 
 // A closure: node-local by nature, it never crosses a node boundary.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sb::actors::blocking_call)
+
+namespace sb::storage {
+
+/// A row of a partition on its way to the move's target (rows never hold message text in
+/// logs: only their counts are logged).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_row& x) {
+  return f(caf::meta::type_name("partition_row"), x.cf, x.key, x.value);
+}
+
+} // namespace sb::storage
 
 namespace sb::protocol {
 
@@ -557,6 +595,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, relay_ack_atom, "rack")
   CAF_ADD_ATOM(switchboard, sb::actors, relay_cut_atom, "rcut")
 
+  // -- partition moves (partition_mover.cpp) --------------------------------------------
+  CAF_ADD_ATOM(switchboard, sb::actors, move_partition_atom, "pmove")
+  CAF_ADD_ATOM(switchboard, sb::actors, drain_node_atom, "pdrain")
+  CAF_ADD_ATOM(switchboard, sb::actors, partition_import_atom, "pimport")
+  CAF_ADD_ATOM(switchboard, sb::actors, partition_digest_atom, "pdigest")
+  CAF_ADD_ATOM(switchboard, sb::actors, partition_drop_atom, "pdrop")
+  CAF_ADD_ATOM(switchboard, sb::actors, moves_atom, "pmoves")
+  CAF_ADD_ATOM(switchboard, sb::actors, move_step_atom, "pmstep")
+  CAF_ADD_ATOM(switchboard, sb::actors, moved_atom, "moved")
+
   // -- accounts across nodes (account_home.cpp) -----------------------------------------
   CAF_ADD_ATOM(switchboard, sb::actors, authenticate_atom, "authn")
   CAF_ADD_ATOM(switchboard, sb::actors, logout_atom, "logout")
@@ -603,6 +651,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_partition))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_log_entry))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::cluster_status))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::move_status))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::move_status>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::storage::partition_row))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::storage::partition_row>))
   // The runtime's introspection answers: an operator on one node snapshots another's tree.
   CAF_ADD_TYPE_ID(switchboard, (sb::runtime::actor_info))
   CAF_ADD_TYPE_ID(switchboard, (sb::runtime::kind_summary))

@@ -180,6 +180,7 @@ cluster_status status_of(cluster_agent_self* self) {
       cp.epoch = pv->epoch;
       cp.state = cluster::to_string(pv->record.state);
       cp.available = view->alive(pv->record.primary);
+      cp.move_to = pv->record.move_to;
       ++owned[pv->record.primary];
     } else {
       cp.state = "unassigned";

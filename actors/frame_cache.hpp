@@ -49,6 +49,12 @@ public:
   }
 
   std::size_t bytes() const noexcept { return bytes_; }
+
+  void clear() noexcept {
+    frames_.clear();
+    order_.clear();
+    bytes_ = 0;
+  }
   std::size_t size() const noexcept { return frames_.size(); }
 
 private:

@@ -49,7 +49,10 @@ using channel_owner_actor = channel_actor::extend<
   /// (relay, user): the user has no subscribed devices on the relay's node any more.
   caf::reacts_to<relay_unsubscribe_atom, caf::actor, uint64_t>,
   /// (relay, seq): cumulative ack; the relay handed every event up to seq on (credits).
-  caf::reacts_to<relay_ack_atom, caf::actor, uint64_t>>;
+  caf::reacts_to<relay_ack_atom, caf::actor, uint64_t>,
+  /// Its partition moved to another node (partition_mover.cpp): answer what waits with
+  /// `unavailable` and stop normally, so subscribers resubscribe through the new owner.
+  caf::reacts_to<moved_atom>>;
 
 /// A relay (relay.cpp): a remote channel's stand-in on this node; callers see a
 /// channel_actor. The owner channel sends it the rest.
@@ -145,7 +148,10 @@ using user_actor = caf::typed_actor<
   /// A presence or typing frame from the presence directory: to every device.
   caf::reacts_to<ephemeral_atom, frame>,
   /// The operator's view: the attached devices.
-  caf::replies_to<admin_probe_atom>::with<user_probe>>;
+  caf::replies_to<admin_probe_atom>::with<user_probe>,
+  /// The user's home partition moved to another node: stop normally, so the devices
+  /// attach to the hub at the new home.
+  caf::reacts_to<moved_atom>>;
 
 // -- storage reader (reader.cpp): blocking reads, on its own thread --------------------
 /// The storage reader's interface: every request with its reply.
@@ -163,7 +169,10 @@ using reader_actor = caf::typed_actor<
   /// (user, channel, root, head, dm): a cursor's counts after it was moved.
   caf::replies_to<unread_atom, uint64_t, uint64_t, uint64_t, uint64_t, bool>::with<read_state_info>,
   /// What a user actor loads when its user comes online.
-  caf::replies_to<presence_atom, uint64_t>::with<presence_load>>;
+  caf::replies_to<presence_atom, uint64_t>::with<presence_load>,
+  /// This node gained a partition back (partition_mover.cpp): forget the cached frames,
+  /// which may predate changes made while another node owned it.
+  caf::reacts_to<moved_atom>>;
 
 // -- presence directory (presence.cpp): who is online, fanned out per channel ----------
 /// The presence directory's interface.
@@ -273,10 +282,38 @@ using router_directory_actor = caf::typed_actor<
   caf::replies_to<browse_entries_atom, uint64_t, std::vector<uint64_t>>::with<
     std::vector<browse_entry>>>;
 
+// -- partition moves (partition_mover.cpp) ---------------------------------------------
+/// What a node's router passes to its partition mover for peers and operators (docs/
+/// cluster.md, "Moving a partition"): a partition's owner runs its moves; a move's target
+/// takes the rows. `epoch` is the moving record's mod_revision: a target refuses pages of
+/// any other (an older, aborted or finished move).
+using router_moves_actor = caf::typed_actor<
+  /// (partition, to, who asked) -> what was queued: asked of the partition's owner.
+  caf::replies_to<move_partition_atom, uint32_t, uint32_t, std::string>::with<move_status>,
+  /// (who asked) -> moves queued: every partition of this node, each to the best other live
+  /// node by rendezvous hashing (drain before maintenance).
+  caf::replies_to<drain_node_atom, std::string>::with<std::vector<move_status>>,
+  /// (partition, epoch, page, rows) -> rows taken, synced; page 0 first empties the
+  /// partition here.
+  caf::replies_to<partition_import_atom, uint32_t, int64_t, uint32_t,
+                  std::vector<storage::partition_row>>::with<uint64_t>,
+  /// (partition, epoch) -> (rows, bytes, hash) of the partition's rows here.
+  caf::replies_to<partition_digest_atom, uint32_t, int64_t>::with<uint64_t, uint64_t, uint64_t>,
+  /// (partition, epoch): an aborted move's target drops what it took.
+  caf::reacts_to<partition_drop_atom, uint32_t, int64_t>,
+  /// -> this node's moves: the one running, those queued, the last finished ones.
+  caf::replies_to<moves_atom>::with<std::vector<move_status>>>;
+
+/// The partition mover (registry ("mover", "mover")): the router's part plus the view
+/// changes (from the membership's threads) and its own step timer.
+using partition_mover_actor =
+  router_moves_actor::extend<caf::reacts_to<cluster_changed_atom>, caf::reacts_to<move_step_atom>>;
+
 /// A node's router (channel_router.cpp): its one door for peers: channels, accounts of the
-/// users it is home of, directory requests. Peers get its handle from the cluster agent.
-using channel_router_actor =
-  router_channels_actor::extend_with<account_home_actor>::extend_with<router_directory_actor>;
+/// users it is home of, directory requests, partition moves. Peers get its handle from the
+/// cluster agent.
+using channel_router_actor = router_channels_actor::extend_with<account_home_actor>::extend_with<
+  router_directory_actor>::extend_with<router_moves_actor>;
 
 // -- blocking worker (blocking_worker.cpp): account work and closures, on its own thread --
 /// The blocking worker's interface (registry name "auth").

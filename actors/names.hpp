@@ -55,6 +55,8 @@ inline actor_name admin_worker_name() { return {"admin", "admin"}; }
 
 /// The cluster agent: ("cluster", "cluster"); runs only in cluster mode.
 inline actor_name cluster_agent_name() { return {"cluster", "cluster"}; }
+/// The partition mover (partition_mover.cpp), cluster mode only.
+inline actor_name partition_mover_name() { return {"mover", "mover"}; }
 
 /// A supervisor of the node tree: "node", "channels", "relays", "users", "connections".
 inline actor_name supervisor_name(std::string_view which) {

@@ -10,6 +10,7 @@
 #include "actors/cluster_agent.hpp"
 #include "actors/connection.hpp"
 #include "actors/directory.hpp"
+#include "actors/partition_mover.hpp"
 #include "actors/presence.hpp"
 #include "actors/reader.hpp"
 #include "actors/relay.hpp"
@@ -54,6 +55,8 @@ caf::expected<caf::actor> start_node(caf::actor_system& sys, node_context_ptr ct
     spec.children.push_back(channel_router_spec(ctx));
     spec.children.push_back(remote_reader_spec(ctx));
     spec.children.push_back(cluster_agent_spec(ctx));
+    if (ctx->barrier != nullptr) // in-process test clusters have no moves
+      spec.children.push_back(partition_mover_spec(ctx));
   }
   spec.children.push_back(dynamic_supervisor(ctx, "channels", channel_spec(ctx)));
   if (ctx->cluster != nullptr)

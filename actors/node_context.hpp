@@ -73,6 +73,8 @@ struct chat_limits {
   std::chrono::milliseconds relay_ack_delay{20};
 };
 
+class write_barrier;
+
 /// Shared services of one node.
 struct node_context {
   storage::store* db = nullptr;
@@ -87,6 +89,9 @@ struct node_context {
   /// This node's cluster membership (cluster::membership in a server); null when the
   /// node runs alone.
   cluster::view_source* cluster = nullptr;
+  /// The store's write barrier for partition moves (actors/partition_mover.hpp); null
+  /// when the node runs alone.
+  write_barrier* barrier = nullptr;
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

@@ -218,6 +218,7 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
       }
       return out;
     },
+    [cache](moved_atom) { cache->clear(); },
     [ctx](presence_atom, uint64_t user) -> caf::result<presence_load> {
       presence_load out;
       auto chans = ctx->db->channels_of(user, 0, ctx->limits.max_channels_per_user);

@@ -89,6 +89,25 @@ caf::error as_remote_error(relay_self* self, caf::error err) {
                            + "); retry in a few seconds");
 }
 
+void stop_relay(relay_self* self);
+
+/// The view gives the channel to another node than this relay's owner (a partition move
+/// switched): `unavailable`, and the relay stops, so the caller's retry starts a relay to
+/// the new owner. Without it a relay that holds no registration at the old owner (whose
+/// channel actor it would see stop) would forward there until it idled out.
+caf::error unless_owner_still(relay_self* self) {
+  auto& st = self->state;
+  auto route = route_channel(*st.ctx, st.id);
+  if (route.at == channel_route::where::unavailable
+      || (route.at == channel_route::where::remote && route.owner == st.owner))
+    return caf::none; // unchanged, or the owner is down (its own error says so)
+  auto err = make_chat_error(chat_errc::unavailable,
+                             "the channel moved from node " + std::to_string(st.owner)
+                               + "; retry");
+  stop_relay(self);
+  return err;
+}
+
 /// Sends a request to the owner's router and answers the caller with its reply.
 template <class T, class... Ts>
 caf::result<T> forward(relay_self* self, Ts... xs) {
@@ -97,6 +116,8 @@ caf::result<T> forward(relay_self* self, Ts... xs) {
     return fenced_error();
   if (!st.router)
     return st.failure;
+  if (auto err = unless_owner_still(self))
+    return err;
   st.out->inc();
   auto rp = self->make_response_promise<T>();
   auto key = ++st.next_pending;
@@ -197,6 +218,8 @@ caf::result<uint64_t> subscribe(relay_self* self, caf::actor conn, uint64_t user
   }
   if (!st.router)
     return st.failure;
+  if (auto err = unless_owner_still(self))
+    return err;
   auto rp = self->make_response_promise<uint64_t>();
   auto& ws = st.waiting[user];
   ws.push_back(waiting_subscriber{std::move(conn), rp});

@@ -321,6 +321,11 @@ caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
         p.devices.push_back(caf::actor_cast<caf::actor>(conn));
       return p;
     },
+    [self](moved_atom) {
+      // The user's home moved (partition_mover.cpp): the devices see this hub go and
+      // attach to the one at the new home.
+      self->quit();
+    },
   }.unbox();
 }
 

@@ -279,8 +279,10 @@ struct membership::impl {
     }
     if (auto p = keys::number_after(kv.key, k.partitions()); p && *p < partition_count) {
       if (put) {
-        if (auto rec = decode_partition(kv.value))
+        if (auto rec = decode_partition(kv.value)) {
+          note_move(*p, v.partitions[*p], *rec, kv.mod_revision);
           v.partitions[*p] = partition_view{*rec, kv.mod_revision};
+        }
       } else {
         v.partitions[*p].reset();
       }
@@ -301,7 +303,62 @@ struct membership::impl {
     return false;
   }
 
+  /// Logs a planned move's steps as this node sees them (any node: the event log of moves).
+  void note_move(uint32_t p, const std::optional<partition_view>& was, const partition_record& now,
+                 int64_t epoch) {
+    if (!was)
+      return; // bootstrap (or the first read): logged as one bootstrap line
+    auto& before = was->record;
+    auto at = "partition " + std::to_string(p) + " epoch " + std::to_string(epoch) + ": ";
+    if (now.state == partition_state::moving && before.state != partition_state::moving)
+      log_event("move_started", at + "node " + std::to_string(now.primary) + " -> node "
+                                  + std::to_string(now.move_to));
+    else if (before.state == partition_state::moving && now.state == partition_state::stable)
+      log_event(now.primary == before.primary ? "move_aborted" : "move_done",
+                at + "owner node " + std::to_string(now.primary));
+  }
+
+  // --- planned moves (the owner's mover thread) --------------------------------------
+
+  /// One compare-and-swap step on partition `p`'s record: reads it, lets `next` decide
+  /// (nullopt + why: refuse; a record equal to the one read: already done), and writes the
+  /// new record only if neither the record nor this incarnation's node key changed since.
+  move_step move_txn(uint32_t p,
+                     const std::function<std::optional<partition_record>(
+                       const partition_record&, int64_t epoch, std::string& why)>& next) {
+    if (!serving())
+      return {false, 0, false, "this node is fenced (no fresh lease)"};
+    etcd::client c{opts.etcd};
+    auto got = c.range(k.partition(p));
+    if (!got)
+      return {false, 0, true, "etcd did not answer: " + got.error().message};
+    if (got->kvs.empty())
+      return {false, 0, false, "partition " + std::to_string(p) + " has no record yet"};
+    auto& kv = got->kvs[0];
+    auto rec = decode_partition(kv.value);
+    if (!rec)
+      return {false, 0, false, "partition " + std::to_string(p) + "'s record is unreadable"};
+    std::string why;
+    auto want = next(*rec, kv.mod_revision, why);
+    if (!want)
+      return {false, kv.mod_revision, false, why};
+    if (*want == *rec)
+      return {true, kv.mod_revision, false, {}};
+    auto r = c.txn({{k.partition(p), etcd::compare::target::mod_revision,
+                     etcd::compare::op::equal, kv.mod_revision, {}},
+                    {k.node(opts.self.id), etcd::compare::target::create_revision,
+                     etcd::compare::op::equal, incarnation.load(), {}}},
+                   {etcd::operation::put(k.partition(p), encode(*want))});
+    if (!r)
+      return {false, 0, true, "etcd did not answer: " + r.error().message};
+    if (!r->succeeded)
+      return {false, 0, true, "the record or this node's registration changed; read again"};
+    return {true, r->revision, false, {}};
+  }
+
   void publish(std::shared_ptr<const cluster_view> v, bool membership_moved) {
+    if (opts.before_publish)
+      opts.before_publish(v);
     {
       std::lock_guard lock{mu};
       view = std::move(v);
@@ -495,7 +552,10 @@ result<std::unique_ptr<membership>> membership::join(membership_options opts,
   auto v = d.read_all(c);
   if (!v)
     return error{errc::etcd_unavailable, "etcd did not answer: " + v.error().message};
-  d.view = std::move(*v);
+  std::shared_ptr<const cluster_view> first = std::move(*v);
+  if (d.opts.before_publish)
+    d.opts.before_publish(first);
+  d.view = std::move(first);
   d.was_serving = d.fresh();
   d.watcher = std::thread{[&d] { d.watch_loop(); }};
   d.keeper = std::thread{[&d] { d.keep_loop(); }};
@@ -546,6 +606,56 @@ bool membership::announce_http(const std::string& host_port) {
                  {etcd::operation::put(d.k.node(opts_.self.id), encode(opts_.self), d.lease),
                   etcd::operation::put(d.k.member(opts_.self.id), encode(opts_.self))});
   return r && r->succeeded;
+}
+
+move_step membership::begin_move(uint32_t p, uint32_t to) {
+  auto self = opts_.self.id;
+  auto alive = view()->alive(to);
+  return impl_->move_txn(p, [self, to, alive](const partition_record& r, int64_t,
+                                              std::string& why) -> std::optional<partition_record> {
+    if (r.state == partition_state::moving && r.primary == self && r.move_to == to)
+      return r; // already begun (asked again after a lost reply)
+    if (r.primary != self || r.state != partition_state::stable) {
+      why = "node " + std::to_string(self) + " is not the stable owner (owner node "
+            + std::to_string(r.primary) + ", " + to_string(r.state) + ")";
+      return std::nullopt;
+    }
+    if (to == self || !alive) {
+      why = "node " + std::to_string(to) + (to == self ? " already owns it" : " is not up");
+      return std::nullopt;
+    }
+    return partition_record{self, {self}, partition_state::moving, to};
+  });
+}
+
+move_step membership::finish_move(uint32_t p, int64_t epoch, uint32_t to) {
+  auto self = opts_.self.id;
+  return impl_->move_txn(p, [self, epoch, to](const partition_record& r, int64_t at,
+                                              std::string& why) -> std::optional<partition_record> {
+    partition_record done{to, {to}, partition_state::stable, 0};
+    if (r == done)
+      return r; // switched already (a lost reply)
+    if (r.state != partition_state::moving || r.primary != self || r.move_to != to || at != epoch) {
+      why = "the move of epoch " + std::to_string(epoch) + " is no longer open";
+      return std::nullopt;
+    }
+    return done;
+  });
+}
+
+move_step membership::abort_move(uint32_t p, int64_t epoch) {
+  auto self = opts_.self.id;
+  return impl_->move_txn(p, [self, epoch](const partition_record& r, int64_t at,
+                                          std::string& why) -> std::optional<partition_record> {
+    partition_record back{self, {self}, partition_state::stable, 0};
+    if (r == back)
+      return r;
+    if (r.state != partition_state::moving || r.primary != self || at != epoch) {
+      why = "the move of epoch " + std::to_string(epoch) + " is no longer open";
+      return std::nullopt;
+    }
+    return back;
+  });
 }
 
 std::shared_ptr<const cluster_view> membership::view() const {

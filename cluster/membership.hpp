@@ -18,6 +18,10 @@
 //   membership has been stable for `stable_after`, every partition without a record gets
 //   the rendezvous proposal. Ownership is never derived from who is alive afterwards: a
 //   dead owner's partitions stay its own (offline) until it returns.
+// - Planned moves: the partition's owner (not the controller) runs them, each step a txn
+//   on the record's mod_revision and on this incarnation's node key (begin_move,
+//   finish_move, abort_move), so a stale or fenced owner can change nothing. Every node
+//   logs the steps it sees in its event log (move_started, move_done, move_aborted).
 //
 // All etcd calls run on the membership's own two threads (keeper, watcher), never on an
 // actor or socket thread.
@@ -63,6 +67,10 @@ struct membership_options {
   uint32_t expect_nodes = 1;
   /// Membership unchanged this long before the bootstrap assignment. Default 2 s.
   std::chrono::milliseconds stable_after{2000};
+  /// Runs with every new view before anything can read it (the first view too), on the
+  /// joining or the watcher thread: what must change no later than the view does (the
+  /// store's write barrier, actors/partition_mover.hpp). Keep it short. Default: none.
+  std::function<void(const std::shared_ptr<const cluster_view>&)> before_publish;
 };
 
 /// The etcd-backed view source (the only one outside tests).
@@ -95,6 +103,10 @@ public:
   /// Publishes this node's client address (known only once its listener is bound) in its
   /// node record. Blocking (one etcd call); false when etcd did not take it.
   bool announce_http(const std::string& host_port);
+
+  move_step begin_move(uint32_t partition, uint32_t to) override;
+  move_step finish_move(uint32_t partition, int64_t epoch, uint32_t to) override;
+  move_step abort_move(uint32_t partition, int64_t epoch) override;
 
   /// Revokes the lease (peers see this node leave at once) and stops the threads.
   void leave();

@@ -53,6 +53,15 @@ struct cluster_event {
   std::string detail;
 };
 
+/// The outcome of one ownership step of a planned partition move (docs/cluster.md,
+/// "Moving a partition"): each step is one etcd compare-and-swap on the partition record.
+struct move_step {
+  bool ok = false;
+  int64_t epoch = 0;  ///< the record's mod_revision after the step (its new epoch)
+  bool retry = false; ///< etcd did not answer: the step may have been applied; ask again
+  std::string error;  ///< why not, for the operator (the record changed, not the owner, ...)
+};
+
 /// The cluster as this node's actors see it (node_context::cluster).
 class view_source {
 public:
@@ -72,6 +81,21 @@ public:
   virtual std::vector<cluster_event> events() const = 0;
   /// How often this node has gone from serving to fenced since it started.
   virtual uint64_t times_fenced() const noexcept { return 0; }
+
+  // -- planned moves: blocking etcd calls, for the partition mover's own thread ---------
+  /// stable{primary = this node} -> moving{move_to = to}, only while this incarnation's
+  /// lease is alive and the record is unchanged since it was read.
+  virtual move_step begin_move(uint32_t /*partition*/, uint32_t /*to*/) { return unsupported(); }
+  /// moving{primary = this node, epoch} -> stable{primary = to}: the switch point. Asked
+  /// again after a `retry`, a record already switched to `to` answers ok.
+  virtual move_step finish_move(uint32_t /*partition*/, int64_t /*epoch*/, uint32_t /*to*/) {
+    return unsupported();
+  }
+  /// moving{primary = this node, epoch} -> stable{primary = this node}.
+  virtual move_step abort_move(uint32_t /*partition*/, int64_t /*epoch*/) { return unsupported(); }
+
+private:
+  static move_step unsupported() { return {false, 0, false, "this view cannot move partitions"}; }
 };
 
 } // namespace sb::cluster

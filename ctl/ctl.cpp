@@ -21,6 +21,7 @@
 #include <boost/beast/http.hpp>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -50,13 +51,19 @@ struct reply {
   std::string body;
 };
 
+bool is_number(const std::string& s) {
+  return !s.empty() && s.size() <= 10
+         && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: switchboard-ctl [--host=H] [--port=P] [--token=T] <command> [args]\n"
                "commands: overview | tree [path] [--q= --kind= --after= --limit=] |\n"
                "          actors [--sort=mailbox|handled|restarts --kind= --limit=] |\n"
                "          show <kind> <key> | stop <kind> <key> | disconnect <user> |\n"
-               "          passivate | audit [--after= --limit=] | cluster\n"
+               "          passivate | audit [--after= --limit=] | cluster |\n"
+               "          move <partition> --to=<node> | drain <node>\n"
                "token: --token or SB_ADMIN_TOKEN\n");
   return 1;
 }
@@ -250,6 +257,12 @@ int main(int argc, char** argv) {
     r = call(o, http::verb::get, api + "audit" + query(o, {"after", "limit"}));
   else if (cmd == "cluster" && o.args.size() == 1)
     r = call(o, http::verb::get, api + "cluster");
+  else if (cmd == "move" && o.args.size() == 2 && o.flags.count("to") != 0
+           && is_number(o.args[1]) && is_number(o.flags.at("to")))
+    r = call(o, http::verb::post, api + "cluster/partitions/" + o.args[1] + "/move",
+             "{\"to\":" + o.flags.at("to") + "}");
+  else if (cmd == "drain" && o.args.size() == 2 && is_number(o.args[1]))
+    r = call(o, http::verb::post, api + "cluster/nodes/" + o.args[1] + "/drain");
   else
     return usage();
   if (!r)
@@ -260,7 +273,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "switchboard-ctl: HTTP %u, not JSON\n", r->status);
     return 3;
   }
-  if (r->status != 200) {
+  if (r->status != 200 && r->status != 202) {
     std::fprintf(stderr, "switchboard-ctl: HTTP %u %s: %s\n", r->status,
                  field(root, "code").c_str(), field(root, "message").c_str());
     return 3;
@@ -301,6 +314,13 @@ int main(int argc, char** argv) {
     table({"ID", "TIME (UTC)", "WHO", "METHOD", "PATH", "TARGET", "STATUS", "CODE"}, rows);
     if (field(root, "next_after") != "-")
       std::cout << "\nmore: --after=" << field(root, "next_after") << "\n";
+  } else if (cmd == "move" || cmd == "drain") {
+    std::vector<std::vector<std::string>> rows;
+    for (auto m : root["queued"].get_array())
+      rows.push_back({field(m, "partition"), field(m, "from"), field(m, "to"), field(m, "phase")});
+    std::cout << "queued " << rows.size() << " move" << (rows.size() == 1 ? "" : "s")
+              << " (follow them with: switchboard-ctl cluster)\n\n";
+    table({"PARTITION", "FROM", "TO", "PHASE"}, rows);
   } else if (cmd == "cluster" && field(root, "mode") == "cluster") {
     std::cout << "node " << field(root, "self") << " (" << field(root, "state") << ", incarnation "
               << field(root, "incarnation") << ", lease left " << field(root, "lease_left_ms")
@@ -313,6 +333,14 @@ int main(int argc, char** argv) {
                       field(n, "cluster_addr"), field(n, "http"), field(n, "link"),
                       field(n, "partitions")});
     table({"NODE", "STATE", "INCARNATION", "CLUSTER_ADDR", "HTTP", "LINK", "PARTITIONS"}, rows);
+    rows.clear();
+    for (auto m : root["moves"].get_array())
+      rows.push_back({field(m, "partition"), field(m, "from"), field(m, "to"), field(m, "epoch"),
+                      field(m, "phase"), field(m, "rows"), field(m, "bytes"), field(m, "error")});
+    if (!rows.empty()) {
+      std::cout << "\nthis node's partition moves:\n";
+      table({"PARTITION", "FROM", "TO", "EPOCH", "PHASE", "ROWS", "BYTES", "ERROR"}, rows);
+    }
     std::cout << "\npartitions: " << text(root["partition_states"]) << ", unavailable "
               << field(root, "partitions_unavailable") << "\n\nrecent events:\n";
     rows.clear();

@@ -4,6 +4,7 @@
 // peer and the cross-node messages it sent to and got from each. A node running alone
 // answers {"mode":"single"}.
 #include <map>
+#include <type_traits>
 
 #include <caf/event_based_actor.hpp>
 
@@ -11,6 +12,10 @@
 #include "actors/cluster_metrics.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
+#include "actors/peer_request.hpp"
+#include "cluster/placement.hpp"
+#include "http/json_body.hpp"
+#include "http/target.hpp"
 #include "cluster/view_source.hpp"
 #include "runtime/metrics.hpp"
 #include "http/admin_common.hpp"
@@ -22,7 +27,26 @@ namespace {
 
 using namespace sb::actors;
 
-void write_status(protocol::json_writer& w, const cluster_status& s) {
+void write_move(protocol::json_writer& w, const move_status& m) {
+  w.begin_object()
+    .field("partition", uint64_t{m.partition})
+    .field("from", uint64_t{m.from})
+    .field("to", uint64_t{m.to})
+    .key("epoch").sint(m.epoch)
+    .field("phase", m.phase)
+    .field("rows", m.rows)
+    .field("bytes", m.bytes)
+    .field("queued_ms", m.queued_ms)
+    .field("started_ms", m.started_ms)
+    .field("finished_ms", m.finished_ms)
+    .field("by", m.by);
+  if (!m.error.empty())
+    w.field("error", m.error);
+  w.end_object();
+}
+
+void write_status(protocol::json_writer& w, const cluster_status& s,
+                  const std::vector<move_status>& moves) {
   // Per-peer traffic: this node's data-path counters (actors/cluster_metrics.hpp).
   std::map<uint32_t, std::pair<uint64_t, uint64_t>> traffic; // peer -> (out, in)
   for (auto& [key, value] : cluster_metrics::get().snapshot())
@@ -74,9 +98,15 @@ void write_status(protocol::json_writer& w, const cluster_status& s) {
       .field("primary", uint64_t{p.primary})
       .key("epoch").sint(p.epoch)
       .field("state", p.state)
-      .field("available", p.available)
-      .end_object();
+      .field("available", p.available);
+    if (p.move_to != 0)
+      w.field("move_to", uint64_t{p.move_to});
+    w.end_object();
   }
+  w.end_array();
+  w.key("moves").begin_array();
+  for (auto& m : moves)
+    write_move(w, m);
   w.end_array();
   w.key("events").begin_array();
   for (auto& e : s.events)
@@ -95,12 +125,103 @@ void cluster_view(request_actor* self) {
   self->request(agent, probe_timeout, cluster_status_atom::value)
     .then(
       [self](cluster_status& s) {
-        std::string out;
-        protocol::json_writer w{out};
-        write_status(w, s);
-        ok(self, std::move(out));
+        auto answer = [self, s](const std::vector<move_status>& moves) {
+          std::string out;
+          protocol::json_writer w{out};
+          write_status(w, s, moves);
+          ok(self, std::move(out));
+        };
+        // This node's moves (the one running, queued, the last finished); every node's
+        // open moves are in the partition table (state moving).
+        auto mover = find_actor<partition_mover_actor>(*self->state.ctx, partition_mover_name());
+        if (!mover)
+          return answer({});
+        self->request(mover, probe_timeout, moves_atom::value)
+          .then([answer](std::vector<move_status>& moves) { answer(moves); },
+                [answer](caf::error&) { answer({}); });
       },
       [self](caf::error& err) { fail_request(self, err); });
+}
+
+/// Parses the body of a move action; false after answering 400.
+bool move_body(request_actor* self) {
+  auto body = parse_body(self->state.req.body, body_schema::admin);
+  if (!body)
+    return fail(self, 400, "bad_json", "the body is not a JSON object"), false;
+  if (!body->bad.empty())
+    return fail(self, 400, "wrong_type", body->bad + " has the wrong type"), false;
+  self->state.body = std::move(*body);
+  return true;
+}
+
+/// Sends `xs...` to node `node`'s partition mover: here directly, elsewhere through the
+/// peer's router; answers 202 with the queued moves.
+template <class Reply, class... Ts>
+void ask_mover(request_actor* self, uint32_t node, Ts... xs) {
+  auto& ctx = self->state.ctx;
+  auto done = [self](Reply& r) {
+    std::string out;
+    protocol::json_writer w{out};
+    w.begin_object().key("queued").begin_array();
+    if constexpr (std::is_same_v<Reply, move_status>)
+      write_move(w, r);
+    else
+      for (auto& m : r)
+        write_move(w, m);
+    w.end_array().end_object();
+    answer(self, json(202, std::move(out)));
+  };
+  auto failed = [self](caf::error err) { fail_request(self, err); };
+  if (node == ctx->cluster->node_id()) {
+    auto mover = find_actor<partition_mover_actor>(*ctx, partition_mover_name());
+    if (!mover)
+      return fail(self, 503, "unavailable", "the partition mover is restarting; retry");
+    self->request(mover, std::chrono::seconds(25), xs...)
+      .then([done](Reply& r) mutable { done(r); }, [failed](caf::error& e) { failed(e); });
+    return;
+  }
+  ask_peer<Reply>(self, ctx, node, std::chrono::seconds(25), done, failed, xs...);
+}
+
+/// POST /admin/api/cluster/partitions/{p}/move {"to": node}: asked of the partition's owner.
+void move_partition(request_actor* self) {
+  auto& ctx = *self->state.ctx;
+  if (ctx.cluster == nullptr)
+    return fail(self, 409, "not_clustered", "this node runs alone: there is nothing to move");
+  auto p = parse_u64(std::string{arg(self, "p")});
+  if (!p || *p >= cluster::partition_count)
+    return fail(self, 400, "bad_value", "the partition must be a number below "
+                                          + std::to_string(cluster::partition_count));
+  if (!move_body(self))
+    return;
+  auto to = self->state.body.to;
+  if (!to || *to == 0 || *to > UINT32_MAX)
+    return fail(self, 400, "missing_field", "expected {\"to\": node id}");
+  self->state.audit->target = "partition/" + std::to_string(*p) + "->node/" + std::to_string(*to);
+  auto view = ctx.cluster->view();
+  auto* pv = view->partition(static_cast<uint32_t>(*p));
+  if (pv == nullptr)
+    return fail(self, 409, "unassigned", "the partition has no owner yet");
+  if (!view->alive(pv->record.primary))
+    return fail(self, 503, "unavailable", "the partition's owner is down");
+  ask_mover<move_status>(self, pv->record.primary, move_partition_atom::value,
+                         static_cast<uint32_t>(*p), static_cast<uint32_t>(*to),
+                         std::string{"admin " + self->state.audit->who});
+}
+
+/// POST /admin/api/cluster/nodes/{n}/drain: every partition of node n moves to the others.
+void drain_node(request_actor* self) {
+  auto& ctx = *self->state.ctx;
+  if (ctx.cluster == nullptr)
+    return fail(self, 409, "not_clustered", "this node runs alone: there is nothing to drain");
+  auto n = parse_u64(std::string{arg(self, "n")});
+  if (!n || *n == 0 || *n > UINT32_MAX)
+    return fail(self, 400, "bad_value", "the node must be a node id");
+  self->state.audit->target = "node/" + std::to_string(*n);
+  if (!ctx.cluster->view()->alive(static_cast<uint32_t>(*n)))
+    return fail(self, 409, "node_down", "the node is not up: a drain runs on it");
+  ask_mover<std::vector<move_status>>(self, static_cast<uint32_t>(*n), drain_node_atom::value,
+                                      std::string{"admin " + self->state.audit->who});
 }
 
 } // namespace
@@ -145,6 +266,8 @@ void write_cluster_metrics(runtime::metrics::text_writer& w, const cluster::view
 
 void add_admin_cluster_routes(std::vector<route>& out) {
   out.push_back({"GET", "/admin/api/cluster", access::admin, cluster_view});
+  out.push_back({"POST", "/admin/api/cluster/partitions/{p}/move", access::admin, move_partition});
+  out.push_back({"POST", "/admin/api/cluster/nodes/{n}/drain", access::admin, drain_node});
 }
 
 } // namespace sb::http

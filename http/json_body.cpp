@@ -42,6 +42,7 @@ std::optional<body_fields> parse_body(const std::string& body, body_schema schem
     else if (!api) {
       if (key == "key") take_string(out.key);
       else if (key == "limit") take_u64(out.limit);
+      else if (key == "to") take_u64(out.to);
     }
     else if (key == "name") take_string(out.name);
     else if (key == "password") take_string(out.password);

@@ -23,6 +23,7 @@ struct body_fields {
   // operator API (and `kind`)
   std::optional<std::string> key;
   std::optional<uint64_t> limit;
+  std::optional<uint64_t> to; ///< a partition move's target node
   /// Names the first field with the wrong type (parsing stops there); "" if none.
   std::string bad;
 };

@@ -31,6 +31,7 @@
 #include "runtime/clock.hpp"
 #include "http/serve.hpp"
 #include "actors/node.hpp"
+#include "actors/partition_mover.hpp"
 #include "runtime/log.hpp"
 #include "runtime/registry.hpp"
 #include "server/config.hpp"
@@ -49,7 +50,8 @@ enum exit_code : int { clean = 0, bad_config = 1, bad_storage = 2, bad_start = 3
 /// Joins the cluster named by the config (docs/cluster.md); its view changes are announced
 /// to the cluster agent once that runs.
 sb::cluster::result<std::unique_ptr<sb::cluster::membership>>
-join_cluster(const sb::server::node_config& cfg, std::shared_ptr<sb::runtime::registry> names) {
+join_cluster(const sb::server::node_config& cfg, std::shared_ptr<sb::runtime::registry> names,
+             sb::actors::write_barrier& barrier) {
   auto where = sb::cluster::etcd::parse_endpoint(cfg.cluster_etcd);
   if (!where)
     return sb::cluster::error{sb::cluster::errc::etcd_unavailable,
@@ -67,11 +69,17 @@ join_cluster(const sb::server::node_config& cfg, std::shared_ptr<sb::runtime::re
   mo.lease_ttl = std::chrono::milliseconds(cfg.cluster_lease_ttl_ms);
   mo.expect_nodes = static_cast<uint32_t>(cfg.cluster_expect_nodes);
   mo.stable_after = std::chrono::milliseconds(cfg.cluster_stable_after_ms);
+  mo.before_publish = [&barrier](const std::shared_ptr<const sb::cluster::cluster_view>& v) {
+    barrier.on_view(v);
+  };
   return sb::cluster::membership::join(std::move(mo), [names] {
     // Runs on a membership thread: hand the change to the agent as a message.
     if (auto agent = sb::actors::find_actor<sb::actors::cluster_agent_actor>(
           *names, sb::actors::cluster_agent_name()))
       caf::anon_send(agent, sb::actors::cluster_changed_atom::value);
+    if (auto mover = sb::actors::find_actor<sb::actors::partition_mover_actor>(
+          *names, sb::actors::partition_mover_name()))
+      caf::anon_send(mover, sb::actors::cluster_changed_atom::value);
   });
 }
 
@@ -118,11 +126,14 @@ int main(int argc, char** argv) {
     **db, [gen = ids.get()] { return gen->next(); });
 
   auto names = sb::runtime::registry::make();
+  // Before the membership, which calls it with every view (and outlives it).
+  std::unique_ptr<sb::actors::write_barrier> barrier;
   std::unique_ptr<sb::cluster::membership> members;
   if (cfg.clustered()) {
+    barrier = std::make_unique<sb::actors::write_barrier>(**db, cfg.node_id);
     std::fprintf(stderr, "switchboard: joining the cluster at etcd %s as node %u\n",
                  cfg.cluster_etcd.c_str(), static_cast<unsigned>(cfg.node_id));
-    auto joined = join_cluster(cfg, names);
+    auto joined = join_cluster(cfg, names, *barrier);
     if (!joined) {
       std::fprintf(stderr, "switchboard: cannot join the cluster: %s (%s)\n",
                    joined.error().message.c_str(), sb::cluster::to_string(joined.code()));
@@ -139,6 +150,7 @@ int main(int argc, char** argv) {
   ctx->workspaces = workspaces.get();
   ctx->names = names;
   ctx->cluster = members.get();
+  ctx->barrier = barrier.get();
   auto& lim = ctx->limits;
   lim.heartbeat_interval = std::chrono::milliseconds(cfg.heartbeat_interval_ms);
   lim.identify_timeout = std::chrono::milliseconds(cfg.identify_timeout_ms);

@@ -92,6 +92,9 @@ result<batch> store::prepare(std::span<const event> events) const {
 status store::write(storage::batch& b, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  write_pass pass{*this};
+  if (auto s = check_writable(batch_access::native(b)); !s.ok())
+    return s;
   return from_rocks(db_->Write(wo, &batch_access::native(b)), "write");
 }
 
@@ -121,6 +124,9 @@ status store::set_read_state(std::uint64_t user, std::uint64_t channel, std::uin
 status store::put_user(std::uint64_t user, std::string_view record) {
   rocksdb::WriteOptions wo;
   wo.sync = opts_.sync;
+  write_pass pass{*this};
+  if (auto s = check_writable(cf_users, keys::id_key(user), record); !s.ok())
+    return s;
   return from_rocks(db_->Put(wo, cf(cf_users), keys::id_key(user),
                              rocksdb::Slice{record.data(), record.size()}),
                     "put_user");

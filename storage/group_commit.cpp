@@ -1,7 +1,9 @@
 // group_commit writer loop: take all queued, merge, one synced write, complete in order.
 #include "storage/group_commit.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 #include <cstring>
 
 #include "storage/batch_access.hpp"
@@ -144,6 +146,14 @@ void group_commit::commit(std::deque<pending>& group) {
       result = write_(merged, opts_.sync);
     }
   }
+  // A frozen partition (a move's write barrier) refuses the whole merged write: write the
+  // members one by one, so only the batches that touch it fail.
+  std::vector<status> each;
+  if (result.code() == errc::frozen && group.size() > 1) {
+    each.reserve(group.size());
+    for (auto& p : group)
+      each.push_back(write_(p.batch, opts_.sync));
+  }
   auto commit_us = micros_since(started);
   std::uint64_t events = 0, wait_total = 0, wait_max = 0;
   for (const auto& p : group) {
@@ -158,7 +168,10 @@ void group_commit::commit(std::deque<pending>& group) {
     ++stats_.commits;
     stats_.batches += group.size();
     stats_.events += events;
-    if (!result.ok())
+    if (!each.empty())
+      stats_.failed_batches += static_cast<std::uint64_t>(
+        std::count_if(each.begin(), each.end(), [](const status& s) { return !s.ok(); }));
+    else if (!result.ok())
       stats_.failed_batches += group.size();
     stats_.commit_us_total += commit_us;
     stats_.commit_us_max = std::max(stats_.commit_us_max, commit_us);
@@ -166,9 +179,9 @@ void group_commit::commit(std::deque<pending>& group) {
     stats_.wait_us_max = std::max(stats_.wait_us_max, wait_max);
   }
   // Complete in submission order, outside the lock so callbacks may submit again.
-  for (auto& p : group)
-    if (p.done)
-      p.done(result);
+  for (std::size_t i = 0; i < group.size(); ++i)
+    if (group[i].done)
+      group[i].done(each.empty() ? result : each[i]);
 }
 
 } // namespace sb::storage

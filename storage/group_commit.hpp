@@ -5,7 +5,9 @@
 // into one batch, does one synced Write, then completes every caller in FIFO order.
 // Submission order is commit order, so a channel that submits seq N before N+1 can never
 // see N+1 durable without N. The queue is bounded (batches and bytes): past the bounds
-// `submit` fails with `busy` immediately instead of growing without limit.
+// `submit` fails with `busy` immediately instead of growing without limit. A merged write
+// refused as `frozen` (a partition's move barrier, partition_rows.hpp) is redone member by
+// member, so only the batches touching the frozen partition fail.
 //
 // Completion callbacks run on the writer thread: keep them short (send a message, fulfil a
 // promise); a slow callback delays every later commit.

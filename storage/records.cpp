@@ -31,6 +31,9 @@ void store::prepare_record_put(batch& into, table t, std::string_view key,
 status store::put_record(table t, std::string_view key, std::string_view value, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  write_pass pass{*this};
+  if (auto s = check_writable(cf_of(t), key, value); !s.ok())
+    return s;
   std::lock_guard guard{record_write_mutex_};
   return from_rocks(db_->Put(wo, cf(cf_of(t)), slice(key), slice(value)), context("put", t));
 }
@@ -38,6 +41,9 @@ status store::put_record(table t, std::string_view key, std::string_view value, 
 status store::delete_record(table t, std::string_view key, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  write_pass pass{*this};
+  if (auto s = check_writable(cf_of(t), key, std::nullopt); !s.ok())
+    return s;
   std::lock_guard guard{record_write_mutex_};
   return from_rocks(db_->Delete(wo, cf(cf_of(t)), slice(key)), context("delete from", t));
 }
@@ -52,6 +58,9 @@ status store::write_records(std::span<const record_op> ops, bool sync) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  write_pass pass{*this};
+  if (auto s = check_writable(b); !s.ok())
+    return s;
   std::lock_guard guard{record_write_mutex_};
   return from_rocks(db_->Write(wo, &b), "write_records");
 }
@@ -59,6 +68,9 @@ status store::write_records(std::span<const record_op> ops, bool sync) {
 result<bool> store::put_record_if_absent(table t, std::string_view key, std::string_view value) {
   rocksdb::WriteOptions wo;
   wo.sync = opts_.sync;
+  write_pass pass{*this};
+  if (auto s = check_writable(cf_of(t), key, value); !s.ok())
+    return s;
   // Every record write takes this lock, so nothing can write `key` between Get and Put.
   std::lock_guard guard{record_write_mutex_};
   std::string existing;

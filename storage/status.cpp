@@ -23,6 +23,7 @@ const char* to_string(errc code) noexcept {
     case errc::bad_varint: return "bad_varint";
     case errc::trailing_bytes: return "trailing_bytes";
     case errc::internal: return "internal";
+    case errc::frozen: return "frozen";
   }
   return "unknown";
 }

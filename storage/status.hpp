@@ -32,6 +32,7 @@ enum class errc {
   bad_varint,            ///< codec: varint longer than 10 bytes or over 64 bits
   trailing_bytes,        ///< codec: bytes left after the last field
   internal,              ///< anything else RocksDB reports
+  frozen,                ///< the write touches a partition frozen for a move (partition_rows.hpp)
 };
 
 /// Short stable name of an error code, e.g. "newer_format".

@@ -17,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,12 +27,14 @@
 
 #include "storage/batch.hpp"
 #include "storage/event.hpp"
+#include "storage/partition_rows.hpp"
 #include "storage/schema.hpp"
 #include "storage/status.hpp"
 
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class WriteBatch;
 struct ColumnFamilyOptions;
 } // namespace rocksdb
 
@@ -285,6 +288,36 @@ public:
   /// Value of `key` in `t`, or nullopt when absent.
   result<std::optional<std::string>> get_record(table t, std::string_view key) const;
 
+  // -- partitions (cluster moves; partition_rows.hpp, docs/storage.md) -------------------
+
+  /// From the return on, every write that touches a row of a partition in `frozen`
+  /// (partition_of_row) fails with `frozen` and writes nothing; the rest of its batch is
+  /// refused with it. Returns only after every write in flight under the old set has
+  /// finished, so what an export reads afterwards is final. New writers wait while a
+  /// freeze waits (it is never starved). Replaces the previous set.
+  void set_frozen_partitions(const partition_set& frozen);
+
+  /// Whether `partition` is frozen now.
+  bool frozen(std::uint32_t partition) const;
+
+  /// Up to about `max_bytes` (keys + values; at least one row) of partition `p`'s rows,
+  /// continuing `from`: column families in schema order, keys ascending. One scan of the
+  /// store over all pages. Reads merged values.
+  result<export_page> export_partition(std::uint32_t p, const export_cursor& from,
+                                       std::size_t max_bytes) const;
+
+  /// Writes `rows` (each must belong to `p` and a partitioned column family, else
+  /// invalid_argument and nothing is written) atomically, synced per `sync`. Ignores the
+  /// frozen set: the target of a move imports into a partition it does not own yet.
+  status import_partition_rows(std::uint32_t p, std::span<const partition_row> rows, bool sync);
+
+  /// Deletes every row of partition `p` (synced), ignoring the frozen set; returns how many.
+  /// Not atomic: a crash midway leaves some rows, and a second call finishes.
+  result<std::uint64_t> drop_partition(std::uint32_t p);
+
+  /// Rows, bytes and an order-independent hash of partition `p` (one scan).
+  result<partition_digest> digest_partition(std::uint32_t p) const;
+
   const store_options& options() const noexcept { return opts_; }
 
   /// Names of every column family the schema requires (besides RocksDB's "default").
@@ -310,11 +343,33 @@ private:
   result<std::optional<std::string>> get_raw(std::size_t cf_index, const std::string& key) const;
   result<std::uint64_t> count_keys(std::size_t cf_index, const std::string& lower,
                                    const std::string& upper, std::uint64_t cap) const;
+  /// Column family index (schema::cf) of a handle id, cf_count when unknown.
+  std::size_t cf_index_of(std::uint32_t id) const noexcept;
+  /// The partition of a session row about to be deleted (its value names the user).
+  std::optional<std::uint32_t> session_partition(std::string_view key) const;
+  /// frozen (with a message naming the partition) when `b` touches a frozen partition.
+  /// Caller holds a write_pass.
+  status check_writable(rocksdb::WriteBatch& b) const;
+  status check_writable(std::size_t cf_index, std::string_view key,
+                        std::optional<std::string_view> value) const;
+
+  /// Held by every write from its frozen check to its end (a shared lock on freeze_mutex_,
+  /// taken through the turnstile so a waiting freeze goes first).
+  class write_pass {
+  public:
+    explicit write_pass(const store& s);
+  private:
+    std::shared_lock<std::shared_mutex> lock_;
+  };
 
   store_options opts_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_; // index = position in column_family_names()
   std::mutex record_write_mutex_;                // serializes writes to record tables only
+  mutable std::mutex freeze_turnstile_;          // a freeze holds it while it waits
+  mutable std::shared_mutex freeze_mutex_;       // writes shared, a freeze exclusive
+  partition_set frozen_;                         // under freeze_mutex_
+  bool any_frozen_ = false;                      // frozen_.any(), under freeze_mutex_
 };
 
 } // namespace sb::storage

@@ -2,7 +2,8 @@
 // cluster nodes on loopback ports; the operator logs in on node 1 and sees both nodes up,
 // linked, and 256 partitions split between them; node 2 is killed (-9) and the panel shows
 // it down with its partitions unavailable, as a person watching the console would see it;
-// before that, node 2's supervision tree is opened from node 1's console.
+// before that, node 2's supervision tree is opened from node 1's console, and the operator
+// clicks one of node 1's partitions and moves it to node 2 (a prompt asks where).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -82,14 +83,31 @@ export async function clusterConsoleTest(browser) {
     await page.locator(`${tid('tree')} ${tid('tree-node')}[data-key="channels"]`).waitFor();
     await page.selectOption(tid('tree-of'), '');
 
+    log('cluster console: the operator clicks a partition of node 1 and moves it to node 2');
+    const cell = page.locator(`${tid('partition')}[data-primary="1"]`).first();
+    const moved = await cell.getAttribute('data-partition');
+    page.once('dialog', (d) => d.accept('2'));
+    await cell.click();
+    const movedCell = page.locator(`${tid('partition')}[data-partition="${moved}"]`);
+    await eventually(async () => (await movedCell.getAttribute('data-primary')) === '2',
+      `partition ${moved} shown on node 2`, 15000);
+    await eventually(async () => (await page.locator(`${tid('cluster-move')}[data-partition="${moved}"]`)
+      .getAttribute('data-phase')) === 'done', `the move of partition ${moved} listed as done`, 5000);
+    await eventually(async () => (await page.textContent(tid('cluster-events'))).includes('move_done'),
+      'the event log shows move_done', 5000);
+    const owned2now = await page.locator(`${tid('partition')}[data-primary="2"]`).count();
+    assertEq(owned2now, owned2 + 1, 'node 2 owns one partition more');
+    assertEq(await page.locator(`${tid('drain-button')}[data-node="2"]`).count(), 1, 'node 2 can be drained');
+    await page.screenshot({ path: path.join(artifacts, 'cluster-moved.png') });
+
     log('cluster console: kill -9 node 2; the panel shows it down and its partitions unavailable');
     procs[1].child.kill('SIGKILL');
     await eventually(async () => (await row(2).getAttribute('data-state')) === 'down', 'node 2 shown down', 10000);
-    await eventually(async () => (await page.locator(`${tid('partition')}[data-available="false"]`).count()) === owned2,
+    await eventually(async () => (await page.locator(`${tid('partition')}[data-available="false"]`).count()) === owned2 + 1,
       "node 2's partitions shown unavailable", 5000);
-    assertEq(await page.locator(`${tid('partition')}[data-primary="2"]`).count(), owned2, 'ownership is kept');
+    assertEq(await page.locator(`${tid('partition')}[data-primary="2"]`).count(), owned2 + 1, 'ownership is kept');
     assert((await page.textContent(tid('cluster-events'))).includes('node_down'), 'the event log shows node_down');
-    assert((await page.textContent(tid('partition-summary'))).includes('unavailable ' + owned2), 'summary counts them');
+    assert((await page.textContent(tid('partition-summary'))).includes('unavailable ' + (owned2 + 1)), 'summary counts them');
     await page.screenshot({ path: path.join(artifacts, 'cluster-node-down.png') });
     assertEq(page.errors.length, 0, 'no page errors: ' + page.errors.join('; '));
   } finally {

@@ -4,7 +4,7 @@
 // The admin token is asked for once and kept in sessionStorage (this tab only); it is sent
 // as `Authorization: Bearer <token>` and never put in a URL. Everything refreshes every 2 s
 // by polling (overview, top actors, the open detail, expanded tree nodes) without reloading.
-// Actions (stop, disconnect, passivate) ask confirm() first. All server text is inserted
+// Actions (stop, disconnect, passivate, drain, move) ask confirm() first. All server text is inserted
 // with textContent, never as HTML.
 //
 // Stable data-testid attributes (for browser tests):
@@ -27,6 +27,8 @@
 //   partition-map    one cell per partition          partition     one cell (data-partition, data-primary, data-available)
 //   partition-summary counts per state              cluster-events the last events this node saw
 //   tree-of          whose supervision tree is shown (cluster mode: this node or a live peer)
+//   drain-button     drain one node (data-node)      cluster-moves this node's partition moves
+//   cluster-move     one move (data-partition, data-phase); clicking a partition cell asks where to move it
 'use strict';
 
 const API = '/admin/api/';
@@ -186,7 +188,11 @@ function renderCluster(c) {
   rows.replaceChildren();
   for (const n of c.nodes) {
     rows.append(el('tr', { 'data-testid': 'cluster-node', 'data-node': String(n.node), 'data-state': n.state, 'data-link': n.link },
-      el('td', {}, el('span', { class: 'swatch', style: 'background:' + nodeColour(n.node) }), String(n.node)),
+      el('td', { class: 'nowrap' }, el('span', { class: 'swatch', style: 'background:' + nodeColour(n.node) }), String(n.node),
+        n.state === 'up' && n.partitions > 0
+          ? el('button', { type: 'button', class: 'small', 'data-testid': 'drain-button', 'data-node': String(n.node),
+              title: 'move every partition of node ' + n.node + ' to the other live nodes', onclick: () => drainNode(n.node) }, 'drain')
+          : ''),
       el('td', { class: n.state === 'up' ? 'state-running' : 'state-restarting', text: n.state }),
       el('td', { text: String(n.incarnation) }), el('td', { text: n.cluster_addr }),
       el('td', { text: n.http }), el('td', { text: n.link }), el('td', { text: fmt(n.partitions) }),
@@ -208,13 +214,21 @@ function renderCluster(c) {
       class: 'cell' + (p.available ? '' : ' unavailable'), 'data-testid': 'partition',
       'data-partition': String(p.partition), 'data-primary': String(p.primary), 'data-available': String(p.available),
       title: 'partition ' + p.partition + ': primary node ' + p.primary + ', epoch ' + p.epoch + ', ' + p.state +
-        (p.available ? '' : ' (primary down)'),
+        (p.move_to ? ' to node ' + p.move_to : '') + (p.available ? '' : ' (primary down)') + '; click to move it',
+      onclick: () => movePartition(p, c),
     });
     if (p.state !== 'unassigned') cell.style.background = nodeColour(p.primary);
     map.append(cell);
   }
   const states = Object.entries(c.partition_states || {}).map(([k, v]) => v + ' ' + k).join(', ');
   $('partition-summary').textContent = c.partitions.length + ' partitions: ' + states + '; unavailable ' + c.partitions_unavailable;
+  const moves = $('cluster-moves');
+  moves.replaceChildren();
+  for (const m of (c.moves || []).slice(-12).reverse()) {
+    moves.append(el('li', { 'data-testid': 'cluster-move', 'data-partition': String(m.partition), 'data-phase': m.phase },
+      el('b', { text: 'partition ' + m.partition }), ' node ' + m.from + ' \u2192 ' + m.to + ': ' + m.phase +
+      ' (' + fmt(m.rows) + ' rows, ' + fmt(m.bytes) + ' bytes)' + (m.error ? ' \u2014 ' + m.error : '')));
+  }
   const events = $('cluster-events');
   events.replaceChildren();
   for (const e of (c.events || []).slice(-12).reverse()) {
@@ -491,6 +505,33 @@ async function passivate() {
     showError(state.lastAction);
   } catch (e) {
     showError('passivate failed: ' + e.code);
+  }
+}
+
+async function drainNode(node) {
+  if (!confirm(`Drain node ${node}? Every partition it owns moves to the other live nodes, one at a time; writes to each wait for a moment while it moves.`)) return;
+  try {
+    const r = await api('POST', 'cluster/nodes/' + node + '/drain', {});
+    state.lastAction = `queued ${r.queued.length} move(s) off node ${node}`;
+    showError(state.lastAction);
+  } catch (e) {
+    showError('drain failed: ' + e.code + ' (' + e.message + ')');
+  }
+}
+
+async function movePartition(p, c) {
+  const others = c.nodes.filter((n) => n.state === 'up' && n.node !== p.primary).map((n) => n.node);
+  if (others.length === 0) { showError('no other live node to move partition ' + p.partition + ' to'); return; }
+  const answer = prompt(`Move partition ${p.partition} (node ${p.primary}) to which node? (${others.join(', ')})`, String(others[0]));
+  if (answer === null) return;
+  const to = Number(answer.trim());
+  if (!Number.isInteger(to) || !others.includes(to)) { showError('not a live node other than the owner: ' + answer); return; }
+  try {
+    await api('POST', 'cluster/partitions/' + p.partition + '/move', { to });
+    state.lastAction = `queued the move of partition ${p.partition} to node ${to}`;
+    showError(state.lastAction);
+  } catch (e) {
+    showError('move failed: ' + e.code + ' (' + e.message + ')');
   }
 }
 

@@ -5,11 +5,14 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 
+#include "actors/chat_error.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/message_types.hpp"
 
@@ -210,7 +213,7 @@ TEST_CASE_FIXTURE(fixture, "the cluster view round-trips, and the start-up self-
   st.bootstrapped = true;
   st.nodes = {{1, true, 9, "127.0.0.1:4301", "127.0.0.1:8081", "connected", 123, 91},
               {3, false, 0, "127.0.0.1:4303", "", "down", 456, 74}};
-  st.partitions = {{0, 1, 12, "stable", true}, {1, 3, 13, "stable", false}};
+  st.partitions = {{0, 1, 12, "stable", true}, {1, 3, 13, "moving", false, 2}};
   st.events = {{1000, "node_down", "node 3 lease ended"}};
   CHECK(round_trip(st) == st);
   auto m = round_trip_message(caf::make_message(cluster_hello_atom::value, uint32_t{2}, int64_t{41}));
@@ -218,4 +221,26 @@ TEST_CASE_FIXTURE(fixture, "the cluster view round-trips, and the start-up self-
   CHECK(m.get_as<int64_t>(2) == 41);
   // What a cluster node runs before it publishes itself: every type of the block.
   CHECK(self_test_chat_types(*sys) == "");
+}
+
+TEST_CASE_FIXTURE(fixture, "a partition move's status and rows round-trip") {
+  move_status m{7, 1, 3, 1234, "copying", 99, 4096, 1000, 1001, 1002, "no error", "admin ops"};
+  CHECK(round_trip(m) == m);
+  std::vector<storage::partition_row> rows{{2, std::string("k\0ey", 4), std::string("v\xff\0", 3)},
+                                           {13, "user", "x"}};
+  auto msg = round_trip_message(caf::make_message(partition_import_atom::value, uint32_t{7},
+                                                  int64_t{1234}, uint32_t{0}, rows));
+  REQUIRE((msg.match_elements<partition_import_atom, uint32_t, int64_t, uint32_t,
+                              std::vector<storage::partition_row>>()));
+  CHECK(msg.get_as<std::vector<storage::partition_row>>(4) == rows);
+}
+
+TEST_CASE_FIXTURE(fixture, "a request bounced by an actor that stopped reads as a retryable unavailable") {
+  // CAF answers a request left in a stopped actor's mailbox with its exit reason.
+  CHECK(describe(caf::make_error(caf::exit_reason::user_shutdown)).first == "unavailable");
+  CHECK(describe(caf::make_error(caf::exit_reason::unhandled_exception)).first == "unavailable");
+  CHECK(describe(caf::error{}).first == "none");
+  CHECK(describe(caf::make_error(caf::sec::request_receiver_down)).first == "unavailable");
+  CHECK(describe(make_chat_error(chat_errc::forbidden, "no")).first == "forbidden");
+  CHECK(describe(caf::make_error(caf::sec::unexpected_message)).first == "internal");
 }
