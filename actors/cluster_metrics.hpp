@@ -18,10 +18,21 @@
 
 namespace sb::actors {
 
+/// Planned partition moves this node ran as their source (actors/partition_mover.cpp).
+struct move_metrics {
+  runtime::metrics::counter& started;
+  runtime::metrics::counter& done;
+  runtime::metrics::counter& aborted;
+  runtime::metrics::counter& rows;    ///< rows copied to targets
+  runtime::metrics::counter& bytes;   ///< key and value bytes copied to targets
+  runtime::metrics::gauge& queued;    ///< waiting or running now
+  runtime::metrics::counter& refused; ///< writes refused because their partition moved
+};
+
 struct cluster_metrics {
   cluster_metrics(runtime::metrics::gauge& r, runtime::metrics::counter& d,
-                  runtime::metrics::counter& c)
-    : relays(r), relay_deliveries(d), relay_cuts(c) {}
+                  runtime::metrics::counter& c, move_metrics m)
+    : relays(r), relay_deliveries(d), relay_cuts(c), moves(m) {}
 
   /// Relays alive on this node.
   runtime::metrics::gauge& relays;
@@ -29,6 +40,8 @@ struct cluster_metrics {
   runtime::metrics::counter& relay_deliveries;
   /// Relays an owner channel stopped sending to (more than relay_window unacked).
   runtime::metrics::counter& relay_cuts;
+  /// Partition moves (source side) and the writes their barrier refused.
+  move_metrics moves;
 
   /// sb_cluster_messages_total{peer, dir}: dir is "out" (`out` true) or "in".
   runtime::metrics::counter& messages(uint32_t peer, bool out) {
@@ -55,6 +68,20 @@ struct cluster_metrics {
       r.add_counter("sb_cluster_relay_cuts_total",
                     "Relays an owner channel stopped sending to (window of unacked events "
                     "full); they resubscribe from the log."),
+      move_metrics{
+        r.add_counter("sb_cluster_moves_started_total",
+                      "Partition moves this node began as their source (etcd: stable -> moving)."),
+        r.add_counter("sb_cluster_moves_done_total",
+                      "Partition moves this node finished as their source (switched, handed off)."),
+        r.add_counter("sb_cluster_moves_aborted_total",
+                      "Partition moves this node aborted as their source (back to stable here)."),
+        r.add_counter("sb_cluster_move_rows_total", "Rows this node copied to move targets."),
+        r.add_counter("sb_cluster_move_bytes_total",
+                      "Key and value bytes this node copied to move targets."),
+        r.add_gauge("sb_cluster_moves_queued", "Partition moves waiting or running on this node."),
+        r.add_counter("sb_cluster_move_refused_writes_total",
+                      "Writes answered unavailable because their partition was frozen for a move."),
+      },
     };
     return instance;
   }

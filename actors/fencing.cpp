@@ -3,6 +3,7 @@
 #include "actors/fencing.hpp"
 
 #include "actors/chat_error.hpp"
+#include "actors/cluster_metrics.hpp"
 #include "cluster/placement.hpp"
 #include "storage/store.hpp"
 
@@ -15,6 +16,7 @@ caf::error unless_writable(const node_context& ctx, uint64_t channel) {
 }
 
 caf::error moving_error() {
+  cluster_metrics::get().moves.refused.inc();
   return make_chat_error(chat_errc::unavailable,
                          "the channel's partition is moving to another node; retry in a moment "
                          "with the same nonce");

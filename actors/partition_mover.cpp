@@ -15,6 +15,7 @@
 #include "accounts/accounts.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/cluster_metrics.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
 #include "actors/peer_request.hpp"
@@ -102,6 +103,8 @@ void apply_view(mover_self* self) {
   std::vector<uint32_t> lost;
   for (uint32_t p = 0; p < cluster::partition_count; ++p) {
     owned[p] = stable_here(v->partition(p), me);
+    if (st.seen_view && owned[p] && !st.owned[p])
+      (void)ctx.db->set_unsettled(p, false); // a move to here switched: its rows are ours
     if (st.seen_view) {
       gained |= owned[p] && !st.owned[p];
       if (!owned[p] && st.owned[p]) {
@@ -127,7 +130,8 @@ void apply_view(mover_self* self) {
     if (p == st.outgoing)
       continue;
     stop_local_actors(self, p);
-    (void)ctx.db->drop_partition(p);
+    if (ctx.db->drop_partition(p))
+      (void)ctx.db->set_unsettled(p, false);
   }
 }
 
@@ -175,6 +179,11 @@ void finish(mover_self* self, const char* phase, std::string error = {}) {
   m.error = std::move(error);
   m.finished_ms = static_cast<uint64_t>(runtime::now_ms());
   log_move(m.phase == "done" ? "partition_move_done" : "partition_move_aborted", m);
+  if (m.phase == "aborted")
+    (void)st.ctx->db->set_unsettled(m.partition, false); // this node's again (or still)
+  auto& metrics = cluster_metrics::get().moves;
+  (m.phase == "done" ? metrics.done : metrics.aborted).inc();
+  metrics.queued.add(-1);
   st.finished.push_back(std::move(m));
   if (st.finished.size() > kept_finished)
     st.finished.pop_front();
@@ -226,6 +235,8 @@ void copy_page(mover_self* self) {
         return;
       s.current->rows += count;
       s.current->bytes += bytes;
+      cluster_metrics::get().moves.rows.inc(count);
+      cluster_metrics::get().moves.bytes.inc(bytes);
       s.cursor = next;
       ++s.page;
       s.tries = 0;
@@ -292,10 +303,13 @@ void start_next(mover_self* self) {
                   && pv->record.primary == me && pv->record.move_to == m.to;
   if (!resuming && !stable_here(pv, me))
     return finish(self, "aborted", "this node is not the partition's stable owner any more");
-  // The barrier: from here on no write of this partition lands in this store.
+  // The barrier: from here on no write of this partition lands in this store. Recorded
+  // unsettled first: a crash after the switch leaves rows here that the next start drops.
   m.phase = "freezing";
   st.outgoing = m.partition;
   st.ctx->barrier->set_outgoing(m.partition);
+  if (auto marked = st.ctx->db->set_unsettled(m.partition, true); !marked.ok())
+    return finish(self, "aborted", "cannot record the move locally: " + marked.to_string());
   if (resuming) {
     m.epoch = pv->epoch;
   } else {
@@ -307,6 +321,7 @@ void start_next(mover_self* self) {
     m.epoch = r.epoch;
   }
   log_move("partition_move_started", m);
+  cluster_metrics::get().moves.started.inc();
   m.phase = "copying";
   st.cursor = {};
   st.page = 0;
@@ -341,6 +356,8 @@ void hand_off(mover_self* self) {
   }
   auto stopped = stop_local_actors(self, m.partition);
   auto dropped = st.ctx->db->drop_partition(m.partition);
+  if (dropped)
+    (void)st.ctx->db->set_unsettled(m.partition, false); // else the next start drops them
   runtime::log::info("partition_handed_off",
                      {{"partition", std::to_string(m.partition)},
                       {"stopped_actors", std::to_string(stopped)},
@@ -402,6 +419,7 @@ move_status enqueue(mover_self* self, uint32_t p, uint32_t to, std::string by) {
   m.queued_ms = static_cast<uint64_t>(runtime::now_ms());
   m.by = std::move(by);
   st.queue.push_back(m);
+  cluster_metrics::get().moves.queued.add(1);
   step_later(self, 0ms);
   return m;
 }
@@ -439,10 +457,49 @@ caf::error check_incoming(const node_context& ctx, uint32_t p, int64_t epoch) {
   return caf::none;
 }
 
+/// At start: the partitions a move left unsettled here (a crash between its steps) are
+/// settled against the view: rows of another node's partition dropped, the record of one
+/// this node owns cleared; one still moving waits for its move (resumed, or decided by the
+/// source) to settle it.
+void settle_at_start(mover_self* self) {
+  auto& ctx = *self->state.ctx;
+  auto marked = ctx.db->unsettled_partitions();
+  if (!marked) {
+    runtime::log::warn("unsettled_unreadable", {{"error", marked.error().to_string()}});
+    return;
+  }
+  auto v = ctx.cluster->view();
+  auto me = ctx.cluster->node_id();
+  for (uint32_t p = 0; p < cluster::partition_count; ++p) {
+    if (!marked->test(p))
+      continue;
+    auto action = unsettled_action(v->partition(p), me);
+    uint64_t dropped = 0;
+    if (action == settle::drop) {
+      auto d = ctx.db->drop_partition(p);
+      if (!d) {
+        runtime::log::warn("unsettled_drop_failed", {{"partition", std::to_string(p)},
+                                                     {"error", d.error().to_string()}});
+        continue;
+      }
+      dropped = *d;
+    }
+    if (action != settle::wait)
+      (void)ctx.db->set_unsettled(p, false);
+    runtime::log::info("partition_settled",
+                       {{"partition", std::to_string(p)},
+                        {"action", action == settle::drop   ? "dropped"
+                                   : action == settle::keep ? "kept"
+                                                            : "waiting for its move"},
+                        {"dropped_rows", std::to_string(dropped)}});
+  }
+}
+
 caf::behavior mover_impl(mover_self* self, node_context_ptr ctx) {
   auto& st = self->state;
   st.ctx = ctx;
   apply_view(self);
+  settle_at_start(self);
   resume_open_moves(self);
   return mover_behavior{
     [self](cluster_changed_atom) {
@@ -481,9 +538,13 @@ caf::behavior mover_impl(mover_self* self, node_context_ptr ctx) {
       auto& c = *self->state.ctx;
       if (auto err = check_incoming(c, p, epoch))
         return err;
-      if (page == 0)
+      if (page == 0) {
+        // Recorded first: a crash before the switch leaves rows the next start drops.
+        if (auto marked = c.db->set_unsettled(p, true); !marked.ok())
+          return make_chat_error(chat_errc::storage_failed, marked.to_string());
         if (auto dropped = c.db->drop_partition(p); !dropped)
           return make_chat_error(chat_errc::storage_failed, dropped.error().to_string());
+      }
       if (auto s = c.db->import_partition_rows(p, rows, true); !s.ok())
         return make_chat_error(chat_errc::storage_failed, s.to_string());
       return static_cast<uint64_t>(rows.size());
@@ -504,7 +565,8 @@ caf::behavior mover_impl(mover_self* self, node_context_ptr ctx) {
       std::shared_ptr<const cluster::cluster_view> keep;
       auto* pv = partition_now(c, p, keep);
       if (p < cluster::partition_count && pv != nullptr && pv->record.primary != c.cluster->node_id())
-        (void)c.db->drop_partition(p);
+        if (c.db->drop_partition(p))
+          (void)c.db->set_unsettled(p, false);
     },
     [self](moves_atom) {
       auto& s = self->state;
@@ -519,6 +581,12 @@ caf::behavior mover_impl(mover_self* self, node_context_ptr ctx) {
 }
 
 } // namespace
+
+settle unsettled_action(const cluster::partition_view* pv, uint32_t self) noexcept {
+  if (pv == nullptr || pv->record.state != partition_state::stable)
+    return settle::wait; // no record yet, or a move still open: its outcome decides
+  return pv->record.primary == self ? settle::keep : settle::drop;
+}
 
 void write_barrier::on_view(std::shared_ptr<const cluster::cluster_view> view) {
   std::lock_guard lock{mu_};

@@ -18,7 +18,9 @@
 //             the router, to the new owner) and the rows here are dropped
 // A copy or a verify that fails aborts (CAS back to stable{self}, the target drops what it
 // took, the partition thaws). A node that restarts with a move of its own still open (the
-// record says moving, primary = self) resumes it from the copy.
+// record says moving, primary = self) resumes it from the copy. Both ends record the
+// partition "unsettled" in their store for the move's duration; a node that crashed
+// between steps settles it at start (settle_at_start: stale rows dropped).
 //
 // As a target it takes pages only for an open move to itself at exactly the given epoch.
 // The store's frozen set follows the view through the write_barrier (below), to which the
@@ -38,7 +40,8 @@
 
 namespace sb::cluster {
 struct cluster_view;
-}
+struct partition_view;
+} // namespace sb::cluster
 
 namespace sb::actors {
 
@@ -71,6 +74,15 @@ private:
 
 /// Bytes of keys and values one page of a move carries (a BASP message each).
 inline constexpr std::size_t move_page_bytes = 256 * 1024;
+
+/// What a node does at start with a partition a move left recorded unsettled in its store
+/// (storage::store::set_unsettled), given the partition's record in the view.
+enum class settle {
+  drop, ///< stable at another node: its rows here are stale, drop them
+  keep, ///< stable here: the rows are this node's
+  wait, ///< no record, or moving: the move's outcome settles it
+};
+settle unsettled_action(const cluster::partition_view* record, uint32_t self) noexcept;
 
 /// Child spec of the partition mover.
 runtime::child_spec partition_mover_spec(node_context_ptr ctx);

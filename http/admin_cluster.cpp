@@ -17,6 +17,7 @@
 #include "http/json_body.hpp"
 #include "http/target.hpp"
 #include "cluster/view_source.hpp"
+#include "storage/store.hpp"
 #include "runtime/metrics.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
@@ -46,7 +47,7 @@ void write_move(protocol::json_writer& w, const move_status& m) {
 }
 
 void write_status(protocol::json_writer& w, const cluster_status& s,
-                  const std::vector<move_status>& moves) {
+                  const std::vector<move_status>& moves, const storage::partition_set& unsettled) {
   // Per-peer traffic: this node's data-path counters (actors/cluster_metrics.hpp).
   std::map<uint32_t, std::pair<uint64_t, uint64_t>> traffic; // peer -> (out, in)
   for (auto& [key, value] : cluster_metrics::get().snapshot())
@@ -108,6 +109,11 @@ void write_status(protocol::json_writer& w, const cluster_status& s,
   for (auto& m : moves)
     write_move(w, m);
   w.end_array();
+  w.key("unsettled_partitions").begin_array();
+  for (uint32_t p = 0; p < unsettled.size(); ++p)
+    if (unsettled.test(p))
+      w.uint(p);
+  w.end_array();
   w.key("events").begin_array();
   for (auto& e : s.events)
     w.begin_object().field("at_ms", e.at_ms).field("what", e.what).field("detail", e.detail).end_object();
@@ -126,9 +132,10 @@ void cluster_view(request_actor* self) {
     .then(
       [self](cluster_status& s) {
         auto answer = [self, s](const std::vector<move_status>& moves) {
+          auto unsettled = self->state.ctx->db->unsettled_partitions();
           std::string out;
           protocol::json_writer w{out};
-          write_status(w, s, moves);
+          write_status(w, s, moves, unsettled ? *unsettled : storage::partition_set{});
           ok(self, std::move(out));
         };
         // This node's moves (the one running, queued, the last finished); every node's

@@ -297,4 +297,44 @@ result<partition_digest> store::digest_partition(std::uint32_t p) const {
   return d;
 }
 
+// -- unsettled partitions ----------------------------------------------------------------
+
+namespace {
+constexpr std::string_view unsettled_prefix = "unsettled/";
+std::string unsettled_key(std::uint32_t p) {
+  auto n = std::to_string(p);
+  return std::string{unsettled_prefix} + std::string(3 - std::min<std::size_t>(3, n.size()), '0') + n;
+}
+} // namespace
+
+status store::set_unsettled(std::uint32_t p, bool unsettled) {
+  if (p >= cluster::partition_count)
+    return status{errc::invalid_argument, "no partition " + std::to_string(p)};
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  auto key = unsettled_key(p);
+  auto s = unsettled ? db_->Put(wo, cf(cf_metadata), slice(key), slice("1"))
+                     : db_->Delete(wo, cf(cf_metadata), slice(key));
+  return from_rocks(s, "recording partition " + std::to_string(p) + " unsettled");
+}
+
+result<partition_set> store::unsettled_partitions() const {
+  partition_set out;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, cf(cf_metadata))};
+  for (it->Seek(slice(unsettled_prefix)); it->Valid(); it->Next()) {
+    auto k = it->key().ToStringView();
+    if (!k.starts_with(unsettled_prefix))
+      break;
+    auto digits = k.substr(unsettled_prefix.size());
+    std::uint32_t p = 0;
+    for (char ch : digits)
+      p = p * 10 + static_cast<std::uint32_t>(ch - '0');
+    if (digits.size() == 3 && p < cluster::partition_count)
+      out.set(p);
+  }
+  if (!it->status().ok())
+    return from_rocks(it->status(), "reading the unsettled partitions");
+  return out;
+}
+
 } // namespace sb::storage

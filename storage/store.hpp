@@ -318,6 +318,14 @@ public:
   /// Rows, bytes and an order-independent hash of partition `p` (one scan).
   result<partition_digest> digest_partition(std::uint32_t p) const;
 
+  /// Records (synced, in `metadata`: the node's own rows) that this store may hold rows of
+  /// `p` that are not this node's to keep (a move of it to or from here is under way), or
+  /// clears that. What a node finds recorded at start it settles against the view.
+  status set_unsettled(std::uint32_t p, bool unsettled);
+
+  /// The partitions recorded unsettled.
+  result<partition_set> unsettled_partitions() const;
+
   const store_options& options() const noexcept { return opts_; }
 
   /// Names of every column family the schema requires (besides RocksDB's "default").

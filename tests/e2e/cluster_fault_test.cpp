@@ -1243,6 +1243,25 @@ std::map<uint32_t, std::string> moves_of(test_cluster& c, uint32_t n, std::strin
   return out;
 }
 
+/// How many partitions node `n` lists as unsettled (a move's rows not settled), -1 on error.
+int unsettled_on(test_cluster& c, uint32_t n) {
+  auto r = c.node(n).http("GET", "/admin/api/cluster", "", test_cluster::admin_token);
+  auto f = parse_frame(r.body);
+  simdjson::dom::array list;
+  if (r.status != 200 || !f || f->root["unsettled_partitions"].get(list))
+    return -1;
+  return static_cast<int>(list.size());
+}
+
+/// A metric's value in node `n`'s /metrics (an unlabelled one), -1 when absent.
+double metric(test_cluster& c, uint32_t n, const std::string& name) {
+  auto text = c.node(n).http("GET", "/metrics").body;
+  auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos)
+    return -1;
+  return std::stod(text.substr(at + name.size() + 2));
+}
+
 /// Partitions `n` owns as every node in `ids` sees them (-1: the nodes disagree).
 int owned_by(test_cluster& c, const std::vector<uint32_t>& ids, uint32_t n) {
   int count = -1;
@@ -1348,6 +1367,15 @@ TEST_CASE("a partition moved and a node drained under a send burst: nothing lost
     done += phase == "done" ? 1 : 0;
   CHECK_MESSAGE(done >= std::min<size_t>(static_cast<size_t>(had), 32), move_errors);
   MESSAGE("node 3 drained of " << had << " partitions in " << drain_ms << " ms");
+  CHECK(metric(c, drained, "sb_cluster_moves_done_total") == had);
+  CHECK(metric(c, drained, "sb_cluster_moves_aborted_total") == 0);
+  CHECK(metric(c, drained, "sb_cluster_moves_queued") == 0);
+  CHECK(metric(c, drained, "sb_cluster_move_rows_total") > 0);
+  CHECK(metric(c, 1, "sb_cluster_moves_done_total") == 1); // the single move before
+  // Every move settled at both ends (nothing left recorded for a start-up sweep).
+  for (auto n : c.ids())
+    CHECK_MESSAGE(eventually([&] { return unsettled_on(c, n) == 0; }, 5s),
+                  "node " << n << " lists " << unsettled_on(c, n) << " unsettled partitions");
   auto drained_table = c.seen_by(1);
   for (auto& [ch, o] : s.owner)
     o = drained_table.owner(sb::cluster::partition_of(std::stoull(ch)));
@@ -1495,6 +1523,9 @@ TEST_CASE("a move's source kill -9ed mid-copy resumes the move when it returns, 
   auto resumed = c.node(source).http("GET", "/admin/api/cluster", "", test_cluster::admin_token);
   CHECK(resumed.body.find("\"by\":\"resume\"") != std::string::npos);
   CHECK(moves_of(c, source)[p] == "done");
+  for (auto n : c.ids())
+    CHECK_MESSAGE(eventually([&] { return unsettled_on(c, n) == 0; }, 5s),
+                  "node " << n << " lists " << unsettled_on(c, n) << " unsettled partitions");
   s.owner[moving] = target;
 
   finish_clients(s, threads);

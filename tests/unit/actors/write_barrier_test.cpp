@@ -82,3 +82,16 @@ TEST_CASE("the barrier freezes what this node does not own stably, and the move'
   CHECK(send(s, channel_in(3), 1).ok());
   CHECK(send(s, channel_in(0), 2).code() == storage::errc::frozen);
 }
+
+TEST_CASE("a partition a move left unsettled is settled against its record at start") {
+  using actors::settle;
+  cluster::partition_view here{stable(1), 5};
+  cluster::partition_view elsewhere{stable(2), 6};
+  cluster::partition_view moving_out{{1, {1}, cluster::partition_state::moving, 2}, 7};
+  cluster::partition_view moving_in{{2, {2}, cluster::partition_state::moving, 1}, 8};
+  CHECK(actors::unsettled_action(&elsewhere, 1) == settle::drop); // switched away: stale rows
+  CHECK(actors::unsettled_action(&here, 1) == settle::keep);      // aborted, or switched here
+  CHECK(actors::unsettled_action(&moving_out, 1) == settle::wait); // resumed by this node
+  CHECK(actors::unsettled_action(&moving_in, 1) == settle::wait);  // the source decides
+  CHECK(actors::unsettled_action(nullptr, 1) == settle::wait);
+}

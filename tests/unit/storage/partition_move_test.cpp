@@ -285,3 +285,29 @@ TEST_CASE("export in pages, import elsewhere, equal digests, then drop at the so
   CHECK(digest(*src, q) == before_q);
   CHECK(src->last_seq(ch_q).value() == 10);
 }
+
+TEST_CASE("unsettled partitions are recorded durably and cleared") {
+  temp_dir tmp;
+  {
+    auto s = open_ok(tmp.sub("db"));
+    CHECK(s->unsettled_partitions().value().none());
+    REQUIRE(s->set_unsettled(7, true).ok());
+    REQUIRE(s->set_unsettled(255, true).ok());
+    REQUIRE(s->set_unsettled(0, true).ok());
+    REQUIRE(s->set_unsettled(0, false).ok());
+    CHECK(s->set_unsettled(256, true).code() == errc::invalid_argument);
+    // Node-local rows: never frozen, never part of a partition's digest.
+    partition_set all;
+    all.set();
+    s->set_frozen_partitions(all);
+    CHECK(s->set_unsettled(9, true).ok());
+    CHECK(s->set_unsettled(9, false).ok());
+    CHECK(digest(*s, 7).rows == 0);
+  }
+  auto s = open_ok(tmp.sub("db")); // survives a reopen
+  auto marked = s->unsettled_partitions();
+  REQUIRE(marked);
+  CHECK(marked->count() == 2);
+  CHECK(marked->test(7));
+  CHECK(marked->test(255));
+}
