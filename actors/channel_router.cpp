@@ -216,6 +216,9 @@ caf::behavior moves_door(router_self* self) {
     [self](drain_node_atom, std::string& by) {
       return to_mover<std::vector<move_status>>(self, drain_node_atom::value, std::move(by));
     },
+    [self](rebalance_atom, std::string& by) {
+      return to_mover<std::vector<move_status>>(self, rebalance_atom::value, std::move(by));
+    },
     [self](partition_import_atom, uint32_t p, int64_t epoch, uint32_t page,
            std::vector<storage::partition_row>& rows) {
       return to_mover<uint64_t>(self, partition_import_atom::value, p, epoch, page,

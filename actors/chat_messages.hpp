@@ -598,6 +598,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   // -- partition moves (partition_mover.cpp) --------------------------------------------
   CAF_ADD_ATOM(switchboard, sb::actors, move_partition_atom, "pmove")
   CAF_ADD_ATOM(switchboard, sb::actors, drain_node_atom, "pdrain")
+  CAF_ADD_ATOM(switchboard, sb::actors, rebalance_atom, "prebal")
   CAF_ADD_ATOM(switchboard, sb::actors, partition_import_atom, "pimport")
   CAF_ADD_ATOM(switchboard, sb::actors, partition_digest_atom, "pdigest")
   CAF_ADD_ATOM(switchboard, sb::actors, partition_drop_atom, "pdrop")

@@ -293,6 +293,9 @@ using router_moves_actor = caf::typed_actor<
   /// (who asked) -> moves queued: every partition of this node, each to the best other live
   /// node by rendezvous hashing (drain before maintenance).
   caf::replies_to<drain_node_atom, std::string>::with<std::vector<move_status>>,
+  /// (who asked) -> moves queued: every partition of this node whose rendezvous proposal
+  /// over the live nodes is another node goes there (after adding a node).
+  caf::replies_to<rebalance_atom, std::string>::with<std::vector<move_status>>,
   /// (partition, epoch, page, rows) -> rows taken, synced; page 0 first empties the
   /// partition here.
   caf::replies_to<partition_import_atom, uint32_t, int64_t, uint32_t,

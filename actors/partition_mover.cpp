@@ -533,6 +533,26 @@ caf::behavior mover_impl(mover_self* self, node_context_ptr ctx) {
       }
       return queued;
     },
+    [self](rebalance_atom, std::string& by) -> caf::result<std::vector<move_status>> {
+      // Toward the rendezvous proposal over the live nodes: after adding a node it takes
+      // about 1/n of the partitions, and nothing else moves.
+      auto& s = self->state;
+      auto v = s.ctx->cluster->view();
+      auto me = s.ctx->cluster->node_id();
+      std::vector<uint32_t> live;
+      for (auto& [id, n] : v->nodes)
+        if (n.alive)
+          live.push_back(id);
+      std::vector<move_status> queued;
+      for (uint32_t p = 0; p < cluster::partition_count && !live.empty(); ++p) {
+        if (!stable_here(v->partition(p), me))
+          continue;
+        auto to = cluster::rank_nodes(p, live).front();
+        if (to != me && !check_move(self, p, to))
+          queued.push_back(enqueue(self, p, to, by));
+      }
+      return queued;
+    },
     [self](partition_import_atom, uint32_t p, int64_t epoch, uint32_t page,
            std::vector<storage::partition_row>& rows) -> caf::result<uint64_t> {
       auto& c = *self->state.ctx;

@@ -63,7 +63,7 @@ int usage() {
                "          actors [--sort=mailbox|handled|restarts --kind= --limit=] |\n"
                "          show <kind> <key> | stop <kind> <key> | disconnect <user> |\n"
                "          passivate | audit [--after= --limit=] | cluster |\n"
-               "          move <partition> --to=<node> | drain <node>\n"
+               "          move <partition> --to=<node> | drain <node> | rebalance\n"
                "token: --token or SB_ADMIN_TOKEN\n");
   return 1;
 }
@@ -263,6 +263,8 @@ int main(int argc, char** argv) {
              "{\"to\":" + o.flags.at("to") + "}");
   else if (cmd == "drain" && o.args.size() == 2 && is_number(o.args[1]))
     r = call(o, http::verb::post, api + "cluster/nodes/" + o.args[1] + "/drain");
+  else if (cmd == "rebalance" && o.args.size() == 1)
+    r = call(o, http::verb::post, api + "cluster/rebalance");
   else
     return usage();
   if (!r)
@@ -314,7 +316,7 @@ int main(int argc, char** argv) {
     table({"ID", "TIME (UTC)", "WHO", "METHOD", "PATH", "TARGET", "STATUS", "CODE"}, rows);
     if (field(root, "next_after") != "-")
       std::cout << "\nmore: --after=" << field(root, "next_after") << "\n";
-  } else if (cmd == "move" || cmd == "drain") {
+  } else if (cmd == "move" || cmd == "drain" || cmd == "rebalance") {
     std::vector<std::vector<std::string>> rows;
     for (auto m : root["queued"].get_array())
       rows.push_back({field(m, "partition"), field(m, "from"), field(m, "to"), field(m, "phase")});

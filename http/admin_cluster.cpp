@@ -231,6 +231,68 @@ void drain_node(request_actor* self) {
                                       std::string{"admin " + self->state.audit->who});
 }
 
+/// POST /admin/api/cluster/rebalance: every live node moves its partitions whose rendezvous
+/// proposal over the live nodes is another node (after adding one). 202 with every node's
+/// queued moves, and the nodes that did not answer.
+void rebalance(request_actor* self) {
+  auto& ctx = self->state.ctx;
+  if (ctx->cluster == nullptr)
+    return fail(self, 409, "not_clustered", "this node runs alone: there is nothing to move");
+  self->state.audit->target = "cluster";
+  struct gathering {
+    std::vector<move_status> queued;
+    std::vector<uint32_t> unreached;
+    size_t waiting = 0;
+  };
+  auto g = std::make_shared<gathering>();
+  auto view = ctx->cluster->view();
+  std::vector<uint32_t> live;
+  for (auto& [id, n] : view->nodes)
+    if (n.alive)
+      live.push_back(id);
+  if (live.empty())
+    return fail(self, 503, "unavailable", "no live node in this node's view");
+  g->waiting = live.size();
+  auto done = [self, g] {
+    if (--g->waiting > 0)
+      return;
+    std::string out;
+    protocol::json_writer w{out};
+    w.begin_object().key("queued").begin_array();
+    for (auto& m : g->queued)
+      write_move(w, m);
+    w.end_array().key("unreached").begin_array();
+    for (auto n : g->unreached)
+      w.uint(n);
+    w.end_array().end_object();
+    answer(self, json(202, std::move(out)));
+  };
+  auto by = std::string{"admin " + self->state.audit->who};
+  for (auto n : live) {
+    auto take = [g, done](std::vector<move_status>& ms) {
+      g->queued.insert(g->queued.end(), ms.begin(), ms.end());
+      done();
+    };
+    auto missed = [g, done, n](caf::error) {
+      g->unreached.push_back(n);
+      done();
+    };
+    if (n == ctx->cluster->node_id()) {
+      auto mover = find_actor<partition_mover_actor>(*ctx, partition_mover_name());
+      if (!mover) {
+        missed(caf::error{});
+        continue;
+      }
+      self->request(mover, std::chrono::seconds(25), rebalance_atom::value, by)
+        .then([take](std::vector<move_status>& ms) mutable { take(ms); },
+              [missed](caf::error& e) mutable { missed(e); });
+    } else {
+      ask_peer<std::vector<move_status>>(self, ctx, n, std::chrono::seconds(25), take, missed,
+                                         rebalance_atom::value, by);
+    }
+  }
+}
+
 } // namespace
 
 void write_cluster_metrics(runtime::metrics::text_writer& w, const cluster::view_source& m) {
@@ -275,6 +337,7 @@ void add_admin_cluster_routes(std::vector<route>& out) {
   out.push_back({"GET", "/admin/api/cluster", access::admin, cluster_view});
   out.push_back({"POST", "/admin/api/cluster/partitions/{p}/move", access::admin, move_partition});
   out.push_back({"POST", "/admin/api/cluster/nodes/{n}/drain", access::admin, drain_node});
+  out.push_back({"POST", "/admin/api/cluster/rebalance", access::admin, rebalance});
 }
 
 } // namespace sb::http

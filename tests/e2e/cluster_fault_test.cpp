@@ -17,11 +17,13 @@
 //     controller and the partition table, and chat across nodes still has one order;
 //   - a partition moved (asked through a third node) and then a whole node drained, both
 //     under a burst: each move a new epoch, logged everywhere; then the drained node is
-//     killed and no send is refused, because it owns nothing;
+//     killed and no send is refused, because it owns nothing; then a node 4 is added and a
+//     rebalance brings every partition to its rendezvous proposal over nodes 1, 2, 4;
 //   - a move's source kill -9ed once etcd shows the move begun (mid-copy): back on its data
 //     dir it resumes the move and finishes it, and every acked message is in every log.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -1281,8 +1283,8 @@ int owned_by(test_cluster& c, const std::vector<uint32_t>& ids, uint32_t n) {
 
 } // namespace
 
-TEST_CASE("a partition moved and a node drained under a send burst: nothing lost, reordered "
-          "or doubled, and the drained node's death costs nothing") {
+TEST_CASE("a partition moved, a node drained and a node added under a send burst: nothing "
+          "lost, reordered or doubled, and the drained node's death costs nothing") {
   auto t_start = clock_type::now();
   test_cluster c{3, burst_flags};
   REQUIRE(eventually([&] { return c.settled(); }, 20s));
@@ -1390,13 +1392,63 @@ TEST_CASE("a partition moved and a node drained under a send burst: nothing lost
     u->released = u->plan.size();
   MESSAGE("node 3 killed with " << acked_at_kill << " of " << total << " sends acked");
   CHECK(acked_at_kill <= total * 3 / 4);
+
+  // 4. A new node 4 joins (it owns nothing: ownership is sticky) and a rebalance, asked of
+  //    node 2, moves every partition to its rendezvous proposal over the live nodes 1, 2, 4
+  //    while the held-back sends flow.
+  sb::storage::testing::temp_dir dir4;
+  auto four = c.extra_node(dir4, 4);
+  REQUIRE(four->start() == "");
+  // (Once node 3's lease has lapsed: a rebalance spreads over the nodes its view has up.)
+  REQUIRE(eventually(
+    [&] {
+      auto one = c.seen_by(1), two = c.seen_by(2);
+      return one.linked(4) && two.linked(4) && !one.sees_up(drained) && !two.sees_up(drained);
+    },
+    20s));
+  auto t_rebalance = clock_type::now();
+  auto rb = c.node(2).http("POST", "/admin/api/cluster/rebalance", "", test_cluster::admin_token);
+  REQUIRE_MESSAGE(rb.status == 202, rb.body);
+  std::vector<uint32_t> live{1, 2, 4};
+  auto proposal = sb::cluster::propose_primaries(live);
+  REQUIRE(proposal.size() == sb::cluster::partition_count);
+  size_t for_four = static_cast<size_t>(std::count(proposal.begin(), proposal.end(), 4u));
+  auto balanced = [&] {
+    for (auto n : std::vector<uint32_t>{1, 2}) {
+      auto seen = c.seen_by(n);
+      for (uint32_t q = 0; q < sb::cluster::partition_count; ++q)
+        if (seen.owner(q) != proposal[q])
+          return false;
+    }
+    return true;
+  };
+  auto off_proposal = [&] {
+    std::string out;
+    auto seen = c.seen_by(1);
+    std::map<std::string, int> wrong;
+    for (uint32_t q = 0; q < sb::cluster::partition_count; ++q)
+      if (seen.owner(q) != proposal[q])
+        ++wrong[std::to_string(seen.owner(q)) + "->" + std::to_string(proposal[q])];
+    for (auto& [k, n] : wrong)
+      out += " " + k + ": " + std::to_string(n);
+    return out;
+  };
+  CHECK_MESSAGE(eventually(balanced, 60s), "off the proposal (owner->proposed: count):"
+                                             << off_proposal() << "; asked: " << rb.body.substr(0, 300));
+  MESSAGE("node 4 took " << for_four << " partitions in " << ms_since(t_rebalance)
+                         << " (the proposal over nodes 1, 2, 4)");
+  CHECK(for_four > 40);
+  CHECK(for_four < 130);
+  auto after_rebalance = c.seen_by(1);
+  for (auto& [ch, o] : s.owner)
+    o = after_rebalance.owner(sb::cluster::partition_of(std::stoull(ch)));
   finish_clients(s, threads);
   MESSAGE("clients done " << ms_since(t_start) << " after the start:" << client_summary(s));
   check_clients(s);
   size_t refused_after_kill = 0;
   for (auto& u : s.clients)
     for (auto& a : u->attempts)
-      if (a.written >= t_kill && a.outcome == "unavailable") {
+      if (a.written >= t_kill && a.written < t_rebalance && a.outcome == "unavailable") {
         INFO(u->name << " send " << u->plan[a.send].nonce << " via node " << a.node << ": "
                      << a.message);
         ++refused_after_kill;
