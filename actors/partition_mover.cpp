@@ -104,7 +104,7 @@ void apply_view(mover_self* self) {
   for (uint32_t p = 0; p < cluster::partition_count; ++p) {
     owned[p] = stable_here(v->partition(p), me);
     if (st.seen_view && owned[p] && !st.owned[p])
-      (void)ctx.db->set_unsettled(p, false); // a move to here switched: its rows are ours
+      (void)ctx.barrier->set_unsettled(p, false); // a move to here switched: its rows are ours
     if (st.seen_view) {
       gained |= owned[p] && !st.owned[p];
       if (!owned[p] && st.owned[p]) {
@@ -131,7 +131,7 @@ void apply_view(mover_self* self) {
       continue;
     stop_local_actors(self, p);
     if (ctx.db->drop_partition(p))
-      (void)ctx.db->set_unsettled(p, false);
+      (void)ctx.barrier->set_unsettled(p, false);
   }
 }
 
@@ -180,7 +180,7 @@ void finish(mover_self* self, const char* phase, std::string error = {}) {
   m.finished_ms = static_cast<uint64_t>(runtime::now_ms());
   log_move(m.phase == "done" ? "partition_move_done" : "partition_move_aborted", m);
   if (m.phase == "aborted")
-    (void)st.ctx->db->set_unsettled(m.partition, false); // this node's again (or still)
+    (void)st.ctx->barrier->set_unsettled(m.partition, false); // this node's again (or still)
   auto& metrics = cluster_metrics::get().moves;
   (m.phase == "done" ? metrics.done : metrics.aborted).inc();
   metrics.queued.add(-1);
@@ -308,7 +308,7 @@ void start_next(mover_self* self) {
   m.phase = "freezing";
   st.outgoing = m.partition;
   st.ctx->barrier->set_outgoing(m.partition);
-  if (auto marked = st.ctx->db->set_unsettled(m.partition, true); !marked.ok())
+  if (auto marked = st.ctx->barrier->set_unsettled(m.partition, true); !marked.ok())
     return finish(self, "aborted", "cannot record the move locally: " + marked.to_string());
   if (resuming) {
     m.epoch = pv->epoch;
@@ -357,7 +357,7 @@ void hand_off(mover_self* self) {
   auto stopped = stop_local_actors(self, m.partition);
   auto dropped = st.ctx->db->drop_partition(m.partition);
   if (dropped)
-    (void)st.ctx->db->set_unsettled(m.partition, false); // else the next start drops them
+    (void)st.ctx->barrier->set_unsettled(m.partition, false); // else the next start drops them
   runtime::log::info("partition_handed_off",
                      {{"partition", std::to_string(m.partition)},
                       {"stopped_actors", std::to_string(stopped)},
@@ -463,7 +463,7 @@ caf::error check_incoming(const node_context& ctx, uint32_t p, int64_t epoch) {
 /// source) to settle it.
 void settle_at_start(mover_self* self) {
   auto& ctx = *self->state.ctx;
-  auto marked = ctx.db->unsettled_partitions();
+  auto marked = ctx.barrier->load_unsettled();
   if (!marked) {
     runtime::log::warn("unsettled_unreadable", {{"error", marked.error().to_string()}});
     return;
@@ -485,7 +485,7 @@ void settle_at_start(mover_self* self) {
       dropped = *d;
     }
     if (action != settle::wait)
-      (void)ctx.db->set_unsettled(p, false);
+      (void)ctx.barrier->set_unsettled(p, false);
     runtime::log::info("partition_settled",
                        {{"partition", std::to_string(p)},
                         {"action", action == settle::drop   ? "dropped"
@@ -560,7 +560,7 @@ caf::behavior mover_impl(mover_self* self, node_context_ptr ctx) {
         return err;
       if (page == 0) {
         // Recorded first: a crash before the switch leaves rows the next start drops.
-        if (auto marked = c.db->set_unsettled(p, true); !marked.ok())
+        if (auto marked = c.barrier->set_unsettled(p, true); !marked.ok())
           return make_chat_error(chat_errc::storage_failed, marked.to_string());
         if (auto dropped = c.db->drop_partition(p); !dropped)
           return make_chat_error(chat_errc::storage_failed, dropped.error().to_string());
@@ -586,7 +586,7 @@ caf::behavior mover_impl(mover_self* self, node_context_ptr ctx) {
       auto* pv = partition_now(c, p, keep);
       if (p < cluster::partition_count && pv != nullptr && pv->record.primary != c.cluster->node_id())
         if (c.db->drop_partition(p))
-          (void)c.db->set_unsettled(p, false);
+          (void)c.barrier->set_unsettled(p, false);
     },
     [self](moves_atom) {
       auto& s = self->state;
@@ -606,6 +606,27 @@ settle unsettled_action(const cluster::partition_view* pv, uint32_t self) noexce
   if (pv == nullptr || pv->record.state != partition_state::stable)
     return settle::wait; // no record yet, or a move still open: its outcome decides
   return pv->record.primary == self ? settle::keep : settle::drop;
+}
+
+storage::status write_barrier::set_unsettled(uint32_t partition, bool unsettled) {
+  std::lock_guard lock{mu_};
+  auto s = db_.set_unsettled(partition, unsettled);
+  if (s.ok() && partition < cluster::partition_count)
+    unsettled_[partition] = unsettled;
+  return s;
+}
+
+storage::result<storage::partition_set> write_barrier::load_unsettled() {
+  std::lock_guard lock{mu_};
+  auto marked = db_.unsettled_partitions();
+  if (marked)
+    unsettled_ = *marked;
+  return marked;
+}
+
+storage::partition_set write_barrier::unsettled() const {
+  std::lock_guard lock{mu_};
+  return unsettled_;
 }
 
 void write_barrier::on_view(std::shared_ptr<const cluster::cluster_view> view) {

@@ -37,6 +37,7 @@
 #include "actors/node_context.hpp"
 #include "runtime/child_spec.hpp"
 #include "storage/partition_rows.hpp"
+#include "storage/status.hpp"
 
 namespace sb::cluster {
 struct cluster_view;
@@ -60,10 +61,19 @@ public:
   /// The partition this node is moving out now; cluster::partition_count = none.
   void set_outgoing(uint32_t partition);
 
+  /// Records (synced) or clears a partition a move leaves unsettled here (the store's
+  /// set_unsettled), and keeps the set in memory for readers on scheduler threads.
+  storage::status set_unsettled(uint32_t partition, bool unsettled);
+  /// Reads the recorded set from the store (once, at start, on the mover's thread).
+  storage::result<storage::partition_set> load_unsettled();
+  /// The set as last recorded or loaded: memory only.
+  storage::partition_set unsettled() const;
+
 private:
   void apply(); // under mu_
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  storage::partition_set unsettled_;
   storage::store& db_;
   uint32_t self_;
   uint32_t outgoing_ = cluster::partition_count;

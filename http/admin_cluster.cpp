@@ -17,7 +17,7 @@
 #include "http/json_body.hpp"
 #include "http/target.hpp"
 #include "cluster/view_source.hpp"
-#include "storage/store.hpp"
+#include "actors/partition_mover.hpp"
 #include "runtime/metrics.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
@@ -132,10 +132,10 @@ void cluster_view(request_actor* self) {
     .then(
       [self](cluster_status& s) {
         auto answer = [self, s](const std::vector<move_status>& moves) {
-          auto unsettled = self->state.ctx->db->unsettled_partitions();
+          auto* barrier = self->state.ctx->barrier;
           std::string out;
           protocol::json_writer w{out};
-          write_status(w, s, moves, unsettled ? *unsettled : storage::partition_set{});
+          write_status(w, s, moves, barrier ? barrier->unsettled() : storage::partition_set{});
           ok(self, std::move(out));
         };
         // This node's moves (the one running, queued, the last finished); every node's
