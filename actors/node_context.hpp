@@ -74,6 +74,7 @@ struct chat_limits {
 };
 
 class write_barrier;
+struct node_budgets;
 
 /// Shared services of one node.
 struct node_context {
@@ -92,6 +93,9 @@ struct node_context {
   /// The store's write barrier for partition moves (actors/partition_mover.hpp); null
   /// when the node runs alone.
   write_barrier* barrier = nullptr;
+  /// Per-caller budgets shared by both doors (actors/budgets.hpp); null: unlimited (unit
+  /// tests that do not test limits).
+  std::shared_ptr<node_budgets> budgets;
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

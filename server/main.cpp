@@ -23,6 +23,7 @@
 
 #include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
+#include "actors/budgets.hpp"
 #include "actors/connection.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/message_types.hpp"
@@ -165,6 +166,7 @@ int main(int argc, char** argv) {
   lim.outbox_soft_bytes = cfg.outbox_max_bytes / 2;
   lim.replay_cache_bytes = cfg.replay_cache_bytes;
   ctx->admin_token = cfg.admin_token;
+  ctx->budgets = std::make_shared<sb::actors::node_budgets>();
 
   int rc = clean;
   {
