@@ -75,6 +75,10 @@ struct supervisor_state {
   int64_t started_at_ms = 0;
   std::map<uint64_t, child_record> children;            // by cursor = start order
   std::unordered_map<caf::actor_id, uint64_t> by_actor; // running incarnations
+  /// The running incarnations' handles, shared with the functor that stops them should
+  /// this supervisor die first (see supervisor_impl).
+  std::shared_ptr<std::unordered_map<caf::actor_id, caf::actor>> running =
+    std::make_shared<std::unordered_map<caf::actor_id, caf::actor>>();
   std::unordered_map<std::string, uint64_t> by_key;
   std::deque<clock_type::time_point> restart_times;     // intensity window
   uint64_t next_cursor = 1;
@@ -140,10 +144,12 @@ bool start_record(supervisor_actor* self, child_record& rec) {
   st.by_actor[child.id()] = rec.cursor;
   if (cs.registered && st.spec.names)
     st.spec.names->put(kind_of(cs), rec.key, child);
-  // Monitor to learn of every exit; link so that a killed supervisor takes its children
-  // down with it (no orphans). If it already died, the down_msg arrives at once.
+  // Monitor to learn of every exit (if it already died, the down_msg arrives at once).
+  // No link: in CAF 0.17 a link puts an attachable on *our* list, which is a linked list
+  // scanned on every unlink, so 40,000 linked children stopped in quadratic time (89 s).
+  // A dying supervisor takes its children down through the functor of supervisor_impl.
   self->monitor(child);
-  self->link_to(child);
+  st.running->emplace(child.id(), child);
   return true;
 }
 
@@ -194,8 +200,11 @@ bool alive(const supervisor_state& st, uint64_t cursor) {
   return i != st.children.end() && i->second.handle;
 }
 
-/// Advances the running stop job; runs its continuation once every child is down.
-void run_job(supervisor_actor* self) {
+/// Advances the running stop job after child `exited` went down (0: none, the job just
+/// started); runs its continuation once every child is down. Linear over a whole job: a
+/// concurrent job asks every child once and then only forgets the one that went down, so
+/// stopping 40,000 children costs 40,000 steps, not a rescan of the waiting set per exit.
+void run_job(supervisor_actor* self, uint64_t exited = 0) {
   auto& st = self->state;
   if (!st.job)
     return;
@@ -209,8 +218,8 @@ void run_job(supervisor_actor* self) {
         stop_child(self, st.children[c]);
       }
     }
-    for (auto i = job.waiting.begin(); i != job.waiting.end();)
-      i = alive(st, *i) ? std::next(i) : job.waiting.erase(i);
+    if (exited != 0)
+      job.waiting.erase(exited);
     if (!job.waiting.empty())
       return;
   } else {
@@ -266,6 +275,7 @@ void begin_shutdown(supervisor_actor* self, caf::error reason) {
     auto& s = self->state;
     s.children.clear();
     s.by_actor.clear();
+    s.running->clear();
     s.by_key.clear();
     self->quit(s.shutdown_reason);
   });
@@ -373,6 +383,7 @@ void handle_down(supervisor_actor* self, caf::down_msg& msg) {
     return; // not a current child (e.g. a nested snapshot request target)
   auto cursor = i->second;
   st.by_actor.erase(i);
+  st.running->erase(msg.source.id());
   auto& rec = st.children[cursor];
   const auto& cs = spec_of(st, rec);
   if (cs.registered && st.spec.names)
@@ -384,7 +395,7 @@ void handle_down(supervisor_actor* self, caf::down_msg& msg) {
     rec.state = child_state::restarting;
     if (rec.remove_after_stop)
       remove_record(st, cursor);
-    run_job(self);
+    run_job(self, cursor);
     return;
   }
   // It exited on its own.
@@ -395,7 +406,7 @@ void handle_down(supervisor_actor* self, caf::down_msg& msg) {
     log::warn("actor_crash", {{"supervisor", st.spec.name}, {"kind", kind_of(cs)},
                               {"key", rec.key}, {"reason", rec.last_exit_reason}});
   if (st.shutting_down) {
-    run_job(self);
+    run_job(self, cursor);
     return;
   }
   if (st.job) {
@@ -405,7 +416,7 @@ void handle_down(supervisor_actor* self, caf::down_msg& msg) {
                     != st.job->todo.end();
     if (!in_group)
       st.deferred_exits.push_back(cursor);
-    run_job(self);
+    run_job(self, cursor);
     if (!st.job) {
       auto pending = std::move(st.deferred_exits);
       st.deferred_exits.clear();
@@ -508,6 +519,16 @@ caf::behavior supervisor_impl(supervisor_actor* self, supervisor_spec spec,
   st.started_at_ms = now_ms();
   self->set_exit_handler([self](caf::exit_msg& msg) { handle_exit(self, msg); });
   self->set_down_handler([self](caf::down_msg& msg) { handle_down(self, msg); });
+  // However this supervisor ends (a crash, a kill, an escalation), no child outlives it:
+  // what still runs then gets its exit reason (OTP: children are linked to their
+  // supervisor). After an orderly shutdown the set is already empty.
+  self->attach_functor([running = st.running, me = self->address()](const caf::error& reason) {
+    auto why = is_normal_exit(reason) ? caf::error{caf::exit_reason::user_shutdown} : reason;
+    for (auto& [id, child] : *running)
+      child->enqueue(nullptr, caf::make_message_id(caf::message_priority::high),
+                     caf::make_message(caf::exit_msg{me, why}), nullptr);
+    running->clear();
+  });
   // Static children start in order before any message is handled (OTP init).
   if (!dynamic(st)) {
     for (size_t i = 0; i < st.spec.children.size(); ++i) {

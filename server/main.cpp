@@ -45,8 +45,14 @@ namespace {
 
 /// Exit codes: 0 clean shutdown, 1 bad configuration, 2 storage could not be opened,
 /// 3 the supervision tree or the listener failed to start, 4 the cluster refused this node
-/// (another protocol, a node id held by a live node, etcd unreachable).
-enum exit_code : int { clean = 0, bad_config = 1, bad_storage = 2, bad_start = 3, bad_cluster = 4 };
+/// (another protocol, a node id held by a live node, etcd unreachable), 5 the tree did not
+/// stop within tree_stop_limit of SIGTERM and the process ended without waiting for it.
+enum exit_code : int {
+  clean = 0, bad_config = 1, bad_storage = 2, bad_start = 3, bad_cluster = 4, forced_stop = 5
+};
+
+/// How long a stop waits for the supervision tree before it ends the process anyway.
+constexpr std::chrono::seconds tree_stop_limit{20};
 
 /// Joins the cluster named by the config (docs/cluster.md); its view changes are announced
 /// to the cluster agent once that runs.
@@ -249,10 +255,20 @@ int main(int argc, char** argv) {
         caf::scoped_actor self{sys};
         self->monitor(*root);
         self->send_exit(*root, caf::exit_reason::user_shutdown);
-        self->receive([](caf::down_msg&) {},
-                      caf::after(std::chrono::seconds(30)) >> [&] {
-                        std::fprintf(stderr, "switchboard: tree did not stop in 30 s\n");
-                      });
+        bool stopped = false;
+        self->receive([&](caf::down_msg&) { stopped = true; },
+                      caf::after(tree_stop_limit) >> [] {});
+        if (!stopped) {
+          // Something ignores its exit (a long blocking call): end without waiting for it,
+          // so a stop stays well under systemd's 90 s. Safe as a kill -9 is: every ack
+          // and every delivery followed a synced write.
+          std::fprintf(stderr, "switchboard: tree did not stop in %lld s, exiting now\n",
+                       static_cast<long long>(tree_stop_limit.count()));
+          sb::runtime::log::warn("shutdown_forced", {{"after_s", std::to_string(tree_stop_limit.count())}});
+          if (members)
+            members->leave();
+          std::_Exit(forced_stop);
+        }
       } // the scoped actor must be gone before the system waits for all actors
       *root = caf::actor{};
     }

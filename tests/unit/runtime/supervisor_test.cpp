@@ -294,6 +294,24 @@ TEST_CASE_FIXTURE(system_fixture, "brutal_kill stops at once") {
   CHECK(p->count("stop w kill") == 1);
 }
 
+TEST_CASE_FIXTURE(system_fixture, "a supervisor killed outright takes its children with it") {
+  // No links to children (see runtime/supervisor.cpp): the functor attached to the
+  // supervisor must still end every child, with the supervisor's exit reason.
+  auto p = std::make_shared<probe>();
+  caf::scoped_actor self{*sys};
+  auto sup = *runtime::spawn_supervisor(*sys, three_workers(p, strategy::one_for_one));
+  REQUIRE(p->wait_count("start c", 1));
+  self->monitor(sup);
+  self->send_exit(sup, caf::exit_reason::kill);
+  caf::error reason;
+  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
+                caf::after(std::chrono::seconds(10)) >> [] { FAIL("supervisor did not die"); });
+  CHECK(reason == caf::exit_reason::kill);
+  CHECK(p->wait_count("stop a kill", 1));
+  CHECK(p->wait_count("stop b kill", 1));
+  CHECK(p->wait_count("stop c kill", 1));
+}
+
 TEST_CASE_FIXTURE(system_fixture, "invalid specs are rejected with a named error") {
   auto p = std::make_shared<probe>();
   runtime::supervisor_spec spec;
