@@ -106,7 +106,10 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
     return err;
   if (is_content(d.kind) && !st.sends.take(now_ms())) {
     chat_metrics::get().channel_rate_limited.inc();
-    return make_chat_error(chat_errc::rate_limited, "channel rate limit");
+    auto wait = st.sends.retry_after_ms(now_ms());
+    return make_chat_error(chat_errc::rate_limited,
+                           "channel rate limit, retry after " + std::to_string(wait) + " ms",
+                           wait);
   }
   if (!d.nonce.empty()) {
     auto key = nonce_key(d.author, d.nonce);

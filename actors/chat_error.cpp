@@ -1,6 +1,8 @@
 // chat_error: codes, construction and description of chat errors (see chat_error.hpp).
 #include "actors/chat_error.hpp"
 
+#include <algorithm>
+
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 #include <caf/sec.hpp>
@@ -34,12 +36,25 @@ caf::error make_chat_error(chat_errc x, std::string message) {
                     caf::make_message(std::move(message))};
 }
 
+caf::error make_chat_error(chat_errc x, std::string message, int64_t retry_ms) {
+  return caf::error{static_cast<uint8_t>(x), chat_category,
+                    caf::make_message(std::move(message), retry_ms)};
+}
+
+int64_t retry_ms_of(const caf::error& err) noexcept {
+  if (!err || err.category() != chat_category)
+    return 0;
+  auto& ctx = err.context();
+  return ctx.match_elements<std::string, int64_t>() ? std::max<int64_t>(ctx.get_as<int64_t>(1), 0)
+                                                   : 0;
+}
+
 std::pair<std::string, std::string> describe(const caf::error& err) {
   if (!err) // no error (CAF 0.17's error has no category then)
     return {"none", ""};
   if (err.category() == chat_category) {
     std::string msg;
-    if (err.context().match_elements<std::string>())
+    if (err.context().size() >= 1 && err.context().match_element<std::string>(0))
       msg = err.context().get_as<std::string>(0);
     return {to_string(static_cast<chat_errc>(err.code())), msg};
   }

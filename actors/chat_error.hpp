@@ -31,6 +31,13 @@ const char* to_string(chat_errc x) noexcept;
 /// A caf::error in the "sb_chat" category.
 caf::error make_chat_error(chat_errc x, std::string message = {});
 
+/// A caf::error in the "sb_chat" category that says when to retry (rate limits): both
+/// doors send `retry_ms` (HTTP also `Retry-After`).
+caf::error make_chat_error(chat_errc x, std::string message, int64_t retry_ms);
+
+/// The retry time an error carries in milliseconds (0: none).
+int64_t retry_ms_of(const caf::error& err) noexcept;
+
 /// Whether `err` is the chat error `x`.
 bool is_chat_error(const caf::error& err, chat_errc x) noexcept;
 

@@ -542,6 +542,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   // -- user and presence ---------------------------------------------------------------
   CAF_ADD_ATOM(switchboard, sb::actors, attach_atom, "attach")
   CAF_ADD_ATOM(switchboard, sb::actors, detach_atom, "detach")
+  CAF_ADD_ATOM(switchboard, sb::actors, revoked_atom, "revoked")
   CAF_ADD_ATOM(switchboard, sb::actors, activity_atom, "activity")
   CAF_ADD_ATOM(switchboard, sb::actors, presence_atom, "presence")
   CAF_ADD_ATOM(switchboard, sb::actors, grace_atom, "grace")

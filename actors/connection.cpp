@@ -56,6 +56,8 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
   send_frame(self, protocol::encode_hello(ctx->limits.heartbeat_interval.count(), st.session));
   bridge->attach(caf::actor_cast<caf::actor>(self));
   self->delayed_send(self, ctx->limits.heartbeat_interval, tick_atom::value);
+  // Its own timer, not the heartbeat tick's (which first runs after a whole interval).
+  self->delayed_send(self, ctx->limits.identify_timeout, idle_atom::value);
   return connection_behavior{
     [self](inbound_atom, std::string& text, bool binary) { on_inbound(self, text, binary); },
     [self](deliver_atom, uint64_t channel, uint64_t seq, frame& f) {
@@ -104,6 +106,12 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
         close_with(self, close_code, "disconnected by an operator");
       return p;
     },
+    [self](revoked_atom, uint64_t key) {
+      // A session of this user was revoked (logout, an operator): ours, or all (0).
+      auto& s = self->state;
+      if (key == 0 || key == s.session_key)
+        close_with(self, cc::auth_failed, "session revoked; log in again");
+    },
     [self](resubscribe_atom, uint64_t channel, uint32_t token) {
       on_retry_timer(self, channel, token);
     },
@@ -129,18 +137,21 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
       s.closing = true;
       self->quit();
     },
+    [self](idle_atom) {
+      if (self->state.now != phase::ready)
+        close_with(self, cc::auth_failed, "identify timeout");
+    },
     [self](tick_atom) {
       auto& s = self->state;
       auto now = now_ms();
       auto interval = s.ctx->limits.heartbeat_interval.count();
-      if (s.now != phase::ready && now - s.opened_ms > s.ctx->limits.identify_timeout.count()) {
-        close_with(self, cc::auth_failed, "identify timeout");
-        return;
-      }
       if (now - s.last_heartbeat_ms > 2 * interval) {
         close_with(self, cc::heartbeat_timeout, "heartbeat timeout");
         return;
       }
+      // A session that expired (or was revoked where no hub could tell us) ends here.
+      if (s.now == phase::ready)
+        recheck_session(self);
       self->delayed_send(self, s.ctx->limits.heartbeat_interval / 2, tick_atom::value);
     },
   }.unbox();

@@ -31,7 +31,8 @@ void send_error(connection_self* self, const std::string& req, std::string_view 
 
 void send_error(connection_self* self, const std::string& req, const caf::error& err) {
   auto [code, message] = describe(err);
-  send_error(self, req, code, message);
+  send_frame(self, protocol::encode_error(req, code, message,
+                                          static_cast<uint64_t>(retry_ms_of(err))));
 }
 
 void close_with(connection_self* self, uint16_t code, std::string reason) {

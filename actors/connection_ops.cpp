@@ -125,6 +125,8 @@ void on_identified(connection_self* self, const protocol::identify_op& op,
   auto& st = self->state;
   st.user = who.id;
   st.user_name = who.name;
+  st.token = op.token;
+  st.session_key = session_key(op.token);
   auto reader = ready_reader(st.ctx); // in a cluster it gathers from every node
   if (!reader) {
     close_with(self, cc::server_restart, "storage reader restarting");
@@ -181,6 +183,22 @@ void on_identified(connection_self* self, const protocol::identify_op& op,
             sub.tell_refusal = true;
             keep_subscribed(self, channel);
           }
+        // `ready` lists every channel of the user that this node (alone: any node) owns,
+        // up to the cap: a resumed one of those it left out is one the user is not (or no
+        // longer) a member of. Say so once; never drop it silently.
+        if (chans.size() < s.ctx->limits.max_channels_per_user)
+          for (auto& [channel, seq] : resume)
+            if (listed.count(channel) == 0 && s.subs.count(channel) == 0
+                && (!s.ctx->cluster
+                    || route_channel(*s.ctx, channel).at == channel_route::where::local))
+              send_frame(self, protocol::encode_channel_error(
+                                 channel, "forbidden", "not a member of this channel"));
+        // Frames that came while identify was answered run now, in order, after `ready`
+        // and its subscriptions.
+        auto held = std::move(s.early);
+        s.early.clear();
+        for (auto& [text, binary] : held)
+          on_inbound(self, text, binary);
       },
       [self](caf::error&) { close_with(self, cc::server_restart, "could not load channels"); });
 }
@@ -232,6 +250,30 @@ void on_op(connection_self* self, protocol::identify_op& op) {
       unavailable(err);
     },
     authenticate_atom::value, op.token);
+}
+
+void recheck_session(connection_self* self) {
+  auto& st = self->state;
+  if (st.closing || st.token.empty())
+    return;
+  auto ended = [self] { close_with(self, cc::auth_failed, "session ended; log in again"); };
+  auto home = route_home(*st.ctx, accounts::home_of_token(st.token));
+  if (home.at == channel_route::where::local) {
+    if (auto who = st.ctx->accounts->authenticate(st.token); !who
+        && who.code() == accounts::errc::invalid_token)
+      ended();
+    return;
+  }
+  if (home.at == channel_route::where::unavailable)
+    return; // cannot tell now; the next tick asks again
+  ask_peer<user_card>(
+    self, st.ctx, home.owner, std::chrono::seconds(5), [](user_card&) {},
+    [self, ended](caf::error err) {
+      if (err.category() == caf::atom("sb_acct")
+          && err.code() == static_cast<uint8_t>(accounts::errc::invalid_token))
+        ended();
+    },
+    authenticate_atom::value, st.token);
 }
 
 void on_op(connection_self* self, protocol::heartbeat_op&) {
@@ -371,9 +413,11 @@ bool admit(connection_self* self, const std::string& req, bool is_activity_op) {
   }
   if (!st.ops.take(now_ms())) {
     chat_metrics::get().conn_rate_limited.inc();
-    send_error(self, req, "rate_limited",
-               "too many requests, retry after " + std::to_string(st.ops.retry_after_ms(now_ms()))
-                 + " ms");
+    auto wait = st.ops.retry_after_ms(now_ms());
+    send_frame(self, protocol::encode_error(req, "rate_limited",
+                                            "too many requests, retry after "
+                                              + std::to_string(wait) + " ms",
+                                            static_cast<uint64_t>(wait)));
     return false;
   }
   if (!is_activity_op)
@@ -398,6 +442,15 @@ void on_inbound(connection_self* self, std::string& text, bool binary) {
   auto& st = self->state;
   if (st.closing)
     return;
+  if (st.now == phase::identifying) {
+    // identify is being answered: later frames wait for `ready` (docs/protocol.md).
+    if (st.early.size() >= max_early_frames) {
+      close_with(self, cc::rate_limited, "too many frames before ready");
+      return;
+    }
+    st.early.emplace_back(std::move(text), binary);
+    return;
+  }
   if (binary) {
     send_error(self, "", "binary_frame", "binary frames are not supported; send JSON text");
     return;

@@ -82,6 +82,10 @@ struct channel_sub {
 
 enum class phase { awaiting_identify, identifying, ready };
 
+/// Frames a client may send between `identify` and `ready` (they wait, then run in order);
+/// the same bound as the bridge's before the actor runs.
+constexpr size_t max_early_frames = 64;
+
 struct connection_state {
   node_context_ptr ctx;
   std::shared_ptr<ws_bridge> bridge;
@@ -89,6 +93,10 @@ struct connection_state {
   uint64_t user = 0;
   std::string user_name;
   std::string session;
+  /// The token this connection identified with (re-checked on every tick: an expired or
+  /// revoked session ends the connection with 4001) and its session_key (user.hpp).
+  std::string token;
+  uint64_t session_key = 0;
   std::unordered_map<uint64_t, channel_sub> subs;
   token_bucket ops;
   int64_t last_heartbeat_ms = 0;
@@ -99,6 +107,9 @@ struct connection_state {
   std::unordered_map<uint64_t, int64_t> typing_sent; // channel -> last forwarded typing
   uint32_t next_retry_token = 0;     // tokens of channel retry timers (stale ones are ignored)
   std::minstd_rand jitter;           // the retry backoff's jitter
+  /// Frames (text, binary) that came after `identify` and before `ready`: handled in order
+  /// once ready, at most max_early_frames (docs/protocol.md, close code 4003).
+  std::vector<std::pair<std::string, bool>> early;
 
   static inline const char* name = "connection";
 };
@@ -112,7 +123,8 @@ using connection_behavior = connection_actor::extend<
   caf::reacts_to<pump_atom, uint64_t>,             ///< (channel): continue a paced replay
   caf::reacts_to<attach_atom>,                     ///< retry attaching to the user actor
   caf::reacts_to<resubscribe_atom, uint64_t, uint32_t>, ///< (channel, retry token)
-  caf::reacts_to<tick_atom>>::behavior_type;       ///< heartbeat check
+  caf::reacts_to<tick_atom>,                       ///< heartbeat check
+  caf::reacts_to<idle_atom>>::behavior_type;       ///< the identify deadline
 
 
 
@@ -161,6 +173,10 @@ void send_ephemeral(connection_self* self, frame& f);
 
 /// Attaches to the user actor `hdl` and watches it.
 void attach_to_user(connection_self* self, caf::actor hdl);
+
+/// Checks that the session this connection identified with is still live (at the token's
+/// home); closes with 4001 when it expired or was revoked (ops.cpp).
+void recheck_session(connection_self* self);
 
 /// A text (or binary) frame from the client: parse, then one handler per op.
 void on_inbound(connection_self* self, std::string& text, bool binary);

@@ -126,7 +126,10 @@ using connection_actor = caf::typed_actor<
   /// (channel, seq): the user joined; deliver the channel from seq on.
   caf::reacts_to<joined_atom, uint64_t, uint64_t>,
   /// (close code or 0) -> the operator's view; a code closes the socket after answering.
-  caf::replies_to<admin_probe_atom, uint16_t>::with<connection_probe>>;
+  caf::replies_to<admin_probe_atom, uint16_t>::with<connection_probe>,
+  /// (session key, 0 = every session): a session of the user ended; a connection
+  /// identified with it closes with 4001.
+  caf::reacts_to<revoked_atom, uint64_t>>;
 
 // -- user (user.cpp): the hub of one online user's devices -----------------------------
 /// A user actor's interface.
@@ -147,6 +150,8 @@ using user_actor = caf::typed_actor<
   caf::reacts_to<read_state_atom, frame, caf::actor>,
   /// A presence or typing frame from the presence directory: to every device.
   caf::reacts_to<ephemeral_atom, frame>,
+  /// (session key, 0 = every session): a session ended (logout); to every device.
+  caf::reacts_to<revoked_atom, uint64_t>,
   /// The operator's view: the attached devices.
   caf::replies_to<admin_probe_atom>::with<user_probe>,
   /// The user's home partition moved to another node: stop normally, so the devices
@@ -185,12 +190,14 @@ using presence_actor = caf::typed_actor<
   caf::reacts_to<presence_member_atom, uint64_t, uint64_t, bool>,
   /// (user, connection): send that new connection the snapshot of its channels.
   caf::reacts_to<presence_snapshot_atom, uint64_t, caf::actor>,
-  /// (users) -> their statuses ("offline" for anyone not online).
-  caf::replies_to<presence_query_atom, std::vector<uint64_t>>::with<
-    std::vector<protocol::presence_entry>>,
-  /// (workspace, after user, limit) -> (online members after it, has_more).
-  caf::replies_to<presence_online_atom, uint64_t, uint64_t, uint32_t>::with<
-    std::vector<protocol::presence_entry>, bool>,
+  /// (viewer, users, the viewer's channels) -> their statuses as the viewer may see them
+  /// ("offline" for anyone not online or sharing no channel with the viewer).
+  caf::replies_to<presence_query_atom, uint64_t, std::vector<uint64_t>,
+                  std::vector<uint64_t>>::with<std::vector<protocol::presence_entry>>,
+  /// (viewer, workspace, after user, limit, the viewer's channels) -> (online members
+  /// after it who share a channel with the viewer, has_more).
+  caf::replies_to<presence_online_atom, uint64_t, uint64_t, uint64_t, uint32_t,
+                  std::vector<uint64_t>>::with<std::vector<protocol::presence_entry>, bool>,
   /// Cluster: (node, incarnation, seq, changes) from a peer's directory, at most once per
   /// batch: the changes of the users it is home of. A gap in seq or a new incarnation makes
   /// this directory ask that peer for a snapshot (presence_sync).

@@ -50,6 +50,14 @@ struct pending_change {
   std::vector<uint64_t> channels;
 };
 
+/// Whether an online user is in one of the channels of `scope` (a viewer's channels).
+bool shares_channel(const online_user& u, const std::unordered_set<uint64_t>& scope) {
+  for (auto c : u.channels)
+    if (scope.count(c) != 0)
+      return true;
+  return false;
+}
+
 struct presence_state {
   node_context_ptr ctx;
   std::unordered_map<uint64_t, online_user> users;
@@ -403,27 +411,37 @@ caf::behavior presence_impl(presence_self* self, node_context_ptr ctx) {
     [self](presence_snapshot_atom, uint64_t user, caf::actor& conn) {
       send_snapshot(self, user, conn);
     },
-    [self](presence_query_atom, std::vector<uint64_t>& users) {
+    [self](presence_query_atom, uint64_t viewer, std::vector<uint64_t>& users,
+           std::vector<uint64_t>& viewer_channels) {
+      // Scoped as the fan-out is: a user who shares no channel with the viewer is
+      // "offline" to them, custom status included (docs/protocol.md, "Presence").
       auto& st = self->state;
+      std::unordered_set<uint64_t> scope{viewer_channels.begin(), viewer_channels.end()};
       std::vector<protocol::presence_entry> out;
       for (auto user : users) {
         auto i = st.users.find(user);
-        out.push_back(i == st.users.end() ? protocol::presence_entry{user, "offline", ""}
-                                          : entry_of(user, i->second));
+        bool visible = i != st.users.end() && (user == viewer || shares_channel(i->second, scope));
+        out.push_back(visible ? entry_of(user, i->second)
+                              : protocol::presence_entry{user, "offline", ""});
       }
       return out;
     },
-    [self](presence_online_atom, uint64_t workspace, uint64_t after, uint32_t limit) {
+    [self](presence_online_atom, uint64_t viewer, uint64_t workspace, uint64_t after,
+           uint32_t limit, std::vector<uint64_t>& viewer_channels) {
       auto& st = self->state;
+      std::unordered_set<uint64_t> scope{viewer_channels.begin(), viewer_channels.end()};
       std::vector<protocol::presence_entry> out;
       bool more = false;
       if (auto w = st.workspace_online.find(workspace); w != st.workspace_online.end()) {
         for (auto i = w->second.upper_bound(after); i != w->second.end(); ++i) {
+          auto& u = st.users.at(*i);
+          if (*i != viewer && !shares_channel(u, scope))
+            continue;
           if (out.size() == limit) {
             more = true;
             break;
           }
-          out.push_back(entry_of(*i, st.users.at(*i)));
+          out.push_back(entry_of(*i, u));
         }
       }
       return std::make_tuple(std::move(out), more);

@@ -2,8 +2,11 @@
 #include "actors/user.hpp"
 
 #include <chrono>
+#include <cstring>
 #include <unordered_map>
 #include <unordered_set>
+
+#include <sodium.h>
 
 #include <caf/make_message.hpp>
 #include <caf/send.hpp>
@@ -315,6 +318,11 @@ caf::behavior user_impl(user_self* self, node_context_ptr ctx, uint64_t id) {
       for (auto& [_, conn] : self->state.devices)
         self->send(conn, ephemeral_atom::value, f);
     },
+    [self](revoked_atom, uint64_t key) {
+      // A session ended: the devices identified with it (key 0: every device) close.
+      for (auto& [_, conn] : self->state.devices)
+        self->send(conn, revoked_atom::value, key);
+    },
     [self](admin_probe_atom) -> user_probe {
       user_probe p{self->state.id, {}};
       for (auto& [_, conn] : self->state.devices)
@@ -355,6 +363,15 @@ void with_user(caf::event_based_actor* self, const node_context_ptr& ctx, uint64
   ask_peer<caf::actor>(
     self, ctx, route.owner, std::chrono::seconds(5), [ok](caf::actor& hub) { ok(hub); },
     std::move(fail), user_hub_atom::value, user);
+}
+
+uint64_t session_key(std::string_view token) {
+  unsigned char h[crypto_generichash_BYTES_MIN];
+  crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size(), nullptr, 0);
+  uint64_t key = 0;
+  std::memcpy(&key, h, sizeof key);
+  return key == 0 ? 1 : key; // 0 means "every session" in revoked_atom
 }
 
 } // namespace sb::actors

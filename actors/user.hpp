@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <caf/actor.hpp>
 #include <caf/error.hpp>
@@ -30,6 +31,10 @@ namespace sb::actors {
 
 /// Child spec template of the "users" dynamic supervisor (key = user id).
 runtime::child_spec user_spec(node_context_ptr ctx);
+
+/// The key a connection and a logout agree on for one session token (a digest: the token
+/// itself never travels in revoked_atom); never 0, which means "every session".
+uint64_t session_key(std::string_view token);
 
 /// Finds or starts the user actor of `user`, then calls `ok` or `fail` in `self`.
 void with_user(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t user,

@@ -30,17 +30,7 @@ constexpr uint32_t max_passivate = 10000;
 
 /// Parses the action's JSON body into the state; false after answering 400.
 bool action_body(request_actor* self) {
-  auto body = parse_body(self->state.req.body, body_schema::admin);
-  if (!body) {
-    fail(self, 400, "bad_json", "the body is not a JSON object");
-    return false;
-  }
-  if (!body->bad.empty()) {
-    fail(self, 400, "wrong_type", "kind and key must be strings, limit a number");
-    return false;
-  }
-  self->state.body = std::move(*body);
-  return true;
+  return take_body(self, body_schema::admin);
 }
 
 void stop_actor(request_actor* self, const body_fields& b) {

@@ -152,13 +152,7 @@ void cluster_view(request_actor* self) {
 
 /// Parses the body of a move action; false after answering 400.
 bool move_body(request_actor* self) {
-  auto body = parse_body(self->state.req.body, body_schema::admin);
-  if (!body)
-    return fail(self, 400, "bad_json", "the body is not a JSON object"), false;
-  if (!body->bad.empty())
-    return fail(self, 400, "wrong_type", body->bad + " has the wrong type"), false;
-  self->state.body = std::move(*body);
-  return true;
+  return take_body(self, body_schema::admin);
 }
 
 /// Sends `xs...` to node `node`'s partition mover: here directly, elsewhere through the

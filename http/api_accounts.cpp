@@ -8,6 +8,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
 #include "actors/peer_request.hpp"
+#include "actors/user.hpp"
 #include "http/api_common.hpp"
 #include "http/router.hpp"
 #include "protocol/json_writer.hpp"
@@ -97,18 +98,32 @@ void login(request_actor* self) {
   account_call(self, false);
 }
 
-/// Revokes the session at its home; the answer is {} either way (the token is gone).
+/// The session is gone: the connections identified with it close (4001) through the
+/// user's hub, here or at the user's home; then {}. Connections the hub cannot reach now
+/// find out at their next session check (docs/protocol.md, close code 4001).
+void revoked(request_actor* self) {
+  auto key = actors::session_key(self->state.token);
+  actors::with_user(
+    self, self->state.ctx, self->state.who.id,
+    [self, key](caf::actor hub) {
+      self->send(caf::actor_cast<actors::user_actor>(hub), actors::revoked_atom::value, key);
+      ok(self, "{}");
+    },
+    [self](caf::error) { ok(self, "{}"); });
+}
+
+/// Revokes the session at its home, then closes its connections.
 void logout(request_actor* self) {
   auto& st = self->state;
   auto route = actors::route_home(*st.ctx, accounts::home_of_token(st.token));
   if (route.at == actors::channel_route::where::local) {
     st.ctx->accounts->log_out(st.token);
-    return ok(self, "{}");
+    return revoked(self);
   }
   if (route.at == actors::channel_route::where::unavailable)
     return fail(self, route.error);
   actors::ask_peer<bool>(
-    self, st.ctx, route.owner, 5s, [self](bool&) { ok(self, "{}"); },
+    self, st.ctx, route.owner, 5s, [self](bool&) { revoked(self); },
     [self](caf::error err) { fail(self, err); }, actors::logout_atom::value, st.token);
 }
 

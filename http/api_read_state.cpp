@@ -180,6 +180,27 @@ void answer_presence(request_actor* self, const std::vector<protocol::presence_e
   ok(self, std::move(out));
 }
 
+/// The caller's channels (one reader request; in a cluster gathered from every node), then
+/// `next` with their ids: presence over HTTP is scoped by them, as the fan-out is.
+void with_viewer_channels(request_actor* self,
+                          std::function<void(std::vector<uint64_t>)> next) {
+  auto& ctx = self->state.ctx;
+  auto reader = actors::ready_reader(ctx);
+  if (!reader)
+    return fail(self, 503, "unavailable", "storage reader restarting");
+  self->request(reader, 30s, actors::ready_atom::value, self->state.who.id,
+                ctx->limits.max_channels_per_user)
+    .then(
+      [next](std::vector<actors::channel_summary>& chans) {
+        std::vector<uint64_t> ids;
+        ids.reserve(chans.size());
+        for (auto& c : chans)
+          ids.push_back(c.id);
+        next(std::move(ids));
+      },
+      [self](caf::error& err) { fail(self, err); });
+}
+
 void get_presence(request_actor* self) {
   auto list = self->state.tgt.param("users");
   if (!list)
@@ -194,14 +215,18 @@ void get_presence(request_actor* self) {
     ids.push_back(*id);
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   }
-  auto dir = actors::find_actor<actors::presence_actor>(*self->state.ctx, actors::presence_name());
-  if (!dir)
-    return fail(self, 503, "unavailable", "presence restarting");
-  self->request(dir, 10s, actors::presence_query_atom::value, ids)
-    .then([self](std::vector<protocol::presence_entry>& users) {
-            answer_presence(self, users, std::nullopt);
-          },
-          [self](caf::error& err) { fail(self, err); });
+  with_viewer_channels(self, [self, ids](std::vector<uint64_t> scope) {
+    auto dir =
+      actors::find_actor<actors::presence_actor>(*self->state.ctx, actors::presence_name());
+    if (!dir)
+      return fail(self, 503, "unavailable", "presence restarting");
+    self->request(dir, 10s, actors::presence_query_atom::value, self->state.who.id, ids,
+                  std::move(scope))
+      .then([self](std::vector<protocol::presence_entry>& users) {
+              answer_presence(self, users, std::nullopt);
+            },
+            [self](caf::error& err) { fail(self, err); });
+  });
 }
 
 /// GET /api/workspaces/{id}/online: membership from the directory, the list from memory.
@@ -220,15 +245,18 @@ void online(request_actor* self) {
   self->request(dir, 30s, actors::workspace_check_atom::value, self->state.who.id, id)
     .then(
       [self, id, page](bool) {
-        auto presence = actors::find_actor<actors::presence_actor>(*self->state.ctx,
-                                                                   actors::presence_name());
-        if (!presence)
-          return fail(self, 503, "unavailable", "presence restarting");
-        self->request(presence, 10s, actors::presence_online_atom::value, id, page.after,
-                      static_cast<uint32_t>(page.limit))
-          .then([self](std::vector<protocol::presence_entry>& users,
-                       bool more) { answer_presence(self, users, more); },
-                [self](caf::error& err) { fail(self, err); });
+        with_viewer_channels(self, [self, id, page](std::vector<uint64_t> scope) {
+          auto presence = actors::find_actor<actors::presence_actor>(*self->state.ctx,
+                                                                     actors::presence_name());
+          if (!presence)
+            return fail(self, 503, "unavailable", "presence restarting");
+          self->request(presence, 10s, actors::presence_online_atom::value,
+                        self->state.who.id, id, page.after, static_cast<uint32_t>(page.limit),
+                        std::move(scope))
+            .then([self](std::vector<protocol::presence_entry>& users,
+                         bool more) { answer_presence(self, users, more); },
+                  [self](caf::error& err) { fail(self, err); });
+        });
       },
       [self](caf::error& err) { fail(self, err); });
 }

@@ -24,11 +24,18 @@ struct body_fields {
   std::optional<std::string> key;
   std::optional<uint64_t> limit;
   std::optional<uint64_t> to; ///< a partition move's target node
-  /// Names the first field with the wrong type (parsing stops there); "" if none.
+  /// The first problem found (parsing stops there), with the frame parser's codes
+  /// (docs/protocol.md "Error codes"): "bad_utf8" (the body), "bad_json" (a known field
+  /// twice, nesting over 32 levels), "wrong_type" or "bad_value" (a seq or thread_root of
+  /// 0) of the field `bad` names; "" if none.
+  std::string bad_code;
+  /// The field `bad_code` is about ("" for the body as a whole).
   std::string bad;
 };
 
-/// Parses `body` (empty: no fields). Nullopt when it is not one JSON object.
+/// Parses `body` (empty: no fields) by the rules of the WebSocket frame parser, so both
+/// doors accept the same documents. Nullopt when it is not one JSON object (or trailing
+/// data follows it).
 std::optional<body_fields> parse_body(const std::string& body, body_schema schema);
 
 } // namespace sb::http

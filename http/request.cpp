@@ -121,12 +121,8 @@ void serve_api(request_actor* self) {
   auto& st = self->state;
   if (!st.tgt.path_ok)
     return fail(self, 400, "bad_request", "malformed request target");
-  auto body = parse_body(st.req.body, body_schema::api);
-  if (!body)
-    return fail(self, 400, "bad_json", "the body is not a JSON object");
-  if (!body->bad.empty())
-    return fail(self, 400, "wrong_type", "field '" + body->bad + "' has the wrong type");
-  st.body = std::move(*body);
+  if (!take_body(self, body_schema::api))
+    return;
   auto m = api_routes().find(st.req.method, st.tgt.segments);
   if (m.hit && m.hit->who == access::open)
     return dispatch(self, m);
@@ -252,6 +248,18 @@ http_response error(unsigned status, std::string_view code, std::string_view mes
   return json(status, std::move(out));
 }
 
+http_response retry_error(unsigned status, std::string_view code, std::string_view message,
+                          int64_t retry_ms) {
+  std::string out;
+  protocol::json_writer w{out};
+  w.begin_object().field("code", code).field("message", message)
+    .field("retry_ms", static_cast<uint64_t>(retry_ms)).end_object();
+  auto r = json(status, std::move(out));
+  // Retry-After is whole seconds: round up, so a client that obeys it is never early.
+  r.headers.emplace_back("Retry-After", std::to_string((retry_ms + 999) / 1000));
+  return r;
+}
+
 http_response error(const caf::error& err) {
   if (err.category() == caf::atom("sb_acct")) {
     accounts::error e{static_cast<accounts::errc>(err.code()), ""};
@@ -260,7 +268,29 @@ http_response error(const caf::error& err) {
     return account_error_response(e);
   }
   auto [code, message] = actors::describe(err);
+  if (auto wait = actors::retry_ms_of(err); wait > 0)
+    return retry_error(status_of(code), code, message, wait);
   return error(status_of(code), code, message);
+}
+
+bool take_body(request_actor* self, body_schema schema) {
+  auto body = parse_body(self->state.req.body, schema);
+  if (!body) {
+    fail(self, 400, "bad_json", "the body is not one JSON object");
+    return false;
+  }
+  const auto& code = body->bad_code;
+  if (code.empty()) {
+    self->state.body = std::move(*body);
+    return true;
+  }
+  std::string message = code == "bad_utf8"     ? "the body is not valid UTF-8"
+                        : code == "wrong_type" ? "field '" + body->bad + "' has the wrong type"
+                        : code == "bad_value"  ? "field '" + body->bad + "' must be at least 1"
+                                               : "field '" + body->bad
+                                                   + "' is repeated or nested over 32 levels";
+  fail(self, 400, code, message);
+  return false;
 }
 
 void ok(request_actor* self, std::string body) {

@@ -66,8 +66,17 @@ http_response json(unsigned status, std::string body);
 /// The API's error JSON: {"code":..,"message":..}.
 http_response error(unsigned status, std::string_view code, std::string_view message);
 
+/// An error that says when to come back (429 rate_limited, 503 overloaded): the error JSON
+/// plus "retry_ms", and a `Retry-After` header in whole seconds, rounded up.
+http_response retry_error(unsigned status, std::string_view code, std::string_view message,
+                          int64_t retry_ms);
+
 /// An error of an actor request (chat, accounts, timeouts) as the chat API reports it.
 http_response error(const caf::error& err);
+
+/// Parses the request's body by `schema` into the state; false after answering 400 with
+/// the frame parser's code (bad_json, bad_utf8, wrong_type, bad_value) naming the field.
+bool take_body(request_actor* self, body_schema schema);
 
 /// Answers 200 with `body`.
 void ok(request_actor* self, std::string body);

@@ -55,8 +55,10 @@ std::optional<std::string> decode_path(std::string_view encoded) {
 
 std::optional<uint64_t> parse_u64(std::string_view s) {
   uint64_t v = 0;
-  if (s.empty() || s.size() > 20)
-    return std::nullopt;
+  if (s.empty() || s.size() > 20 || (s[0] == '0' && s.size() > 1))
+    return std::nullopt; // canonical only, as ids on WebSocket: no leading zero
+  if (s[0] < '0' || s[0] > '9')
+    return std::nullopt; // from_chars would take a '-' sign
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || p != s.data() + s.size())
     return std::nullopt;

@@ -38,7 +38,8 @@ target parse_target(std::string_view raw, bool plus_is_space);
 /// the caller to judge.
 std::optional<std::string> decode_path(std::string_view encoded);
 
-/// A plain decimal u64 ("0".."18446744073709551615", no sign or spaces); nullopt otherwise.
+/// A canonical decimal u64 ("0".."18446744073709551615": no sign, spaces or leading zero,
+/// the rule ids follow on WebSocket); nullopt otherwise.
 std::optional<uint64_t> parse_u64(std::string_view s);
 
 } // namespace sb::http

@@ -74,7 +74,8 @@ node_config::node_config() {
     .add(presence_batch_ms, "presence-batch-ms", "presence fan-out period (default: 1000)")
     .add(admin_token, "admin-token", "bearer token of /admin/api/; empty disables it (default)")
     .add(log_level, "log-level", "structured log level: debug, info, warn, error, off (default: info)")
-    .add(password_hash, "password-hash", "argon2id cost: interactive or min (default: interactive)");
+    .add(password_hash, "password-hash", "argon2id cost: interactive or min (default: interactive)")
+    .add(session_ttl_s, "session-ttl-s", "lifetime of a login session, s (default: 2592000)");
   opt_group{custom_options_, "cluster"}
     .add(cluster_etcd, "etcd", "etcd client address host:port; empty = single node (default)")
     .add(cluster_host, "host", "address of this node's cluster (BASP) listener (default: --host)")

@@ -61,6 +61,9 @@ public:
   std::string log_level = "info";
   /// argon2id cost: "interactive" (default) or "min" (tests and benchmarks only).
   std::string password_hash = "interactive";
+  /// Lifetime of a login session in seconds; open connections of an expired one close
+  /// with 4001. Default: 30 days.
+  size_t session_ttl_s = 30 * 24 * 3600;
 
   /// Cluster mode (docs/cluster.md): etcd's client address "host:port"; empty (the
   /// default) runs the node alone, with no etcd and no middleman.

@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
     aopts.opslimit = crypto_pwhash_OPSLIMIT_MIN;
     aopts.memlimit = crypto_pwhash_MEMLIMIT_MIN;
   }
+  aopts.token_ttl_ms = std::max<uint64_t>(cfg.session_ttl_s, 1) * 1000;
   auto accounts = std::make_unique<sb::accounts::service>(
     **db, [gen = ids.get()] { return gen->next(); }, aopts);
   auto workspaces = std::make_unique<sb::accounts::workspaces>(

@@ -60,6 +60,17 @@ TEST_CASE("static files: web client, admin console, 404 and traversal refusals")
     CHECK(status_of(raw(port, "GET", "/?x=1")) == 200);
   }
 
+  SUBCASE("the client and the console refuse to be framed and run only their own files") {
+    for (auto path : {"/", "/admin/", "/app.js"}) {
+      auto h = headers_of(raw(port, "GET", path));
+      CHECK(h.find("content-security-policy: default-src 'self'") != std::string::npos);
+      CHECK(h.find("frame-ancestors 'none'") != std::string::npos);
+      CHECK(h.find("x-frame-options: deny") != std::string::npos);
+      CHECK(h.find("referrer-policy: no-referrer") != std::string::npos);
+      CHECK(h.find("x-content-type-options: nosniff") != std::string::npos);
+    }
+  }
+
   SUBCASE("assets carry their content type") {
     auto js = raw(port, "GET", "/app.js");
     CHECK(status_of(js) == 200);

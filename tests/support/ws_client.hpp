@@ -13,13 +13,17 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace sb::testing {
 
@@ -251,6 +255,20 @@ struct http_result {
   unsigned status = 0;
   std::string body;
   std::string error;
+  /// Response header fields (name as sent, value).
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  /// The first header named `name` (ASCII case-insensitive), "" if absent.
+  std::string header(std::string_view name) const {
+    for (auto& [k, v] : headers)
+      if (k.size() == name.size()
+          && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a))
+                      == std::tolower(static_cast<unsigned char>(b));
+             }))
+        return v;
+    return {};
+  }
 };
 
 /// A keep-alive HTTP/1.1 connection issuing requests one at a time.
@@ -272,7 +290,7 @@ public:
     namespace http = detail_ws::beast::http;
     http_result out;
     if (!stream_)
-      return {0, "", "not connected"};
+      return {0, "", "not connected", {}};
     http::request<http::string_body> req;
     req.method_string(method);
     req.target(target);
@@ -297,7 +315,7 @@ public:
       // A server that refuses early may close before the whole body is written; its
       // response can still be readable, so fall through to the read.
       if (!done)
-        return {0, "", "write: timeout"};
+        return {0, "", "write: timeout", {}};
     }
     http::response_parser<http::string_body> res;
     res.body_limit(64u << 20);
@@ -308,11 +326,13 @@ public:
       done = true;
     });
     if (!detail_ws::run_until(ioc_, [&] { return done; }, deadline + ms(500)))
-      return {0, "", "read: timeout"};
+      return {0, "", "read: timeout", {}};
     if (ec)
-      return {0, "", "read: " + ec.message()};
+      return {0, "", "read: " + ec.message(), {}};
     out.status = res.get().result_int();
     out.body = res.get().body();
+    for (auto& field : res.get())
+      out.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
     return out;
   }
 
@@ -391,7 +411,7 @@ inline http_result http_call(const std::string& host, uint16_t port, const std::
                              std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
   http_connection c;
   if (auto err = c.connect(host, port, timeout); !err.empty())
-    return {0, "", err};
+    return {0, "", err, {}};
   return c.request(method, target, body, authorization, timeout);
 }
 

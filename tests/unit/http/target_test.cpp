@@ -53,4 +53,6 @@ TEST_CASE("target: parse_u64 takes plain decimals only") {
   CHECK_FALSE(parse_u64("+1"));
   CHECK_FALSE(parse_u64("1 "));
   CHECK_FALSE(parse_u64("0x10"));
+  CHECK_FALSE(parse_u64("007")); // canonical only, as on WebSocket
+  CHECK_FALSE(parse_u64("00"));
 }
