@@ -13,6 +13,7 @@
 //
 // Frame contents are never logged. Only listener errors go to stderr.
 #include "transport/server.hpp"
+#include "transport/peer_key.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -119,37 +120,14 @@ constexpr auto accept_log_interval = std::chrono::seconds(1);
 
 class ws_session;
 
-/// A client address as max_connections_per_ip counts it: an IPv4 address (also written
-/// IPv4-mapped in IPv6), or the /64 prefix of an IPv6 address (a host usually owns a whole
-/// /64, so a per-address cap alone would be no cap). Transport-local on purpose: the actor
-/// layer has its own (actors/budgets.hpp), and transport does not depend on actors.
-struct peer_key {
-  uint64_t bits = 0; ///< The IPv4 address, or the first 8 bytes of the IPv6 one.
-  bool v6 = false;
-  bool operator==(const peer_key&) const = default;
-};
-
-struct peer_key_hash {
-  size_t operator()(const peer_key& k) const noexcept {
-    return std::hash<uint64_t>{}(k.bits * 0x9e3779b97f4a7c15ull + (k.v6 ? 1 : 0));
-  }
-};
-
+/// The per-IP cap's key of a peer (transport/peer_key.hpp: IPv4 address, IPv6 /64).
 peer_key key_of(const net::ip::address& a) {
-  peer_key k;
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    k.bits = net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_uint();
-    return k;
-  }
   if (a.is_v4()) {
-    k.bits = a.to_v4().to_uint();
-    return k;
+    const auto b = a.to_v4().to_bytes();
+    return peer_key_of(b.data(), b.size());
   }
   const auto b = a.to_v6().to_bytes();
-  for (int i = 0; i < 8; ++i)
-    k.bits = (k.bits << 8) | b[static_cast<size_t>(i)];
-  k.v6 = true;
-  return k;
+  return peer_key_of(b.data(), b.size());
 }
 
 /// Guards posting into the io_context from threads outside it (see the file comment).

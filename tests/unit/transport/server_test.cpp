@@ -28,6 +28,7 @@
 
 #include "tests/support/raw_socket.hpp"
 #include "tests/support/ws_client.hpp"
+#include "transport/peer_key.hpp"
 #include "transport/server.hpp"
 
 using namespace sb::transport;
@@ -1134,4 +1135,30 @@ TEST_CASE("ws: a text frame that is not UTF-8 closes with 1007 (RFC 6455); on_te
   // Valid UTF-8 (multi-byte too) passes; the other session is unaffected.
   REQUIRE(good.send_text("h\xc3\xa9llo \xf0\x9f\x98\x80") == "");
   CHECK(good.read(2000ms) == std::optional<std::string>("h\xc3\xa9llo \xf0\x9f\x98\x80"));
+}
+
+TEST_CASE("peer_key: an IPv4 address per address (IPv4-mapped too), an IPv6 address per /64") {
+  auto key = [](const char* text) {
+    const auto a = boost::asio::ip::make_address(text);
+    if (a.is_v4()) {
+      const auto b = a.to_v4().to_bytes();
+      return peer_key_of(b.data(), b.size());
+    }
+    const auto b = a.to_v6().to_bytes();
+    return peer_key_of(b.data(), b.size());
+  };
+  CHECK(key("127.0.0.1") == key("127.0.0.1"));
+  CHECK_FALSE(key("127.0.0.1") == key("127.0.0.2"));
+  CHECK(key("192.0.2.7").bits == 0xc0000207u);
+  CHECK_FALSE(key("192.0.2.7").v6);
+  CHECK(key("::ffff:192.0.2.7") == key("192.0.2.7"));
+  // Same /64, different hosts: one key. Neighbouring /64: another.
+  CHECK(key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+  CHECK_FALSE(key("2001:db8:1:2::1") == key("2001:db8:1:3::1"));
+  CHECK(key("2001:db8:1:2::1").v6);
+  CHECK(key("2001:db8:1:2::1").bits == 0x20010db800010002ull);
+  // An IPv6 /64 never collides with an IPv4 address of the same bits.
+  CHECK_FALSE(key("::c000:207") == key("192.0.2.7"));
+  peer_key_hash h;
+  CHECK(h(key("10.0.0.1")) == h(key("::ffff:10.0.0.1")));
 }
