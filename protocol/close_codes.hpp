@@ -11,6 +11,7 @@ namespace sb::protocol::close_code {
 constexpr uint16_t normal = 1000;            ///< Regular close (either side).
 constexpr uint16_t going_away = 1001;        ///< The client navigates away (a clean close too).
 constexpr uint16_t abnormal = 1006;          ///< Reported to on_closed: no close frame seen.
+constexpr uint16_t invalid_payload = 1007;   ///< A text frame that is not UTF-8 (RFC 6455, by Beast).
 constexpr uint16_t internal_error = 1011;    ///< ws_factory returned no handler.
 constexpr uint16_t server_restart = 1012;    ///< server::stop(); client resumes elsewhere/later.
 constexpr uint16_t auth_failed = 4001;       ///< Bad or expired credentials; re-identify.

@@ -59,6 +59,10 @@ node_config::node_config() {
     .add(outbox_max_frames, "outbox-max-frames", "per-connection outbox frames (default: 4096)")
     .add(max_http_body_bytes, "max-http-body-bytes", "largest HTTP body (default: 65536)")
     .add(max_connections, "max-connections", "concurrent sockets (default: 19000)")
+    .add(max_connections_per_ip, "max-connections-per-ip",
+         "concurrent sockets per client IPv4 address / IPv6 /64, 0 = no limit (default: 256)")
+    .add(http_header_timeout_ms, "http-header-timeout-ms",
+         "time to receive an HTTP request header (default: 5000)")
     .add(heartbeat_interval_ms, "heartbeat-interval-ms", "heartbeat interval (default: 30000)")
     .add(identify_timeout_ms, "identify-timeout-ms", "time to identify (default: 10000)")
     .add(conn_rate, "conn-rate", "client ops/s per connection (default: 20)")
@@ -121,6 +125,8 @@ std::string node_config::load(int argc, char** argv) {
     return "io-threads must be within 1..64";
   if (heartbeat_interval_ms < 100)
     return "heartbeat-interval-ms must be at least 100";
+  if (http_header_timeout_ms < 100)
+    return "http-header-timeout-ms must be at least 100";
   if (data_dir.empty())
     return "data-dir must not be empty";
   if (clustered()) {

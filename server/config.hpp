@@ -33,6 +33,11 @@ public:
   size_t max_http_body_bytes = 64 * 1024;
   /// Concurrent sockets. Default: 19000 (this machine allows 20,000 open files).
   size_t max_connections = 19000;
+  /// Concurrent sockets per client address (IPv4 address, IPv6 /64); 0 = no limit.
+  /// Default: 256.
+  size_t max_connections_per_ip = 256;
+  /// Time to receive an HTTP request header (slowloris bound), ms. Default: 5000.
+  size_t http_header_timeout_ms = 5000;
   /// Heartbeat interval announced in hello, ms; 2 missed intervals close. Default: 30000.
   size_t heartbeat_interval_ms = 30000;
   /// Time to identify after hello, ms. Default: 10000.

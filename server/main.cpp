@@ -215,6 +215,8 @@ int main(int argc, char** argv) {
       topts.outbox_max_frames = cfg.outbox_max_frames;
       topts.max_http_body_bytes = cfg.max_http_body_bytes;
       topts.max_connections = cfg.max_connections;
+      topts.max_connections_per_ip = cfg.max_connections_per_ip;
+      topts.header_timeout = std::chrono::milliseconds(cfg.http_header_timeout_ms);
       sb::transport::server listener{
         topts,
         [&sys, ctx](sb::transport::http_request req, sb::transport::http_responder respond) {

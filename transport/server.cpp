@@ -13,6 +13,7 @@
 //
 // Frame contents are never logged. Only listener errors go to stderr.
 #include "transport/server.hpp"
+#include "transport/peer_key.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -26,6 +27,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -102,12 +104,31 @@ constexpr size_t max_close_reason = 123;
 /// for at most this long / this many bytes so the client sees the response, not an RST.
 constexpr auto linger_time = std::chrono::seconds(1);
 constexpr size_t linger_max_bytes = 1 << 20;
-/// How long a refused connection (max_connections reached) may take to send its request.
-constexpr std::chrono::milliseconds refuse_read_time{2000};
+/// A refused connection (max_connections or max_connections_per_ip reached) gets its canned
+/// 503 at once, then is half-closed; what the client still sends is discarded for at most
+/// this long (so it reads the 503, not a reset), at most this many refusals at a time (the
+/// others are closed right after the 503).
+constexpr auto refuse_linger = std::chrono::milliseconds(200);
+constexpr size_t max_lingering_refusals = 256;
+constexpr size_t refuse_drain_bytes = 64 * 1024;
+/// Longest chunk extension (the `;name=value` part of one chunk-size line); beyond it 400.
+constexpr size_t max_chunk_extension_bytes = 1024;
 /// Pause before accepting again after an accept error (e.g. out of file descriptors).
 constexpr auto accept_retry = std::chrono::milliseconds(50);
+/// At most one accept-error line per this interval; the others are counted.
+constexpr auto accept_log_interval = std::chrono::seconds(1);
 
 class ws_session;
+
+/// The per-IP cap's key of a peer (transport/peer_key.hpp: IPv4 address, IPv6 /64).
+peer_key key_of(const net::ip::address& a) {
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    return peer_key_of(b.data(), b.size());
+  }
+  const auto b = a.to_v6().to_bytes();
+  return peer_key_of(b.data(), b.size());
+}
 
 /// Guards posting into the io_context from threads outside it (see the file comment).
 struct gate {
@@ -124,6 +145,31 @@ struct shared_state {
   std::atomic<bool> stopping{false};
   std::atomic<size_t> connections{0};
   std::atomic<uint64_t> next_id{1};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<size_t> lingering_refusals{0};
+  // Open sockets per client address (max_connections_per_ip); an entry lives while its
+  // count is positive, so the map is bounded by the open sockets.
+  std::mutex ip_mu;
+  std::unordered_map<peer_key, size_t, peer_key_hash> per_ip;
+
+  /// Counts one more socket for `k`; false (nothing counted) if `k` is at its cap.
+  bool acquire_ip(const peer_key& k) {
+    std::lock_guard lock(ip_mu);
+    auto& n = per_ip[k];
+    if (opts.max_connections_per_ip != 0 && n >= opts.max_connections_per_ip) {
+      if (n == 0)
+        per_ip.erase(k);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+
+  void release_ip(const peer_key& k) {
+    std::lock_guard lock(ip_mu);
+    if (auto it = per_ip.find(k); it != per_ip.end() && --it->second == 0)
+      per_ip.erase(it);
+  }
   // WebSocket sessions that have a handler, so stop() can close them and wait.
   std::mutex reg_mu;
   std::condition_variable reg_cv;
@@ -147,22 +193,26 @@ struct shared_state {
   }
 };
 
-/// Counts one open socket in shared_state::connections while alive; moves with the socket.
+/// Counts one open socket in shared_state::connections and in its address's per-IP count
+/// (taken by acquire_ip before) while alive; moves with the socket.
 class conn_token {
 public:
-  conn_token() = default;
-  explicit conn_token(std::shared_ptr<shared_state> st) : st_(std::move(st)) {
+  conn_token(std::shared_ptr<shared_state> st, peer_key key)
+    : st_(std::move(st)), key_(key) {
     st_->connections.fetch_add(1);
   }
-  conn_token(conn_token&& other) noexcept : st_(std::move(other.st_)) {}
+  conn_token(conn_token&& other) noexcept : st_(std::move(other.st_)), key_(other.key_) {}
   conn_token& operator=(conn_token&&) = delete;
   ~conn_token() {
-    if (st_)
+    if (st_) {
       st_->connections.fetch_sub(1);
+      st_->release_ip(key_);
+    }
   }
 
 private:
   std::shared_ptr<shared_state> st_;
+  peer_key key_;
 };
 
 std::string json_error(std::string_view code, std::string_view message) {
@@ -180,6 +230,33 @@ std::string_view path_of(std::string_view target) {
 
 bool is_http_parse_error(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category();
+}
+
+/// A whole 503 response with a JSON error body, serialized once; refusals write these bytes
+/// the moment the socket is accepted, without reading a request.
+std::string canned_503(std::string_view code, std::string_view message) {
+  const auto body = json_error(code, message);
+  std::string out = "HTTP/1.1 503 Service Unavailable\r\n"
+                    "Server: switchboard\r\n"
+                    "Content-Type: application/json\r\n"
+                    "Retry-After: 1\r\n"
+                    "Connection: close\r\n"
+                    "Content-Length: ";
+  out += std::to_string(body.size());
+  out += "\r\n\r\n";
+  out += body;
+  return out;
+}
+
+const std::string& server_full_response() {
+  static const std::string r = canned_503("server_full", "too many connections");
+  return r;
+}
+
+const std::string& per_ip_response() {
+  static const std::string r =
+    canned_503("too_many_connections_from_ip", "too many connections from this address");
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -699,6 +776,10 @@ private:
   void fail(beast::error_code ec, const char* what) {
     if (close_started_ && ec != websocket::error::closed && std::string_view(what) == "read")
       return;
+    // A text frame that is not UTF-8: Beast has already failed the connection with 1007
+    // (RFC 6455 8.1 requires it; Beast 1.81 cannot be told to hand the bytes over).
+    if (ec == websocket::error::bad_frame_payload)
+      return finish(close_code::invalid_payload);
     finish(current_code());
   }
 
@@ -814,15 +895,83 @@ private:
 // ---------------------------------------------------------------------------------------
 // http_session
 
+/// A connection refused at accept (max_connections or max_connections_per_ip reached): the
+/// canned 503 is written at once (no request is read), then the socket is half-closed and
+/// drained briefly (refuse_linger) so the client reads the 503 rather than a reset. Not
+/// counted in connections; past max_lingering_refusals it closes right after the 503.
+class refusal : public std::enable_shared_from_this<refusal> {
+public:
+  refusal(tcp::socket&& socket, std::shared_ptr<shared_state> st, const std::string& response)
+    : stream_(std::move(socket)), st_(std::move(st)), response_(response) {}
+
+  ~refusal() {
+    if (lingering_)
+      st_->lingering_refusals.fetch_sub(1);
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&refusal::do_write, shared_from_this()));
+  }
+
+private:
+  void do_write() {
+    // A fresh socket's send buffer takes the ~200 bytes at once; the deadline is only for
+    // a peer that advertises a zero window.
+    stream_.expires_after(refuse_linger);
+    net::async_write(stream_, net::buffer(response_),
+                     beast::bind_front_handler(&refusal::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    if (ec)
+      return; // the socket closes with the session
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (st_->lingering_refusals.fetch_add(1) >= max_lingering_refusals) {
+      st_->lingering_refusals.fetch_sub(1);
+      return; // too many at once: close now
+    }
+    lingering_ = true;
+    stream_.expires_after(refuse_linger);
+    do_drain();
+  }
+
+  void do_drain() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            beast::bind_front_handler(&refusal::on_drain, shared_from_this()));
+  }
+
+  void on_drain(beast::error_code ec, std::size_t n) {
+    if (ec)
+      return; // EOF (the client closed), timeout or reset: the socket closes
+    drained_ += n;
+    if (drained_ < refuse_drain_bytes)
+      do_drain();
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<shared_state> st_;
+  const std::string& response_; // a static canned response
+  std::array<char, 1024> scratch_{};
+  size_t drained_ = 0;
+  bool lingering_ = false;
+};
+
 /// One HTTP/1.1 connection: reads a request, lets the application answer, writes the
 /// response, repeats (keep-alive). Hands the socket to a ws_session on GET /ws upgrades.
-/// A `refuse` session (max_connections reached) answers 503 server_full and closes.
+/// The header of each request must arrive within header_timeout (from the accept, or from
+/// its first byte on a keep-alive connection), the body within handshake_timeout; the read
+/// buffer is bounded by max_http_header_bytes, chunk extensions by max_chunk_extension_bytes.
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  http_session(tcp::socket&& socket, conn_token token, std::shared_ptr<shared_state> st,
-               bool refuse)
+  http_session(tcp::socket&& socket, conn_token token, std::shared_ptr<shared_state> st)
     : stream_(std::move(socket)), strand_(stream_.get_executor()), response_timer_(strand_),
-      st_(std::move(st)), token_(std::move(token)), refuse_(refuse) {
+      st_(std::move(st)), token_(std::move(token)) {
+    // Bounded: a chunk-size line or a trailer that never ends cannot grow it (Beast's parser
+    // keeps such a line in the buffer until its CRLF arrives; a full buffer fails the read
+    // with buffer_overflow). A complete header always fits: header_limit is the same.
+    buffer_.max_size(st_->opts.max_http_header_bytes);
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec)
@@ -836,11 +985,51 @@ public:
 private:
   void do_read() {
     parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+      std::min<size_t>(st_->opts.max_http_header_bytes, UINT32_MAX)));
     parser_->body_limit(st_->opts.max_http_body_bytes);
-    // A refused connection only gets a short moment to send its request.
-    stream_.expires_after(refuse_ ? std::min<std::chrono::milliseconds>(
-                                      st_->opts.handshake_timeout, refuse_read_time)
-                                  : st_->opts.handshake_timeout);
+    parser_->on_chunk_header(chunk_header_cb_);
+    chunk_ext_too_long_ = false;
+    // On a keep-alive connection the header deadline starts with the next request's first
+    // byte; the wait for it is the keep-alive idle time.
+    if (seq_ > 0 && buffer_.size() == 0)
+      return do_wait_request();
+    do_read_header();
+  }
+
+  void do_wait_request() {
+    stream_.expires_after(st_->opts.handshake_timeout);
+    stream_.async_read_some(
+      buffer_.prepare(std::min<size_t>(1024, buffer_.max_size())),
+      beast::bind_front_handler(&http_session::on_wait_request, shared_from_this()));
+  }
+
+  void on_wait_request(beast::error_code ec, std::size_t n) {
+    if (ec == net::error::eof)
+      return do_shutdown();
+    if (ec)
+      return fail(ec, "read");
+    buffer_.commit(n);
+    do_read_header();
+  }
+
+  void do_read_header() {
+    stream_.expires_after(st_->opts.header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&http_session::on_read_header,
+                                                      shared_from_this()));
+  }
+
+  void on_read_header(beast::error_code ec, std::size_t) {
+    if (ec)
+      return fail(ec, "read");
+    if (parser_->is_done())
+      return on_read({}, 0);
+    do_read_body();
+  }
+
+  void do_read_body() {
+    stream_.expires_after(st_->opts.handshake_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
   }
@@ -848,8 +1037,6 @@ private:
   void on_read(beast::error_code ec, std::size_t) {
     if (ec)
       return fail(ec, "read");
-    if (refuse_)
-      return respond_error(503, "server_full", "too many connections");
     if (st_->stopping.load())
       return do_shutdown();
     auto& req = parser_->get();
@@ -956,7 +1143,8 @@ private:
   }
 
   /// Ends an HTTP read that failed: end of stream closes; a too-large body answers 413, a
-  /// malformed request 400 (both then close); anything else (timeout, reset) just drops.
+  /// too-large header or trailer 431, a too-long chunk extension or a malformed request
+  /// 400 (all then close); anything else (timeout, reset) just drops.
   void fail(beast::error_code ec, const char* what) {
     if (std::string_view(what) != "read")
       return;
@@ -966,8 +1154,37 @@ private:
       return respond_error(413, "body_too_large",
                            "request body exceeds " +
                              std::to_string(st_->opts.max_http_body_bytes) + " bytes");
+    if (ec == http::error::header_limit)
+      return respond_error(431, "header_too_large",
+                           "request header exceeds " +
+                             std::to_string(st_->opts.max_http_header_bytes) + " bytes");
+    if (ec == http::error::buffer_overflow) {
+      // The buffer is full of one unfinished line: a chunk-size line (its extension never
+      // ends) or, after the last chunk, the trailer.
+      if (!parser_ || !parser_->is_header_done() || in_trailer())
+        return respond_error(431, "header_too_large",
+                             "request trailer exceeds " +
+                               std::to_string(st_->opts.max_http_header_bytes) + " bytes");
+      return respond_error(400, "bad_request",
+                           "chunk extension exceeds " +
+                             std::to_string(max_chunk_extension_bytes) + " bytes");
+    }
+    if (ec == http::error::bad_chunk_extension && chunk_ext_too_long_)
+      return respond_error(400, "bad_request",
+                           "chunk extension exceeds " +
+                             std::to_string(max_chunk_extension_bytes) + " bytes");
     if (is_http_parse_error(ec) && ec != http::error::partial_message)
       return respond_error(400, "bad_request", "malformed HTTP request");
+  }
+
+  /// After a buffer_overflow in the body: the buffer holds the last-chunk line (it ended:
+  /// Beast parses a non-final chunk-size line as soon as its CRLF is in) and a trailer.
+  bool in_trailer() const {
+    const auto d = buffer_.cdata();
+    std::string_view b(static_cast<const char*>(d.data()), d.size());
+    if (b.substr(0, 2) == "\r\n")
+      b.remove_prefix(2); // the CRLF after the previous chunk's data
+    return b.find("\r\n") != std::string_view::npos;
   }
 
   void do_shutdown() {
@@ -986,7 +1203,7 @@ private:
   void do_drain() {
     buffer_.clear();
     stream_.expires_at(linger_deadline_);
-    stream_.async_read_some(buffer_.prepare(4096),
+    stream_.async_read_some(buffer_.prepare(std::min<size_t>(4096, buffer_.max_size())),
                             beast::bind_front_handler(&http_session::on_drain, shared_from_this()));
   }
 
@@ -1002,6 +1219,14 @@ private:
   net::any_io_executor strand_;
   net::steady_timer response_timer_;
   beast::flat_buffer buffer_;
+  // The parser keeps a reference to it: declared before parser_, so it outlives it.
+  std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> chunk_header_cb_ =
+    [this](std::uint64_t, beast::string_view ext, beast::error_code& ec) {
+      if (ext.size() > max_chunk_extension_bytes) {
+        chunk_ext_too_long_ = true;
+        ec = http::error::bad_chunk_extension;
+      }
+    };
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   std::shared_ptr<shared_state> st_;
@@ -1013,7 +1238,7 @@ private:
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool awaiting_ = false;
-  bool refuse_;
+  bool chunk_ext_too_long_ = false;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1073,18 +1298,47 @@ private:
       return fail(ec, "accept");
     if (st_->stopping.load())
       return; // the socket closes here; no new sessions after stop()
-    if (st_->connections.load() >= st_->opts.max_connections) {
-      std::make_shared<http_session>(std::move(socket), conn_token{}, st_, true)->run();
+    beast::error_code ep_ec;
+    const auto ep = socket.remote_endpoint(ep_ec);
+    if (ep_ec) {
+      do_accept(); // the peer is already gone; the socket closes here
+      return;
+    }
+    const peer_key key = key_of(ep.address());
+    if (!st_->acquire_ip(key)) {
+      refuse(std::move(socket), per_ip_response());
+    } else if (st_->connections.load() >= st_->opts.max_connections) {
+      st_->release_ip(key);
+      refuse(std::move(socket), server_full_response());
     } else {
-      std::make_shared<http_session>(std::move(socket), conn_token{st_}, st_, false)->run();
+      std::make_shared<http_session>(std::move(socket), conn_token{st_, key}, st_)->run();
     }
     do_accept();
   }
 
+  void refuse(tcp::socket socket, const std::string& response) {
+    st_->refused.fetch_add(1);
+    std::make_shared<refusal>(std::move(socket), st_, response)->run();
+  }
+
+  /// Accept errors (EMFILE floods included) are logged at most once per
+  /// accept_log_interval; the line says how many were suppressed since the last one.
   void fail(beast::error_code ec, const char* what) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open() || st_->stopping.load())
       return;
-    std::fprintf(stderr, "transport: %s: %s\n", what, ec.message().c_str());
+    const auto now = std::chrono::steady_clock::now();
+    if (logged_once_ && now - last_log_ < accept_log_interval) {
+      ++suppressed_;
+    } else {
+      if (suppressed_ > 0)
+        std::fprintf(stderr, "transport: %s: %s (%llu more suppressed)\n", what,
+                     ec.message().c_str(), static_cast<unsigned long long>(suppressed_));
+      else
+        std::fprintf(stderr, "transport: %s: %s\n", what, ec.message().c_str());
+      logged_once_ = true;
+      last_log_ = now;
+      suppressed_ = 0;
+    }
     retry_.expires_after(accept_retry);
     retry_.async_wait(beast::bind_front_handler(&listener::on_retry, shared_from_this()));
   }
@@ -1101,6 +1355,9 @@ private:
   net::steady_timer retry_;
   std::shared_ptr<shared_state> st_;
   uint16_t port_ = 0;
+  std::chrono::steady_clock::time_point last_log_; // acceptor strand: accept-error log
+  uint64_t suppressed_ = 0;
+  bool logged_once_ = false;
 };
 
 } // namespace
@@ -1125,6 +1382,10 @@ struct server::impl {
       return "io_threads must be at least 1";
     if (o.max_frame_bytes == 0 || o.outbox_max_bytes == 0 || o.outbox_max_frames == 0)
       return "max_frame_bytes, outbox_max_bytes and outbox_max_frames must be positive";
+    if (o.max_http_header_bytes < 1024)
+      return "max_http_header_bytes must be at least 1024";
+    if (o.header_timeout.count() <= 0 || o.handshake_timeout.count() <= 0)
+      return "header_timeout and handshake_timeout must be positive";
     if (!st->on_http || !st->on_ws)
       return "http_handler and ws_factory are required";
     return "";
@@ -1193,6 +1454,10 @@ uint16_t server::port() const {
 
 size_t server::connections() const {
   return impl_->st->connections.load();
+}
+
+uint64_t server::refused() const {
+  return impl_->st->refused.load();
 }
 
 void server::stop() {

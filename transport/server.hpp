@@ -48,11 +48,25 @@ struct server_options {
   size_t outbox_max_frames = 4096;
   /// Largest HTTP request body; beyond it the answer is 413. Default: 64 KiB.
   size_t max_http_body_bytes = 64 * 1024;
-  /// Time to read one HTTP request / write one response, and for the WebSocket opening and
-  /// closing handshakes (a close that cannot finish in time drops the socket). Default: 10 s.
+  /// Largest HTTP request header (request line + fields); beyond it the answer is 431
+  /// header_too_large. Also bounds a chunked body's trailer and the connection's read
+  /// buffer (so a chunk-size line without its CRLF cannot grow it either). Default: 8 KiB.
+  size_t max_http_header_bytes = 8 * 1024;
+  /// Time to receive one HTTP request's header: from the accept for the first request, from
+  /// its first byte for later ones on a keep-alive connection; past it the socket is
+  /// dropped (slowloris). Default: 5 s.
+  std::chrono::milliseconds header_timeout{5000};
+  /// Time to read one HTTP request body / write one response, to wait for the next request
+  /// on a keep-alive connection, and for the WebSocket opening and closing handshakes (a
+  /// close that cannot finish in time drops the socket). Default: 10 s.
   std::chrono::milliseconds handshake_timeout{10000};
-  /// Concurrent sockets; beyond it a connection is answered 503 server_full. Default: 19000.
+  /// Concurrent sockets; beyond it a connection is answered 503 server_full at once and
+  /// closed. Default: 19000.
   size_t max_connections = 19000;
+  /// Concurrent sockets per client address (an IPv4 address, an IPv6 /64); beyond it a
+  /// connection is answered 503 too_many_connections_from_ip at once and closed. 0 = no
+  /// limit. Default: 256.
+  size_t max_connections_per_ip = 256;
   /// An http_handler that has not responded by then gets a 503 "timeout". Default: 30 s.
   std::chrono::milliseconds http_response_timeout{30000};
   /// How long stop() lets WebSocket sessions flush and close before it drops them.
@@ -141,6 +155,8 @@ public:
   void stop();
   /// Open sockets (HTTP and WebSocket), excluding refused ones.
   size_t connections() const;
+  /// Connections refused so far (server_full and too_many_connections_from_ip).
+  uint64_t refused() const;
 
 private:
   struct impl;

@@ -3,10 +3,13 @@
 // other clients are served.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "tests/support/chat_fixture.hpp"
+#include "tests/support/raw_socket.hpp"
 
 using namespace sb::testing;
 using sb::storage::testing::temp_dir;
@@ -133,5 +136,189 @@ TEST_CASE("a slow consumer is closed with 4004 when its outbox is full; others k
   }
   CHECK(in_order);
   CHECK(expect > 100);
+  CHECK(node.stop() == 0);
+}
+
+// --- issue 13 (items 1, 6, 15): the HTTP edge's memory and connection-slot bounds on the
+// real binary.
+
+namespace {
+
+using sb::testing::raw_socket;
+
+/// Peak VmRSS of `pid` (KiB) sampled every 5 ms while `running`.
+struct rss_sampler {
+  std::atomic<bool> running{true};
+  std::atomic<long> peak{0};
+  std::thread t;
+  explicit rss_sampler(long pid)
+    : t([this, pid] {
+        while (running) {
+          peak = std::max(peak.load(), sb::testing::rss_kib(pid));
+          std::this_thread::sleep_for(5ms);
+        }
+      }) {}
+  long stop() {
+    running = false;
+    t.join();
+    return peak;
+  }
+};
+
+/// One attacking connection: `head`, then `filler` bytes without CRLF, until the server
+/// closes; `reply` gets what the server answered.
+struct flood_conn {
+  raw_socket s;
+  std::string reply;
+  std::thread writer;
+  std::chrono::milliseconds took{0};
+  void run(uint16_t port, std::string head, size_t filler) {
+    REQUIRE(s.connect(port) == "");
+    writer = std::thread([this, head = std::move(head), filler] {
+      if (!s.send_all(head))
+        return;
+      const std::string piece(64 * 1024, 'x');
+      for (size_t sent = 0; sent < filler && s.send_all(piece);)
+        sent += piece.size();
+    });
+  }
+  void finish() {
+    const auto t0 = std::chrono::steady_clock::now();
+    reply = s.read_until_closed(5s);
+    took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    writer.join();
+  }
+};
+
+const std::string chunked_login =
+  "POST /api/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+  "Transfer-Encoding: chunked\r\n\r\n";
+
+} // namespace
+
+TEST_CASE("chunk extensions and trailers without CRLF: answered at the buffer bound, RSS stays flat") {
+  temp_dir dir;
+  chat_node node{dir};
+  REQUIRE(node.start() == "");
+  REQUIRE(node.http("GET", "/metrics").status == 200); // warm
+  const long before = sb::testing::rss_kib(node.pid());
+  REQUIRE(before > 0);
+  rss_sampler rss{node.pid()};
+  // Two connections each, as in the report: 8 MiB of chunk extension, 8 MiB of trailer.
+  flood_conn ext1, ext2, tr1, tr2;
+  ext1.run(node.port(), chunked_login + "10;ext=", 8u << 20);
+  ext2.run(node.port(), chunked_login + "10;ext=", 8u << 20);
+  tr1.run(node.port(), chunked_login + "2\r\n{}\r\n0\r\nX-Trailer: ", 8u << 20);
+  tr2.run(node.port(), chunked_login + "2\r\n{}\r\n0\r\nX-Trailer: ", 8u << 20);
+  for (auto* c : {&ext1, &ext2, &tr1, &tr2})
+    c->finish();
+  const long peak = rss.stop();
+  MESSAGE("server RSS " << before << " KiB before, peak " << peak << " KiB (+"
+                        << (peak - before) / 1024 << " MiB); answers after " << ext1.took.count()
+                        << "/" << ext2.took.count() << "/" << tr1.took.count() << "/"
+                        << tr2.took.count() << " ms");
+  for (auto* c : {&ext1, &ext2}) {
+    CHECK(c->reply.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(c->reply.find("{\"code\":\"bad_request\",\"message\":\"chunk extension exceeds 1024 bytes\"}") !=
+          std::string::npos);
+    CHECK(c->took < 3000ms);
+  }
+  for (auto* c : {&tr1, &tr2}) {
+    CHECK(c->reply.rfind("HTTP/1.1 431", 0) == 0);
+    CHECK(c->reply.find("{\"code\":\"header_too_large\",") != std::string::npos);
+    CHECK(c->took < 3000ms);
+  }
+  CHECK(peak - before < 64 * 1024);
+  CHECK(node.http("GET", "/metrics").status == 200);
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("per-IP cap (default 256): the 257th socket from 127.0.0.1 gets 503 at once; 127.0.0.2 is served") {
+  temp_dir dir;
+  chat_node node{dir};
+  REQUIRE(node.start() == "");
+  std::vector<raw_socket> idle(256);
+  for (auto& s : idle)
+    REQUIRE(s.connect(node.port(), "127.0.0.1") == "");
+  // The 257th: refused before it sends anything, and closed by the server.
+  std::this_thread::sleep_for(100ms); // the accepts of the 256 are done
+  raw_socket over;
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(over.connect(node.port(), "127.0.0.1") == "");
+  bool closed = false;
+  auto out = over.read_until_closed(2s, &closed);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  MESSAGE("257th answered and closed in "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms:\n" << out);
+  CHECK(out.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(out.find("{\"code\":\"too_many_connections_from_ip\",") != std::string::npos);
+  CHECK(closed);
+  CHECK(took < 1000ms);
+  // Another client address is served (HTTP and the gateway).
+  raw_socket other;
+  REQUIRE(other.connect(node.port(), "127.0.0.2") == "");
+  REQUIRE(other.send_all("GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  auto res = other.read_until_closed(3s);
+  CHECK(res.rfind("HTTP/1.1 200", 0) == 0);
+  // Freeing slots of 127.0.0.1 lets it in again.
+  for (int i = 0; i < 4; ++i)
+    idle[static_cast<size_t>(i)].close();
+  std::this_thread::sleep_for(100ms);
+  auto r = node.http("GET", "/metrics");
+  CHECK(r.status == 200);
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("--max-connections-per-ip and --http-header-timeout-ms reach the transport") {
+  temp_dir dir;
+  chat_node node{dir, {"--max-connections-per-ip=4", "--http-header-timeout-ms=1000"}};
+  REQUIRE(node.start() == "");
+  std::vector<raw_socket> idle(4);
+  for (auto& s : idle)
+    REQUIRE(s.connect(node.port()) == "");
+  std::this_thread::sleep_for(100ms);
+  raw_socket fifth;
+  REQUIRE(fifth.connect(node.port()) == "");
+  auto out = fifth.read_until_closed(2s);
+  CHECK(out.find("too_many_connections_from_ip") != std::string::npos);
+  // A slowloris from another address is cut at the 1 s header deadline.
+  raw_socket slow;
+  REQUIRE(slow.connect(node.port(), "127.0.0.2") == "");
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(slow.send_all("GET /metrics HTTP/1.1\r\nX-Slow: "));
+  std::atomic<bool> stop{false};
+  std::thread drip([&] {
+    while (!stop && slow.send_all("a"))
+      std::this_thread::sleep_for(100ms);
+  });
+  bool closed = false;
+  slow.read_until_closed(6s, &closed);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  stop = true;
+  drip.join();
+  MESSAGE("slowloris cut after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                                 << " ms");
+  CHECK(closed);
+  CHECK(took >= 900ms);
+  CHECK(took < 2500ms);
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("a gateway text frame that is not UTF-8 closes with 1007 (RFC 6455), not a bad_utf8 frame") {
+  temp_dir dir;
+  chat_node node{dir};
+  REQUIRE(node.start() == "");
+  auto [id, alice] = node.user("alice");
+  auto ch = node.channel(alice, "general");
+  gateway_client a, b;
+  REQUIRE(a.open(node.port(), alice) == "");
+  REQUIRE(b.open(node.port(), alice) == "");
+  REQUIRE(a.ws.send_text("{\"op\":\"send\",\"req\":\"r1\",\"channel\":\"" + ch +
+                         "\",\"text\":\"\xff\"}") == "");
+  CHECK(a.ws.wait_closed(3s));
+  CHECK(a.ws.close_code() == 1007);
+  // The other connection of the same user is unaffected.
+  REQUIRE(b.send(ch, "fine", "ok") == "");
+  CHECK(b.reply("ok")->op() == "ack");
   CHECK(node.stop() == 0);
 }

@@ -99,6 +99,8 @@ public:
   std::optional<int> wait_exit(std::chrono::milliseconds timeout) { return proc_->wait(timeout); }
 
   uint16_t port() const { return port_; }
+  /// The server's process id (0 before start()), e.g. to read its /proc/PID/status.
+  long pid() const { return proc_ ? static_cast<long>(proc_->pid()) : 0; }
   std::string output() const { return proc_ ? proc_->output() : ""; }
 
   http_result http(const std::string& method, const std::string& target,

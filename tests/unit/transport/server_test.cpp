@@ -13,14 +13,22 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "tests/support/raw_socket.hpp"
 #include "tests/support/ws_client.hpp"
+#include "transport/peer_key.hpp"
 #include "transport/server.hpp"
 
 using namespace sb::transport;
@@ -742,4 +750,415 @@ TEST_CASE("ws: a peer close during a backlog ends the session once, with the pee
   CHECK_FALSE(link->send(make_frame("late")));
   srv.stop();
   CHECK(p->each_closed_once());
+}
+
+// --- issue 13: bounded HTTP reads (chunk extensions, trailers, headers), the header
+// deadline, the per-IP connection cap, immediate refusals, rate-limited accept errors,
+// and (item 15) invalid UTF-8 in a WebSocket text frame.
+
+namespace {
+
+using sb::testing::raw_socket;
+
+/// Sends `head`, then up to `filler` bytes of 'a' (never a CRLF) in 64 KiB pieces from a
+/// thread, until the server closes; join() before reading `sent`.
+struct flooder {
+  std::thread t;
+  std::atomic<size_t> sent{0};
+  void start(raw_socket& s, std::string head, size_t filler) {
+    t = std::thread([&s, this, head = std::move(head), filler] {
+      if (!s.send_all(head))
+        return;
+      const std::string piece(64 * 1024, 'a');
+      while (sent.load() < filler && s.send_all(piece))
+        sent += piece.size();
+    });
+  }
+  void join() {
+    if (t.joinable())
+      t.join();
+  }
+  ~flooder() { join(); }
+};
+
+std::string chunked_post_head() {
+  return "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n";
+}
+
+/// The status line's code of a raw response ("" if none).
+std::string status_of(const std::string& raw) {
+  if (raw.rfind("HTTP/1.1 ", 0) != 0)
+    return "";
+  return raw.substr(9, 3);
+}
+
+} // namespace
+
+TEST_CASE("http: a chunk extension that never ends is cut at the read buffer: 400, bounded memory") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  server srv{test_options(), test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+  const long rss_before = sb::testing::rss_kib();
+
+  raw_socket s;
+  REQUIRE(s.connect(srv.port()) == "");
+  const auto t0 = std::chrono::steady_clock::now();
+  flooder f;
+  f.start(s, chunked_post_head() + "5;ext=", 32u << 20); // 32 MiB of extension, no CRLF
+  auto out = s.read_until_closed(3000ms);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  f.join();
+  CHECK(status_of(out) == "400");
+  CHECK(out.find("\"code\":\"bad_request\"") != std::string::npos);
+  CHECK(out.find("chunk extension exceeds 1024 bytes") != std::string::npos);
+  CHECK(took < 3000ms);
+  // The server buffered at most max_http_header_bytes of the line, then drained <= 1 MiB.
+  const long grown = sb::testing::rss_kib() - rss_before;
+  MESSAGE("extension flood: sent " << f.sent.load() << " bytes, RSS grew " << grown << " KiB");
+  CHECK(grown < 16 * 1024);
+  CHECK(eventually([&] { return srv.connections() == 0; }));
+
+  // The server still serves.
+  CHECK(http_call(localhost, srv.port(), "GET", "/echo", "").status == 200);
+}
+
+TEST_CASE("http: a chunked trailer that never ends is answered 431; a long complete extension 400") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  server srv{test_options(), test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+  const long rss_before = sb::testing::rss_kib();
+  {
+    raw_socket s;
+    REQUIRE(s.connect(srv.port()) == "");
+    flooder f;
+    f.start(s, chunked_post_head() + "2\r\n{}\r\n0\r\nX-Trailer: ", 32u << 20);
+    auto out = s.read_until_closed(3000ms);
+    f.join();
+    CHECK(status_of(out) == "431");
+    CHECK(out.find("\"code\":\"header_too_large\"") != std::string::npos);
+    CHECK(out.find("trailer") != std::string::npos);
+    const long grown = sb::testing::rss_kib() - rss_before;
+    MESSAGE("trailer flood: sent " << f.sent.load() << " bytes, RSS grew " << grown << " KiB");
+    CHECK(grown < 16 * 1024);
+  }
+  {
+    // A chunk extension that does end, but is longer than 1 KiB.
+    raw_socket s;
+    REQUIRE(s.connect(srv.port()) == "");
+    REQUIRE(s.send_all(chunked_post_head() + "2;x=" + std::string(2000, 'e') + "\r\n{}\r\n0\r\n\r\n"));
+    auto out = s.read_until_closed(3000ms);
+    CHECK(status_of(out) == "400");
+    CHECK(out.find("chunk extension exceeds 1024 bytes") != std::string::npos);
+  }
+  {
+    // Chunked bodies within the limits still work, extensions and trailer included.
+    raw_socket s;
+    REQUIRE(s.connect(srv.port()) == "");
+    REQUIRE(s.send_all(chunked_post_head() + "3;a=b\r\n{\"x\r\n3\r\n\":1\r\n1\r\n}\r\n0\r\nX-T: 1\r\n\r\n"));
+    auto out = s.read_until("{\"x\":1}|", 3000ms);
+    CHECK(status_of(out) == "200");
+    CHECK(out.find("POST|/echo||application/json|{\"x\":1}|") != std::string::npos);
+  }
+  CHECK(srv.connections() <= 1);
+}
+
+TEST_CASE("http: a header over max_http_header_bytes is answered 431 header_too_large") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  auto o = test_options();
+  o.max_http_header_bytes = 4096;
+  server srv{o, test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+  raw_socket s;
+  REQUIRE(s.connect(srv.port()) == "");
+  REQUIRE(s.send_all("GET /echo HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(5000, 'h') +
+                     "\r\n\r\n"));
+  auto out = s.read_until_closed(3000ms);
+  CHECK(status_of(out) == "431");
+  CHECK(out.find("\"code\":\"header_too_large\"") != std::string::npos);
+  CHECK(out.find("4096") != std::string::npos);
+  // Just under the limit is fine.
+  http_connection c;
+  REQUIRE(c.connect(localhost, srv.port()) == "");
+  CHECK(c.request("GET", "/echo?" + std::string(3000, 'q')).status == 200);
+}
+
+TEST_CASE("http: a header sent slowly is cut at header_timeout; keep-alive idle and slow bodies are not") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  auto o = test_options();
+  o.header_timeout = 1000ms;
+  o.handshake_timeout = 5000ms;
+  server srv{o, test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+
+  // Slowloris: a header byte every 100 ms, forever.
+  raw_socket slow;
+  REQUIRE(slow.connect(srv.port()) == "");
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(slow.send_all("GET /echo HTTP/1.1\r\nX-Slow: "));
+  std::atomic<bool> cut{false};
+  std::thread dripper([&] {
+    while (!cut.load() && std::chrono::steady_clock::now() - t0 < 6000ms) {
+      if (!slow.send_all("a"))
+        break;
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  bool closed = false;
+  auto out = slow.read_until_closed(6000ms, &closed);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  cut = true;
+  dripper.join();
+  CHECK(closed);
+  CHECK(out.empty()); // dropped, no response
+  MESSAGE("slowloris cut after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(took >= 900ms);
+  CHECK(took < 2500ms);
+
+  // An idle accepted socket that sends nothing is cut at the header deadline too.
+  raw_socket idle;
+  REQUIRE(idle.connect(srv.port()) == "");
+  const auto t1 = std::chrono::steady_clock::now();
+  idle.read_until_closed(6000ms, &closed);
+  CHECK(closed);
+  CHECK(std::chrono::steady_clock::now() - t1 < 2500ms);
+
+  // Keep-alive: the idle time between requests is handshake_timeout, not header_timeout.
+  http_connection ka;
+  REQUIRE(ka.connect(localhost, srv.port()) == "");
+  CHECK(ka.request("GET", "/echo").status == 200);
+  std::this_thread::sleep_for(1500ms);
+  CHECK(ka.request("GET", "/echo").status == 200);
+
+  // A body that takes longer than header_timeout (within handshake_timeout) is read.
+  raw_socket body;
+  REQUIRE(body.connect(srv.port()) == "");
+  REQUIRE(body.send_all("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\n"));
+  for (char c : std::string("abcdef")) {
+    std::this_thread::sleep_for(250ms);
+    REQUIRE(body.send_all(std::string(1, c)));
+  }
+  auto res = body.read_until("|abcdef|", 3000ms);
+  CHECK(status_of(res) == "200");
+}
+
+TEST_CASE("max_connections_per_ip: the 257th socket from one address is refused at once; others are served") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  auto o = test_options();
+  o.header_timeout = 20000ms; // the idle sockets must outlive the test
+  o.handshake_timeout = 20000ms;
+  REQUIRE(o.max_connections_per_ip == 256); // the default
+  server srv{o, test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+
+  std::vector<raw_socket> idle(256);
+  for (auto& s : idle)
+    REQUIRE(s.connect(srv.port(), "127.0.0.1") == "");
+  REQUIRE(eventually([&] { return srv.connections() == 256; }));
+
+  // Refused at once, before it sends a byte, and its descriptor is released promptly
+  // (the client keeps its end open and says nothing).
+  const int fds_before = sb::testing::open_fds();
+  std::vector<raw_socket> over(40);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto& s : over)
+    REQUIRE(s.connect(srv.port(), "127.0.0.1") == "");
+  for (auto& s : over) {
+    bool closed = false;
+    auto out = s.read_until_closed(1500ms, &closed);
+    CHECK(status_of(out) == "503");
+    CHECK(out.find("{\"code\":\"too_many_connections_from_ip\",") != std::string::npos);
+    CHECK(closed);
+  }
+  const auto took = std::chrono::steady_clock::now() - t0;
+  MESSAGE("40 refusals answered and closed in "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(took < 1000ms);
+  CHECK(srv.refused() == 40);
+  // The server's ends are gone: only the 40 client ends are new descriptors.
+  CHECK(eventually([&] { return sb::testing::open_fds() == fds_before + 40; }, 1000ms));
+  CHECK(srv.connections() == 256);
+
+  // A WebSocket client from the same address learns why.
+  ws_client w;
+  auto err = w.connect(localhost, srv.port());
+  CHECK(err.find("503") != std::string::npos);
+  CHECK(err.find("too_many_connections_from_ip") != std::string::npos);
+
+  // Another address (127.0.0.2 is loopback too) is served, HTTP and WebSocket.
+  raw_socket other;
+  REQUIRE(other.connect(srv.port(), "127.0.0.2") == "");
+  REQUIRE(other.send_all("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto res = other.read_until("127.0.0.2:", 3000ms);
+  CHECK(status_of(res) == "200");
+  std::vector<raw_socket> third(10);
+  for (auto& s : third)
+    REQUIRE(s.connect(srv.port(), "127.0.0.3") == "");
+  CHECK(eventually([&] { return srv.connections() == 256 + 1 + 10; }));
+
+  // Closing sockets of 127.0.0.1 frees its slots.
+  idle[0].close();
+  idle[1].close();
+  REQUIRE(eventually([&] { return srv.connections() == 254 + 1 + 10; }));
+  REQUIRE(w.connect(localhost, srv.port()) == "");
+  REQUIRE(p->wait([&] { return p->created == 1; }));
+  CHECK(http_call(localhost, srv.port(), "GET", "/echo", "").status == 200);
+  CHECK(srv.refused() == 41);
+}
+
+TEST_CASE("max_connections_per_ip = 0 means no per-address limit") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  auto o = test_options();
+  o.max_connections_per_ip = 0;
+  server srv{o, test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+  std::vector<raw_socket> many(300);
+  for (auto& s : many)
+    REQUIRE(s.connect(srv.port()) == "");
+  CHECK(eventually([&] { return srv.connections() == 300; }));
+  CHECK(srv.refused() == 0);
+}
+
+TEST_CASE("max_connections: a refusal is written at once, without waiting for a request") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  auto o = test_options();
+  o.max_connections = 3;
+  server srv{o, test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+  std::vector<raw_socket> held(3);
+  for (auto& s : held)
+    REQUIRE(s.connect(srv.port()) == "");
+  REQUIRE(eventually([&] { return srv.connections() == 3; }));
+  raw_socket late;
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(late.connect(srv.port(), "127.0.0.2") == "");
+  bool closed = false;
+  auto out = late.read_until_closed(2000ms, &closed);
+  CHECK(status_of(out) == "503");
+  CHECK(out.find("{\"code\":\"server_full\",") != std::string::npos);
+  CHECK(closed);
+  CHECK(std::chrono::steady_clock::now() - t0 < 700ms);
+}
+
+TEST_CASE("accept errors (out of descriptors) are logged at most once a second, with a count") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  server srv{test_options(), test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+
+  // Capture stderr in a file.
+  char path[] = "/tmp/sb-transport-stderr-XXXXXX";
+  const int log_fd = ::mkstemp(path);
+  REQUIRE(log_fd >= 0);
+  std::fflush(stderr);
+  const int saved_stderr = ::dup(2);
+  ::dup2(log_fd, 2);
+
+  // Client sockets first (connect() needs no new descriptor), then no descriptor left:
+  // the soft limit just above the highest one in use, every hole below filled.
+  std::vector<raw_socket> clients(5);
+  for (auto& c : clients)
+    REQUIRE(c.open() == "");
+  rlimit old{};
+  ::getrlimit(RLIMIT_NOFILE, &old);
+  int highest = 0;
+  for (int fd = 0; fd < 4096; ++fd)
+    if (::fcntl(fd, F_GETFD) != -1)
+      highest = fd;
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(highest + 1);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::dup(0)) >= 0;)
+    fillers.push_back(fd);
+  for (auto& c : clients)
+    CHECK(c.connect_only(srv.port()) == "");
+  std::this_thread::sleep_for(2300ms); // the listener retries every 50 ms: ~45 failures
+  for (int fd : fillers)
+    ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  std::fflush(stderr);
+  ::dup2(saved_stderr, 2);
+  ::close(saved_stderr);
+
+  std::ifstream in(path);
+  std::string line, all;
+  int lines = 0, with_count = 0;
+  while (std::getline(in, line)) {
+    if (line.find("transport: accept:") == std::string::npos)
+      continue;
+    ++lines;
+    all += line + "\n";
+    if (line.find("more suppressed)") != std::string::npos)
+      ++with_count;
+  }
+  ::close(log_fd);
+  ::unlink(path);
+  MESSAGE("accept-error lines in 2.3 s:\n" << all);
+  CHECK(lines >= 2);
+  CHECK(lines <= 3);
+  CHECK(with_count >= 1);
+  CHECK(all.find("Too many open files") != std::string::npos);
+  // Descriptors back: the waiting connections are accepted and served.
+  CHECK(eventually([&] { return srv.connections() == clients.size(); }, 3000ms));
+  CHECK(http_call(localhost, srv.port(), "GET", "/echo", "").status == 200);
+}
+
+TEST_CASE("ws: a text frame that is not UTF-8 closes with 1007 (RFC 6455); on_text is not called") {
+  thread_bag bag;
+  auto p = std::make_shared<probe>();
+  server srv{test_options(), test_http(bag), factory_for(p)};
+  REQUIRE(srv.start() == "");
+  ws_client bad, good;
+  REQUIRE(bad.connect(localhost, srv.port()) == "");
+  REQUIRE(good.connect(localhost, srv.port()) == "");
+  REQUIRE(p->wait([&] { return p->created == 2; }));
+  const uint64_t bad_id = p->link_number(0)->id();
+  REQUIRE(bad.send_text("{\"op\":\"send\",\"text\":\"\xff\xfe\"}") == "");
+  REQUIRE(bad.wait_closed(3000ms));
+  CHECK(bad.close_code() == close_code::invalid_payload);
+  CHECK(bad.close_code() == 1007);
+  REQUIRE(p->wait([&] { return p->closed_count.count(bad_id) == 1; }));
+  CHECK(p->closed_code[bad_id] == close_code::invalid_payload);
+  {
+    std::lock_guard lock(p->mu);
+    CHECK(p->texts.empty()); // the application never saw the bytes
+  }
+  // Valid UTF-8 (multi-byte too) passes; the other session is unaffected.
+  REQUIRE(good.send_text("h\xc3\xa9llo \xf0\x9f\x98\x80") == "");
+  CHECK(good.read(2000ms) == std::optional<std::string>("h\xc3\xa9llo \xf0\x9f\x98\x80"));
+}
+
+TEST_CASE("peer_key: an IPv4 address per address (IPv4-mapped too), an IPv6 address per /64") {
+  auto key = [](const char* text) {
+    const auto a = boost::asio::ip::make_address(text);
+    if (a.is_v4()) {
+      const auto b = a.to_v4().to_bytes();
+      return peer_key_of(b.data(), b.size());
+    }
+    const auto b = a.to_v6().to_bytes();
+    return peer_key_of(b.data(), b.size());
+  };
+  CHECK(key("127.0.0.1") == key("127.0.0.1"));
+  CHECK_FALSE(key("127.0.0.1") == key("127.0.0.2"));
+  CHECK(key("192.0.2.7").bits == 0xc0000207u);
+  CHECK_FALSE(key("192.0.2.7").v6);
+  CHECK(key("::ffff:192.0.2.7") == key("192.0.2.7"));
+  // Same /64, different hosts: one key. Neighbouring /64: another.
+  CHECK(key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+  CHECK_FALSE(key("2001:db8:1:2::1") == key("2001:db8:1:3::1"));
+  CHECK(key("2001:db8:1:2::1").v6);
+  CHECK(key("2001:db8:1:2::1").bits == 0x20010db800010002ull);
+  // An IPv6 /64 never collides with an IPv4 address of the same bits.
+  CHECK_FALSE(key("::c000:207") == key("192.0.2.7"));
+  peer_key_hash h;
+  CHECK(h(key("10.0.0.1")) == h(key("::ffff:10.0.0.1")));
 }
