@@ -77,7 +77,7 @@ TEST_CASE("delete means gone: sent, edited twice, deleted; no read path or row k
   REQUIRE(node.http("POST", "/api/channels/" + ch + "/join", "", carol).status == 200);
   std::vector<std::pair<std::string, std::string>> reads;
   for (auto* token : {&bob, &carol}) {
-    for (std::string q : {"after=0", "around=" + seq, "before=999", ""})
+    for (const auto& q : std::vector<std::string>{"after=0", "around=" + seq, "before=999", ""})
       reads.emplace_back("history " + q,
                          node.http("GET", "/api/channels/" + ch + "/messages?" + q, "", *token).body);
     reads.emplace_back("thread", node.http("GET", "/api/channels/" + ch + "/threads/" + seq, "",
