@@ -101,8 +101,11 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
     return err;
   if (auto err = unless_writable(*self->state.ctx, self->state.id))
     return err;
+  // Rewrite fields are the store's to set (edits and removals), never a draft's.
+  d.edited_ms = d.last_edit = d.redacted_by = d.redacted_ms = d.redactor = 0;
   storage::unread_hints hints;
-  if (auto err = check_append(self, d, hints))
+  storage::rewrite_rows rows;
+  if (auto err = check_append(self, d, hints, rows))
     return err;
   if (is_content(d.kind) && !st.sends.take(now_ms())) {
     chat_metrics::get().channel_rate_limited.inc();
@@ -140,7 +143,7 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
   if (top_level)
     hints.ordinal = st.message_count + 1;
   storage::batch batch;
-  if (auto s = st.ctx->db->prepare(d, batch, hints); !s.ok())
+  if (auto s = st.ctx->db->prepare(d, batch, hints, rows); !s.ok())
     return make_chat_error(chat_errc::bad_request, s.message());
   auto addr = self->address();
   auto seq = d.seq;
@@ -182,6 +185,8 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
     st.inflight_nonces.emplace(nonce_key(d.author, d.nonce), d.seq);
   if (d.kind == event_kind::reaction_add || d.kind == event_kind::reaction_remove)
     st.inflight_reactions[reaction_key(d)] = d.kind == event_kind::reaction_add;
+  if (storage::rewrites_rows(d.kind))
+    st.inflight_rewrites[d.target_seq] = inflight_rewrite{storage::rows_after(rows, d), d.seq};
   auto rp = self->make_response_promise<storage::event>();
   st.inflight.push_back(pending_write{std::move(d), {rp}});
   return rp;
@@ -198,6 +203,7 @@ void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& 
       for (auto& rp : w.waiters)
         rp.deliver(moving_error());
     st.inflight.clear();
+    st.inflight_rewrites.clear();
     self->quit();
     return;
   }
@@ -208,6 +214,7 @@ void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& 
       for (auto& rp : w.waiters)
         rp.deliver(err);
     st.inflight.clear();
+    st.inflight_rewrites.clear();
     self->quit(err);
     return;
   }
@@ -226,6 +233,12 @@ void on_committed(channel_self* self, uint64_t seq, bool ok, const std::string& 
     });
     if (!later)
       st.inflight_reactions.erase(key);
+  }
+  if (storage::rewrites_rows(ev.kind)) {
+    // Durable: the store has the rows now, unless a later change of them is in flight.
+    auto i = st.inflight_rewrites.find(ev.target_seq);
+    if (i != st.inflight_rewrites.end() && i->second.by == ev.seq)
+      st.inflight_rewrites.erase(i);
   }
   if (ev.kind == event_kind::member_join)
     st.members.insert(ev.member_user());
@@ -398,6 +411,7 @@ caf::behavior running(channel_self* self) {
         for (auto& rp : w.waiters)
           rp.deliver(moving_error());
       self->state.inflight.clear();
+      self->state.inflight_rewrites.clear();
       self->quit();
     },
     [self](subscribe_atom, caf::actor& conn, uint64_t user) -> caf::result<uint64_t> {

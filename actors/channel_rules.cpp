@@ -24,7 +24,7 @@ caf::expected<std::optional<storage::event>> find_root(channel_self* self, uint6
 }
 
 caf::error check_append(channel_self* self, const storage::event& d,
-                        storage::unread_hints& hints) {
+                        storage::unread_hints& hints, storage::rewrite_rows& rows) {
   auto& st = self->state;
   if (d.kind == event_kind::channel_created)
     return st.exists ? make_chat_error(chat_errc::bad_request, "channel already exists")
@@ -112,15 +112,38 @@ caf::error check_append(channel_self* self, const storage::event& d,
     // Edits, deletes, reactions and pins act on an earlier message of this channel.
     if (d.target_seq == 0 || d.target_seq > st.durable_seq)
       return make_chat_error(chat_errc::not_found, "no such message");
-    auto target = st.ctx->db->get_event(st.id, d.target_seq); // point read
-    if (!target)
-      return make_chat_error(chat_errc::storage_failed, target.error().to_string());
-    if (!*target || (*target)->kind != event_kind::message)
+    // The target as the edits and removals in flight leave it, else as stored.
+    auto changing = st.inflight_rewrites.find(d.target_seq);
+    std::optional<storage::event> target;
+    if (changing != st.inflight_rewrites.end()) {
+      target = changing->second.rows.target;
+    } else {
+      auto stored = st.ctx->db->get_event(st.id, d.target_seq); // point read
+      if (!stored)
+        return make_chat_error(chat_errc::storage_failed, stored.error().to_string());
+      target = std::move(*stored);
+    }
+    if (!target || target->kind != event_kind::message)
       return make_chat_error(chat_errc::not_found, "no such message");
-    if ((d.kind == event_kind::edit || d.kind == event_kind::remove)
-        && (*target)->author != d.author)
+    // A deleted message takes no edit, reaction, pin or second delete (unpin still works).
+    if (target->deleted() && d.kind != event_kind::unpin)
+      return make_chat_error(chat_errc::deleted, "the message is deleted");
+    if (storage::rewrites_rows(d.kind) && target->author != d.author)
       return make_chat_error(chat_errc::forbidden, "only the author can change a message");
-    hints.target_root = (*target)->thread_root; // a removal leaves its channel or thread count
+    hints.target_root = target->thread_root; // a removal leaves its channel or thread count
+    if (storage::rewrites_rows(d.kind)) {
+      if (changing != st.inflight_rewrites.end()) {
+        rows = changing->second.rows;
+      } else {
+        rows.target = target;
+        if (target->last_edit != 0) {
+          auto le = st.ctx->db->get_event(st.id, target->last_edit); // point read
+          if (!le)
+            return make_chat_error(chat_errc::storage_failed, le.error().to_string());
+          rows.last_edit = std::move(*le);
+        }
+      }
+    }
     if (d.kind == event_kind::reaction_add || d.kind == event_kind::reaction_remove) {
       // Reactions are a set per (message, user, emoji), so counts are exact: adding twice
       // or removing what is not there is refused. In-flight changes count too.

@@ -36,6 +36,12 @@ struct pending_write {
   std::vector<caf::response_promise> waiters; // the sender, plus retries with its nonce
 };
 
+/// A message an edit or removal in flight changes: its rows as those writes leave them.
+struct inflight_rewrite {
+  storage::rewrite_rows rows;
+  uint64_t by = 0; // seq of the latest edit or removal of it in flight
+};
+
 /// A read-cursor write in flight: answered once durable, with the counts after it.
 struct pending_read {
   caf::response_promise rp;
@@ -81,6 +87,7 @@ struct channel_state {
   std::deque<pending_write> inflight;               // ascending seq, FIFO completions
   std::unordered_map<std::string, uint64_t> inflight_nonces; // author|nonce -> seq
   std::unordered_map<std::string, bool> inflight_reactions;  // target|user|emoji -> added
+  std::unordered_map<uint64_t, inflight_rewrite> inflight_rewrites; // target seq -> its rows
   std::unordered_map<uint64_t, pending_read> pending_reads;  // token -> read-cursor write
   uint64_t next_read_token = 0;
   token_bucket sends;
@@ -123,8 +130,10 @@ caf::expected<std::optional<storage::event>> find_root(channel_self* self, uint6
 
 /// Whether the draft `d` may be appended now: the authorization matrix (membership, DMs'
 /// fixed members, workspaces, archived channels, authors of edits, reaction sets, thread
-/// roots). Fills what the unread index needs from the channel's knowledge into `hints`.
+/// roots, deleted messages). Fills what the unread index needs from the channel's knowledge
+/// into `hints`, and for an edit or removal the rows it rewrites into `rows` (as stored,
+/// with the edits and removals in flight applied).
 caf::error check_append(channel_self* self, const storage::event& d,
-                        storage::unread_hints& hints);
+                        storage::unread_hints& hints, storage::rewrite_rows& rows);
 
 } // namespace sb::actors::channel_detail

@@ -27,6 +27,7 @@ const char* to_string(chat_errc x) noexcept {
     case chat_errc::bad_request: return "bad_request";
     case chat_errc::archived: return "archived";
     case chat_errc::bad_value: return "bad_value";
+    case chat_errc::deleted: return "deleted";
   }
   return "internal";
 }

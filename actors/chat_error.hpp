@@ -23,6 +23,7 @@ enum class chat_errc : uint8_t {
   archived,         ///< the channel is archived (read-only)
   bad_value,        ///< a value out of range (e.g. mark_read past the head)
   unavailable,      ///< the channel's node cannot serve now (fenced, or its owner is down)
+  deleted,          ///< the message is deleted: no edit, reaction, pin or delete of it
 };
 
 /// Stable snake_case code of a chat error, e.g. "forbidden".

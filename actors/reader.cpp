@@ -66,6 +66,8 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
       if (upto <= after)
         return page;
       auto want = std::min<uint64_t>(limit == 0 ? 1 : limit, upto - after);
+      // Rows edits and deletes rewrote since the last replay: their cached frames are stale.
+      cache->forget_rewritten(ctx->db->rewritten_since(cache->rewrites_seen()));
       // Cached frames first (the log is gapless: seqs after+1, after+2, ...), then storage.
       uint64_t next = after + 1;
       while (page.seqs.size() < want && next <= upto) {

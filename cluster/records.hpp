@@ -26,8 +26,9 @@ namespace sb::cluster {
 /// The cluster protocol this build speaks: nodes of another protocol refuse to join
 /// (etcd config record) and CAF's BASP handshake refuses them too (app identifier). Bump it
 /// whenever the cross-node message set changes (the type-ID block in chat_messages.hpp):
-/// c2 added the partition-move messages.
-inline constexpr std::string_view protocol_version = "switchboard-c2";
+/// c2 added the partition-move messages; c3 the rewrite fields of storage::event (edited,
+/// deleted: "delete means gone").
+inline constexpr std::string_view protocol_version = "switchboard-c3";
 
 struct config_record {
   std::string protocol;

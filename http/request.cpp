@@ -32,6 +32,8 @@ unsigned status_of(std::string_view code) {
     return 429;
   if (code == "archived")
     return 409;
+  if (code == "deleted")
+    return 410;
   if (code == "overloaded" || code == "unavailable" || code == "timeout")
     return 503;
   if (code == "storage_failed" || code == "internal")

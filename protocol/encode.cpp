@@ -33,9 +33,13 @@ void write_event_fields(json_writer& w, const event& e, const event_extras& extr
       .field("time", e.time_ms);
   switch (e.kind) {
     case event_kind::message:
+      // The row's text is the latest edit's ("edited": its time), "" once deleted.
       w.field("text", std::string_view(e.text));
       if (e.thread_root != 0) w.field("thread_root", e.thread_root);
       if (!e.nonce.empty()) w.field("nonce", std::string_view(e.nonce));
+      if (e.edited_ms != 0) w.field("edited", e.edited_ms);
+      if (e.deleted())
+        w.field("deleted", true).id_field("deleted_by", e.redactor).field("deleted_at", e.redacted_ms);
       if (extras.thread) {
         w.key("thread")
             .begin_object()
@@ -47,6 +51,8 @@ void write_event_fields(json_writer& w, const event& e, const event_extras& extr
       break;
     case event_kind::edit:
       w.field("target", e.target_seq).field("text", std::string_view(e.text));
+      // A later edit or the delete took this text away ("text" is "").
+      if (e.redacted_by != 0) w.field("superseded_by", e.redacted_by);
       break;
     case event_kind::remove:
     case event_kind::pin:

@@ -22,6 +22,10 @@ struct batch_access {
     b.rep_ = std::make_unique<rocksdb::WriteBatch>(std::move(rep));
     return b;
   }
+  /// The rewritten rows of `b`, to add to (prepare) or to merge (group commit).
+  static std::vector<std::pair<std::uint64_t, std::uint64_t>>& rewritten(batch& b) {
+    return b.rewritten_;
+  }
 };
 
 } // namespace sb::storage

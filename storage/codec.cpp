@@ -155,6 +155,20 @@ status validate(const event& e) {
   if ((e.kind == event_kind::reaction_add || e.kind == event_kind::reaction_remove)
       && e.emoji.empty())
     return bad("reaction without emoji");
+  if ((e.edited_ms != 0 || e.last_edit != 0) && e.kind != event_kind::message)
+    return bad("edited_ms and last_edit only on messages");
+  if (e.last_edit != 0 && e.last_edit <= e.seq)
+    return bad("last_edit must be > seq");
+  if (e.redacted_by != 0) {
+    if (e.kind != event_kind::message && e.kind != event_kind::edit)
+      return bad("only messages and edits are redacted");
+    if (e.redacted_by <= e.seq)
+      return bad("redacted_by must be > seq");
+    if (!e.text.empty())
+      return bad("a redacted row has no text");
+  } else if (e.redacted_ms != 0 || e.redactor != 0) {
+    return bad("redacted_ms and redactor need redacted_by");
+  }
   if (e.kind == event_kind::channel_created && e.channel_kind.empty())
     return bad("channel_created without a channel kind");
   if (e.kind == event_kind::channel_updated) {
@@ -176,7 +190,7 @@ status validate(const event& e) {
 
 std::string encode(const event& e) {
   std::string out;
-  out.reserve(1 + 9 * 10 + 5 + e.text.size() + e.emoji.size() + e.nonce.size()
+  out.reserve(1 + 14 * 10 + 5 + e.text.size() + e.emoji.size() + e.nonce.size()
               + e.channel_kind.size() + e.attribute.size());
   out.push_back(static_cast<char>(event_format_version));
   put_varint(out, static_cast<std::uint8_t>(e.kind));
@@ -193,6 +207,11 @@ std::string encode(const event& e) {
   put_string(out, e.nonce);
   put_string(out, e.channel_kind);
   put_string(out, e.attribute);
+  put_varint(out, e.edited_ms);
+  put_varint(out, e.last_edit);
+  put_varint(out, e.redacted_by);
+  put_varint(out, e.redacted_ms);
+  put_varint(out, e.redactor);
   return out;
 }
 
@@ -200,7 +219,7 @@ result<event> decode(std::string_view bytes) {
   if (bytes.empty())
     return status{errc::truncated, "empty event record"};
   auto version = static_cast<unsigned char>(bytes[0]);
-  if (version != event_format_version && version != 1)
+  if (version < 1 || version > event_format_version)
     return status{errc::unknown_version, "event format version "
                                            + std::to_string(version) + ", supported 1.."
                                            + std::to_string(event_format_version)};
@@ -233,11 +252,79 @@ result<event> decode(std::string_view bytes) {
     e.channel_kind = r.string("channel_kind", max_label_bytes);
     e.attribute = r.string("attribute", max_label_bytes);
   }
+  if (version >= 3) {
+    e.edited_ms = r.varint("edited_ms");
+    e.last_edit = r.varint("last_edit");
+    e.redacted_by = r.varint("redacted_by");
+    e.redacted_ms = r.varint("redacted_ms");
+    e.redactor = r.varint("redactor");
+  }
   if (r.error().ok() && !r.at_end())
     r.fail(errc::trailing_bytes, "end");
   if (!r.error().ok())
     return r.error();
   return e;
+}
+
+namespace {
+
+/// `row` with its text gone because of `by` (a later edit, or the removal).
+event redacted(event row, const event& by) {
+  row.text.clear();
+  row.redacted_by = by.seq;
+  row.redacted_ms = by.time_ms;
+  row.redactor = by.author;
+  return row;
+}
+
+} // namespace
+
+result<std::vector<event>> rewrites_of(const event& e, const rewrite_rows& rows) {
+  auto bad = [&](const char* what) {
+    return status{errc::invalid_argument, std::string{to_string(e.kind)} + " of channel "
+                                            + std::to_string(e.channel_id) + " seq "
+                                            + std::to_string(e.target_seq) + ": " + what};
+  };
+  if (!rewrites_rows(e.kind))
+    return bad("rewrites no rows");
+  const auto& t = rows.target;
+  if (!t || t->kind != event_kind::message || t->channel_id != e.channel_id
+      || t->seq != e.target_seq || t->seq >= e.seq)
+    return bad("needs the row of its target message");
+  if (t->deleted())
+    return bad("the message is deleted");
+  const auto& le = rows.last_edit;
+  if (le && (le->kind != event_kind::edit || le->channel_id != e.channel_id
+             || le->target_seq != e.target_seq || le->seq >= e.seq || le->seq != t->last_edit))
+    return bad("last_edit is not the message's latest edit");
+  if (!le && t->last_edit != 0)
+    return bad("needs the row of the message's latest edit");
+  std::vector<event> out;
+  if (e.kind == event_kind::edit) {
+    event msg = *t;
+    msg.text = e.text;
+    msg.edited_ms = e.time_ms;
+    msg.last_edit = e.seq;
+    out.push_back(std::move(msg));
+  } else {
+    out.push_back(redacted(*t, e));
+  }
+  if (le && le->redacted_by == 0)
+    out.push_back(redacted(*le, e));
+  return out;
+}
+
+rewrite_rows rows_after(const rewrite_rows& rows, const event& e) {
+  auto r = rewrites_of(e, rows);
+  if (!r)
+    return rows;
+  rewrite_rows out;
+  out.target = (*r)[0];
+  if (e.kind == event_kind::edit)
+    out.last_edit = e;
+  else
+    out.last_edit = r->size() > 1 ? std::optional<event>{(*r)[1]} : rows.last_edit;
+  return out;
 }
 
 } // namespace sb::storage

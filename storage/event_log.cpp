@@ -4,6 +4,7 @@
 #include "storage/store.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -22,9 +23,21 @@ using detail::two_be64;
 
 // -- writes ------------------------------------------------------------------------------
 
-status store::prepare(const event& e, storage::batch& into, const unread_hints& hints) const {
+status store::prepare(const event& e, storage::batch& into, const unread_hints& hints,
+                      const rewrite_rows& rows) const {
   if (auto st = validate(e); !st.ok())
     return st;
+  // Edits and removals rewrite earlier rows in this batch: nothing is added unless all fit.
+  std::vector<event> rewrites;
+  if (rewrites_rows(e.kind)) {
+    auto r = rewrites_of(e, rows);
+    if (!r)
+      return r.error();
+    for (auto& row : *r)
+      if (auto st = validate(row); !st.ok())
+        return st;
+    rewrites = std::move(*r);
+  }
   auto encoded = encode(e);
   auto& batch = batch_access::native(into);
   rocksdb::Status s;
@@ -33,6 +46,10 @@ status store::prepare(const event& e, storage::batch& into, const unread_hints& 
       s = std::move(r);
   };
   add(batch.Put(cf(cf_events), keys::event_key(e.channel_id, e.seq), encoded));
+  for (auto& row : rewrites) {
+    add(batch.Put(cf(cf_events), keys::event_key(row.channel_id, row.seq), encode(row)));
+    batch_access::rewritten(into).emplace_back(row.channel_id, row.seq);
+  }
   if (!e.nonce.empty())
     add(batch.Put(cf(cf_idempotency), keys::idempotency_key(e.channel_id, e.author, e.nonce),
                   two_be64(e.seq, e.time_ms + opts_.idempotency_ttl_ms)));
@@ -74,7 +91,7 @@ status store::prepare(const event& e, storage::batch& into, const unread_hints& 
       add(batch.Delete(cf(cf_reactions),
                        keys::reaction_key(e.channel_id, e.target_seq, e.author, e.emoji)));
       break;
-    default: break; // edits, removals, pins live only in the log
+    default: break; // edits, removals (and the rows they rewrite), pins: only the log
   }
   if (!s.ok())
     return from_rocks(s, "building batch for " + record_name(e.channel_id, e.seq));
@@ -83,10 +100,43 @@ status store::prepare(const event& e, storage::batch& into, const unread_hints& 
 
 result<batch> store::prepare(std::span<const event> events) const {
   storage::batch b;
-  for (const auto& e : events)
-    if (auto st = prepare(e, b); !st.ok())
+  // (channel, seq) -> the rows of that message as the events so far leave them.
+  std::map<std::pair<std::uint64_t, std::uint64_t>, rewrite_rows> known;
+  for (const auto& e : events) {
+    rewrite_rows rows;
+    if (rewrites_rows(e.kind)) {
+      if (auto i = known.find({e.channel_id, e.target_seq}); i != known.end()) {
+        rows = i->second;
+      } else {
+        auto r = rows_for(e.channel_id, e.target_seq);
+        if (!r)
+          return r.error();
+        rows = std::move(*r);
+      }
+    }
+    if (auto st = prepare(e, b, {}, rows); !st.ok())
       return st;
+    if (e.kind == event_kind::message)
+      known[{e.channel_id, e.seq}] = rewrite_rows{e, std::nullopt};
+    else if (rewrites_rows(e.kind))
+      known[{e.channel_id, e.target_seq}] = rows_after(rows, e);
+  }
   return b;
+}
+
+result<rewrite_rows> store::rows_for(std::uint64_t channel, std::uint64_t target) const {
+  rewrite_rows rows;
+  auto t = get_event(channel, target);
+  if (!t)
+    return t.error();
+  rows.target = std::move(*t);
+  if (rows.target && rows.target->kind == event_kind::message && rows.target->last_edit != 0) {
+    auto le = get_event(channel, rows.target->last_edit);
+    if (!le)
+      return le.error();
+    rows.last_edit = std::move(*le);
+  }
+  return rows;
 }
 
 status store::write(storage::batch& b, bool sync) {
@@ -95,7 +145,38 @@ status store::write(storage::batch& b, bool sync) {
   write_pass pass{*this};
   if (auto s = check_writable(batch_access::native(b)); !s.ok())
     return s;
-  return from_rocks(db_->Write(wo, &batch_access::native(b)), "write");
+  auto s = from_rocks(db_->Write(wo, &batch_access::native(b)), "write");
+  if (s.ok() && !b.rewritten().empty())
+    note_rewritten(b); // after the write: a reader told of a row reads its new version
+  return s;
+}
+
+void store::note_rewritten(const storage::batch& b) {
+  std::lock_guard guard{journal_mutex_};
+  auto epoch = journal_epoch_.load(std::memory_order_relaxed);
+  for (auto& [channel, seq] : b.rewritten()) {
+    journal_.emplace_back(++epoch, channel, seq);
+    if (journal_.size() > max_rewrite_journal)
+      journal_.pop_front();
+  }
+  journal_epoch_.store(epoch, std::memory_order_release);
+}
+
+rewritten_rows store::rewritten_since(std::uint64_t since) const {
+  rewritten_rows out;
+  out.epoch = journal_epoch_.load(std::memory_order_acquire);
+  if (out.epoch == since)
+    return out;
+  std::lock_guard guard{journal_mutex_};
+  out.epoch = journal_epoch_.load(std::memory_order_relaxed);
+  if (since > out.epoch || journal_.empty() || std::get<0>(journal_.front()) > since + 1) {
+    out.overflow = true; // forgotten (or an epoch of another store): drop everything
+    return out;
+  }
+  for (auto& [epoch, channel, seq] : journal_)
+    if (epoch > since)
+      out.rows.emplace_back(channel, seq);
+  return out;
 }
 
 status store::append(std::span<const event> events) {

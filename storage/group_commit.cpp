@@ -143,6 +143,9 @@ void group_commit::commit(std::deque<pending>& group) {
         rep.append(batch_access::native(p.batch).Data(), batch_header, std::string::npos);
       store_count(rep, static_cast<std::uint32_t>(count));
       auto merged = batch_access::adopt(std::move(rep));
+      auto& rewritten = batch_access::rewritten(merged);
+      for (auto& p : group)
+        rewritten.insert(rewritten.end(), p.batch.rewritten().begin(), p.batch.rewritten().end());
       result = write_(merged, opts_.sync);
     }
   }

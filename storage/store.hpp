@@ -12,8 +12,10 @@
 // event_log.cpp (events and their indexes), unread_index.cpp, records.cpp.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -22,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -132,6 +135,16 @@ struct channel_record {
   friend bool operator==(const channel_record&, const channel_record&) = default;
 };
 
+/// Rows kept by the store's journal of in-place rewrites (`store::rewritten_since`).
+inline constexpr std::size_t max_rewrite_journal = 4096;
+
+/// An answer of `store::rewritten_since`.
+struct rewritten_rows {
+  std::uint64_t epoch = 0; ///< the journal's epoch now: pass it as `since` next time
+  bool overflow = false;   ///< rewrites after `since` were forgotten: drop every cached row
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> rows; ///< (channel, seq), oldest first
+};
+
 /// An open RocksDB data directory with the Switchboard schema.
 class store {
 public:
@@ -154,14 +167,25 @@ public:
   /// including the unread index: the author's read cursor moves to their own top-level
   /// message (thread cursor to their reply), mentions are indexed, and what needs the
   /// channel actor's knowledge comes from `hints` (top-level ordinals, removed-message
-  /// markers, the root author's follow). Reads nothing; fails only on an event rejected by
-  /// `validate`.
-  status prepare(const event& e, batch& into, const unread_hints& hints = {}) const;
+  /// markers, the root author's follow). An edit or removal also rewrites, in the same
+  /// batch, the rows `rows` names (`rewrites_of`: the message's row gets the edit's text, or
+  /// loses its text on removal; the previous edit row loses its text), so no read of the log
+  /// serves deleted or superseded text. Reads nothing; fails on an event rejected by
+  /// `validate`, and on an edit or removal whose `rows` do not fit it (invalid_argument).
+  status prepare(const event& e, batch& into, const unread_hints& hints = {},
+                 const rewrite_rows& rows = {}) const;
 
-  /// One batch holding all `events` and their index updates.
+  /// One batch holding all `events` and their index updates; the rows edits and removals
+  /// rewrite come from earlier events of `events`, else from the store (`rows_for`).
   result<batch> prepare(std::span<const event> events) const;
 
-  /// Commits `b` atomically; with `sync` the WAL is fsynced before returning.
+  /// The rows an edit or removal of (channel, target) rewrites, as stored now: the message
+  /// and its latest edit (two point reads). Callers with writes in flight (the channel
+  /// actor) apply those on top (`rows_after`).
+  result<rewrite_rows> rows_for(std::uint64_t channel, std::uint64_t target) const;
+
+  /// Commits `b` atomically; with `sync` the WAL is fsynced before returning. Once it is
+  /// done, the rows `b` rewrote are listed by `rewritten_since`.
   status write(batch& b, bool sync);
 
   /// `prepare` + `write(options().sync)`: the simple, ungrouped path.
@@ -288,6 +312,12 @@ public:
   /// Value of `key` in `t`, or nullopt when absent.
   result<std::optional<std::string>> get_record(table t, std::string_view key) const;
 
+  /// Event rows rewritten in place (edits, removals) by writes that finished after the
+  /// epoch `since` (0 = from the start), so caches of encoded events (the reader's replay
+  /// cache) drop them before serving. Bounded: past `max_rewrite_journal` rows `overflow`
+  /// says to drop everything. Cheap when nothing changed (one atomic load).
+  rewritten_rows rewritten_since(std::uint64_t since) const;
+
   // -- partitions (cluster moves; partition_rows.hpp, docs/storage.md) -------------------
 
   /// From the return on, every write that touches a row of a partition in `frozen`
@@ -378,6 +408,12 @@ private:
   mutable std::shared_mutex freeze_mutex_;       // writes shared, a freeze exclusive
   partition_set frozen_;                         // under freeze_mutex_
   bool any_frozen_ = false;                      // frozen_.any(), under freeze_mutex_
+  /// Records the rows of a finished write that rewrote rows (`rewritten_since`).
+  void note_rewritten(const batch& b);
+  mutable std::mutex journal_mutex_;
+  // (epoch, channel, seq), ascending epoch, at most max_rewrite_journal; under journal_mutex_
+  std::deque<std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>> journal_;
+  std::atomic<std::uint64_t> journal_epoch_{0};  // epoch of the newest entry
 };
 
 } // namespace sb::storage

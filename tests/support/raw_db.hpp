@@ -72,6 +72,22 @@ public:
     check(it->status());
     return n;
   }
+  /// "cf: N" for each column family with N rows whose key or value contains `needle`
+  /// (live versions only: what any read of the store can return).
+  std::vector<std::string> rows_containing(const std::string& needle) {
+    std::vector<std::string> hits;
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, handles_[i])};
+      std::size_t n = 0;
+      for (it->SeekToFirst(); it->Valid(); it->Next())
+        n += it->key().ToStringView().find(needle) != std::string_view::npos
+               || it->value().ToStringView().find(needle) != std::string_view::npos;
+      check(it->status());
+      if (n != 0)
+        hits.push_back(names_[i] + ": " + std::to_string(n));
+    }
+    return hits;
+  }
   bool has(const std::string& cf_name) const {
     return std::find(names_.begin(), names_.end(), cf_name) != names_.end();
   }

@@ -9,7 +9,9 @@
 // assignment (1, 2, 3, ... in arrival order), and persist-before-deliver: neither the ack
 // nor any delivery exists before the durable write completes, and when they arrive the
 // event is already in the store. Plus the supervisor's restart of a crashed channel, which
-// recovers its head from storage.
+// recovers its head from storage, and "delete means gone": after edits and a delete no read
+// path (the reader's history, around and cached replay) serves a deleted or superseded
+// text, and nothing acts on the deleted message, even while its delete is in flight.
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -42,6 +44,8 @@ struct client_log {
   std::vector<storage::event> acks;
   std::vector<caf::error> errors;
   std::vector<uint64_t> heads; // subscribe answers
+  std::vector<event_page> replays;
+  std::vector<history_page> histories;
 };
 
 /// What the test's subscriber (standing in the connection's place) received live.
@@ -52,6 +56,8 @@ struct subscriber_log {
 
 using go_append_atom = caf::atom_constant<caf::atom("t_append")>;
 using go_subscribe_atom = caf::atom_constant<caf::atom("t_sub")>;
+using go_replay_atom = caf::atom_constant<caf::atom("t_replay")>;
+using go_history_atom = caf::atom_constant<caf::atom("t_history")>;
 
 /// Sends requests on the test's behalf and records the replies.
 caf::behavior client(caf::event_based_actor* self, std::shared_ptr<client_log> log) {
@@ -64,6 +70,17 @@ caf::behavior client(caf::event_based_actor* self, std::shared_ptr<client_log> l
     [=](go_subscribe_atom, channel_actor ch, caf::actor conn, uint64_t user) {
       self->request(ch, caf::infinite, subscribe_atom::value, conn, user)
         .then([log](uint64_t head) { log->heads.push_back(head); },
+              [log](caf::error& err) { log->errors.push_back(err); });
+    },
+    [=](go_replay_atom, reader_actor rd, uint64_t channel, uint64_t after, uint64_t upto) {
+      self->request(rd, caf::infinite, replay_atom::value, channel, after, upto, uint32_t{200})
+        .then([log](event_page& p) { log->replays.push_back(std::move(p)); },
+              [log](caf::error& err) { log->errors.push_back(err); });
+    },
+    [=](go_history_atom, reader_actor rd, uint64_t channel, history_direction dir,
+        uint64_t anchor) {
+      self->request(rd, caf::infinite, history_atom::value, channel, dir, anchor, uint32_t{50})
+        .then([log](history_page& p) { log->histories.push_back(std::move(p)); },
               [log](caf::error& err) { log->errors.push_back(err); });
     },
   };
@@ -326,4 +343,151 @@ TEST_CASE_FIXTURE(fixture, "a crashed channel is restarted and resumes after its
   append(message(bob, "after the crash"));
   REQUIRE(client_seen->acks.size() == 5);
   CHECK(client_seen->acks.back().seq == 5); // recovered from storage: no seq reused
+}
+
+namespace {
+
+/// Every frame and history event text the reader serves for the channel, one string.
+struct read_paths : fixture {
+  reader_actor reader() {
+    auto rd = find_actor<reader_actor>(*ctx, reader_name());
+    REQUIRE(rd);
+    return rd;
+  }
+
+  /// Replay (the resume path, through the reader's frame cache) of (0, head].
+  std::string replay_all(uint64_t head) {
+    caf::anon_send(me, go_replay_atom::value, reader(), chan, uint64_t{0}, head);
+    settle();
+    REQUIRE_FALSE(client_seen->replays.empty());
+    std::string all;
+    for (auto& f : client_seen->replays.back().frames)
+      all += *f + "\n";
+    return all;
+  }
+
+  /// History pages: after 0, before the head, and around `anchor`.
+  std::vector<storage::event> history(history_direction dir, uint64_t anchor) {
+    caf::anon_send(me, go_history_atom::value, reader(), chan, dir, anchor);
+    settle();
+    REQUIRE_FALSE(client_seen->histories.empty());
+    return client_seen->histories.back().events;
+  }
+
+  storage::event change(event_kind kind, uint64_t author, uint64_t target,
+                        std::string text = {}) {
+    auto d = draft(kind, author);
+    d.target_seq = target;
+    d.text = std::move(text);
+    return d;
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(read_paths, "delete means gone: no read path serves deleted or superseded text") {
+  make_channel();
+  caf::anon_send(me, go_subscribe_atom::value, channel(), conn, bob);
+  settle();
+  append(message(alice, "secret-original")); // seq 4
+  auto reply = message(bob, "a reply");
+  reply.thread_root = 4;
+  append(reply); // seq 5
+  // A resume before any change fills the reader's frame cache with the original frame.
+  CHECK(replay_all(5).find("secret-original") != std::string::npos);
+  append(change(event_kind::edit, alice, 4, "secret-edit-one")); // seq 6
+  append(change(event_kind::edit, alice, 4, "secret-edit-two")); // seq 7
+  REQUIRE(client_seen->acks.size() == 7);
+  // Reads serve the latest edit on the message, and no superseded text anywhere.
+  auto replayed = replay_all(7);
+  CHECK(replayed.find("secret-original") == std::string::npos);
+  CHECK(replayed.find("secret-edit-one") == std::string::npos);
+  CHECK(replayed.find(R"("seq":4,)") != std::string::npos);
+  auto page = history(history_direction::after, 0);
+  REQUIRE(page.size() == 7);
+  CHECK(page[3].text == "secret-edit-two");
+  CHECK(page[3].edited_ms != 0);
+  CHECK(page[5].text.empty()); // the first edit: superseded by seq 7
+  CHECK(page[5].redacted_by == 7);
+  auto react = draft(event_kind::reaction_add, bob);
+  react.target_seq = 4;
+  react.emoji = "tada";
+  append(react); // seq 8
+  append(change(event_kind::remove, alice, 4)); // seq 9
+  REQUIRE(client_seen->acks.size() == 9);
+  // Persist, then deliver, unchanged: every live event arrived durable, in seq order.
+  REQUIRE(sub_seen->delivered.size() == 6);
+  for (size_t i = 0; i < sub_seen->delivered.size(); ++i)
+    CHECK(sub_seen->delivered[i].first == 4 + i);
+  CHECK(sub_seen->durable_on_arrival == std::vector<bool>(6, true));
+  // Every read path: resume (through the cache), history both ways, around, the thread.
+  auto after = replay_all(9);
+  CHECK(after.find("secret") == std::string::npos);
+  CHECK(after.find(R"("deleted":true,"deleted_by":"11")") != std::string::npos);
+  for (auto& [dir, anchor] : std::vector<std::pair<history_direction, uint64_t>>{
+         {history_direction::after, 0},
+         {history_direction::before, storage::latest_seq},
+         {history_direction::around, 4}}) {
+    auto evs = history(dir, anchor);
+    CHECK_FALSE(evs.empty());
+    for (auto& e : evs) {
+      CAPTURE(e.seq);
+      CHECK(e.text.find("secret") == std::string::npos);
+      if (e.seq == 4) {
+        CHECK(e.deleted());
+        CHECK(e.author == alice);
+        CHECK(e.redactor == alice);
+        CHECK(e.redacted_by == 9);
+      }
+    }
+  }
+  auto stored = db->get_event(chan, 4);
+  REQUIRE(stored);
+  REQUIRE(*stored);
+  CHECK((*stored)->deleted());
+  CHECK(db->get_event(chan, 5)->value().text == "a reply"); // the reply is its own message
+  // Edits, reactions and deletes of a deleted message are refused with `deleted`; nothing
+  // is appended or delivered.
+  auto acks = client_seen->acks.size();
+  append(change(event_kind::edit, alice, 4, "secret-zombie"));
+  CHECK(last_error_code() == "deleted");
+  append(change(event_kind::remove, alice, 4));
+  CHECK(last_error_code() == "deleted");
+  append(react);
+  CHECK(last_error_code() == "deleted");
+  auto unreact = react;
+  unreact.kind = event_kind::reaction_remove;
+  append(unreact);
+  CHECK(last_error_code() == "deleted");
+  CHECK(client_seen->acks.size() == acks);
+  CHECK(sub_seen->delivered.size() == 6);
+  auto last = db->last_seq(chan);
+  REQUIRE(last);
+  CHECK(*last == 9);
+}
+
+TEST_CASE_FIXTURE(read_paths, "changes of a message in flight: the next one sees them") {
+  make_channel();
+  append(message(alice, "secret-original")); // seq 4
+  // Two edits, a delete and a reaction, all sent before any write completes.
+  send_append(change(event_kind::edit, alice, 4, "secret-edit-one")); // seq 5
+  send_append(change(event_kind::edit, alice, 4, "secret-edit-two")); // seq 6
+  send_append(change(event_kind::remove, alice, 4));                  // seq 7
+  auto react = draft(event_kind::reaction_add, bob);
+  react.target_seq = 4;
+  react.emoji = "tada";
+  send_append(react); // refused: the delete is in flight
+  settle();
+  REQUIRE(client_seen->acks.size() == 7);
+  CHECK(last_error_code() == "deleted");
+  auto evs = history(history_direction::after, 0);
+  REQUIRE(evs.size() == 7);
+  for (auto& e : evs)
+    CHECK(e.text.find("secret") == std::string::npos);
+  CHECK(evs[3].deleted());
+  CHECK(evs[4].redacted_by == 6);
+  CHECK(evs[5].redacted_by == 7);
+  // Nothing of it is left in flight: a restart-free channel takes new messages.
+  append(message(bob, "after"));
+  CHECK(client_seen->acks.size() == 8);
 }

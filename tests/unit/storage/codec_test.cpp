@@ -57,7 +57,7 @@ TEST_CASE("decode reports precise errors") {
   SUBCASE("empty") { CHECK(decode("").error().code() == errc::truncated); }
   SUBCASE("unknown version") {
     auto bad = good;
-    bad[0] = 3;
+    bad[0] = 4;
     CHECK(decode(bad).error().code() == errc::unknown_version);
     bad[0] = 0;
     CHECK(decode(bad).error().code() == errc::unknown_version);
@@ -93,7 +93,8 @@ TEST_CASE("decode reports precise errors") {
     CHECK(decode(past).error().code() == errc::truncated);
   }
   SUBCASE("error message names the field, never the content") {
-    auto r = decode(good.substr(0, good.size() - 3));
+    // The record ends: nonce, two empty strings, five zero rewrite varints.
+    auto r = decode(good.substr(0, good.size() - 10));
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message().find("nonce") != std::string::npos);
     CHECK(r.error().message().find("client") == std::string::npos);
@@ -184,6 +185,17 @@ TEST_CASE("validate enforces caps and per-kind requirements") {
 
 namespace {
 
+/// The version 2 record of `e` (format 3 dirs before "delete means gone"): v3 without the
+/// five rewrite varints (all 0 in `e`).
+std::string encode_v2(const event& e) {
+  REQUIRE(e.edited_ms + e.last_edit + e.redacted_by + e.redacted_ms + e.redactor == 0);
+  auto bytes = encode(e);
+  REQUIRE(bytes.substr(bytes.size() - 5) == std::string(5, '\0'));
+  bytes.resize(bytes.size() - 5);
+  bytes[0] = 2;
+  return bytes;
+}
+
 /// The version 1 record of `e` (written by format 2 servers): v2 without the last two
 /// strings, with the channel kind or attribute in the emoji slot.
 std::string encode_v1(event e) {
@@ -193,7 +205,7 @@ std::string encode_v1(event e) {
     e.emoji = std::exchange(e.attribute, {});
   REQUIRE(e.channel_kind.empty());
   REQUIRE(e.attribute.empty());
-  auto bytes = encode(e);
+  auto bytes = encode_v2(e);
   REQUIRE(bytes.size() >= 3);
   REQUIRE(bytes.substr(bytes.size() - 2) == std::string(2, '\0')); // two empty strings
   bytes.resize(bytes.size() - 2);
@@ -220,4 +232,130 @@ TEST_CASE("version 1 records decode with the emoji slot moved into its real fiel
   CHECK(back->emoji.empty());
   auto v1 = encode_v1(sample(event_kind::message));
   CHECK(decode(v1 + std::string(2, '\0')).error().code() == errc::trailing_bytes);
+}
+
+TEST_CASE("version 2 records decode with no rewrite fields") {
+  for (auto k = min_event_kind; k <= max_event_kind; ++k) {
+    auto kind = static_cast<event_kind>(k);
+    CAPTURE(to_string(kind));
+    auto e = sample(kind);
+    auto back = decode(encode_v2(e));
+    REQUIRE(back.has_value());
+    CHECK(*back == e);
+  }
+  CHECK(decode(encode_v2(sample(event_kind::edit)) + std::string(5, '\0')).error().code()
+        == errc::trailing_bytes);
+}
+
+TEST_CASE("rewrite fields round-trip and are validated") {
+  auto m = sample(event_kind::message);
+  m.edited_ms = 1'717'000'000'999ull;
+  m.last_edit = 50;
+  auto back = decode(encode(m));
+  REQUIRE(back.has_value());
+  CHECK(*back == m);
+  CHECK(validate(m).ok());
+  m.text.clear();
+  m.redacted_by = 51;
+  m.redacted_ms = 5;
+  m.redactor = 77;
+  CHECK(validate(m).ok());
+  CHECK(m.deleted());
+  back = decode(encode(m));
+  REQUIRE(back.has_value());
+  CHECK(*back == m);
+  auto t = m;
+  t.text = "still here";
+  CHECK(validate(t).code() == errc::invalid_argument); // a redacted row has no text
+  t = m;
+  t.redacted_by = 42; // not after the row itself
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = sample(event_kind::reaction_add);
+  t.edited_ms = 1;
+  CHECK(validate(t).code() == errc::invalid_argument);
+  t = sample(event_kind::message);
+  t.redactor = 3; // no redacted_by
+  CHECK(validate(t).code() == errc::invalid_argument);
+}
+
+namespace {
+
+event msg_row(std::uint64_t seq, std::string text) {
+  event e;
+  e.channel_id = 9;
+  e.seq = seq;
+  e.id = 1000 + seq;
+  e.kind = event_kind::message;
+  e.author = 7;
+  e.time_ms = 100 * seq;
+  e.text = std::move(text);
+  return e;
+}
+
+event change(event_kind kind, std::uint64_t seq, std::uint64_t target, std::string text = {}) {
+  event e = msg_row(seq, std::move(text));
+  e.kind = kind;
+  e.target_seq = target;
+  return e;
+}
+
+} // namespace
+
+TEST_CASE("rewrites_of: edits carry the latest text, removals redact everything") {
+  rewrite_rows rows{msg_row(1, "original"), std::nullopt};
+  auto e1 = change(event_kind::edit, 2, 1, "first edit");
+  auto r = rewrites_of(e1, rows);
+  REQUIRE(r);
+  REQUIRE(r->size() == 1);
+  CHECK((*r)[0].seq == 1);
+  CHECK((*r)[0].text == "first edit");
+  CHECK((*r)[0].edited_ms == 200);
+  CHECK((*r)[0].last_edit == 2);
+  CHECK((*r)[0].id == 1001); // who and when stay
+  CHECK((*r)[0].time_ms == 100);
+  rows = rows_after(rows, e1);
+  CHECK(rows.last_edit == e1);
+  // A second edit supersedes the first: the first edit row loses its text.
+  auto e2 = change(event_kind::edit, 3, 1, "second edit");
+  r = rewrites_of(e2, rows);
+  REQUIRE(r);
+  REQUIRE(r->size() == 2);
+  CHECK((*r)[0].text == "second edit");
+  CHECK((*r)[0].last_edit == 3);
+  CHECK((*r)[1].seq == 2);
+  CHECK((*r)[1].text.empty());
+  CHECK((*r)[1].redacted_by == 3);
+  rows = rows_after(rows, e2);
+  // The delete redacts the message and the latest edit; no earlier text is left anywhere.
+  auto del = change(event_kind::remove, 4, 1);
+  del.author = 7;
+  r = rewrites_of(del, rows);
+  REQUIRE(r);
+  REQUIRE(r->size() == 2);
+  CHECK((*r)[0].deleted());
+  CHECK((*r)[0].text.empty());
+  CHECK((*r)[0].redacted_by == 4);
+  CHECK((*r)[0].redacted_ms == 400);
+  CHECK((*r)[0].redactor == 7);
+  CHECK((*r)[0].author == 7);
+  CHECK((*r)[1].seq == 3);
+  CHECK((*r)[1].text.empty());
+  CHECK((*r)[1].redacted_by == 4);
+  for (auto& row : *r)
+    CHECK(validate(row).ok());
+  rows = rows_after(rows, del);
+  CHECK(rows.target->deleted());
+  // Nothing acts on a deleted message, and rows must fit the event.
+  CHECK(rewrites_of(change(event_kind::edit, 5, 1, "zombie"), rows).error().code()
+        == errc::invalid_argument);
+  CHECK(rewrites_of(change(event_kind::remove, 5, 1), rows).error().code()
+        == errc::invalid_argument);
+  CHECK(rewrites_of(change(event_kind::edit, 5, 1, "x"), {}).error().code()
+        == errc::invalid_argument);
+  rewrite_rows missing_edit{msg_row(1, "x"), std::nullopt};
+  missing_edit.target->last_edit = 2;
+  CHECK(rewrites_of(change(event_kind::remove, 5, 1), missing_edit).error().code()
+        == errc::invalid_argument);
+  CHECK(rewrites_of(change(event_kind::reaction_add, 5, 1), {msg_row(1, "x"), {}})
+          .error().code() == errc::invalid_argument);
 }

@@ -217,3 +217,31 @@ TEST_CASE("a failed merged write completes every caller with the error") {
   CHECK(stats.commits == 2);
   CHECK(stats.failed_batches == 4);
 }
+
+TEST_CASE("a merged write names every member's rewritten rows") {
+  gated_writer gate;
+  std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>> seen;
+  auto inner = gate.fn();
+  group_commit gc{[&](batch& b, bool sync) {
+    auto st = inner(b, sync);
+    seen.push_back(b.rewritten()); // under the gate's order: one write at a time
+    return st;
+  }};
+  auto first = gc.submit(one_put(0));
+  gate.wait_entered(1); // the writer holds the first; the next three queue and merge
+  std::vector<std::future<status>> rest;
+  for (int i = 1; i <= 3; ++i) {
+    auto b = one_put(i);
+    if (i != 2)
+      batch_access::rewritten(b).emplace_back(7, static_cast<std::uint64_t>(i));
+    rest.push_back(gc.submit(std::move(b)));
+  }
+  gate.release();
+  CHECK(first.get().ok());
+  for (auto& f : rest)
+    CHECK(f.get().ok());
+  gc.stop();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].empty());
+  CHECK(seen[1] == std::vector<std::pair<std::uint64_t, std::uint64_t>>{{7, 1}, {7, 3}});
+}

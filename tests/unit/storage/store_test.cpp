@@ -505,3 +505,183 @@ TEST_CASE("write_records is atomic across tables and scan_records pages a prefix
   REQUIRE(ff);
   CHECK(ff->size() == 1);
 }
+
+namespace {
+
+event change(std::uint64_t channel, std::uint64_t seq, event_kind kind, std::uint64_t target,
+             std::string text = {}) {
+  event e = msg(channel, seq);
+  e.kind = kind;
+  e.target_seq = target;
+  e.text = std::move(text);
+  e.time_ms = 2'000'000 + seq;
+  return e;
+}
+
+/// The version 2 record of `e` (what this build's predecessor wrote): no rewrite fields.
+std::string encode_v2(const event& e) {
+  auto bytes = encode(e);
+  bytes.resize(bytes.size() - 5);
+  bytes[0] = 2;
+  return bytes;
+}
+
+} // namespace
+
+TEST_CASE("delete means gone: edits and the delete rewrite rows in their own batch") {
+  temp_dir tmp;
+  auto path = tmp.sub("db");
+  {
+    auto s = open_ok(path);
+    auto root = msg(5, 1);
+    root.text = "secret-original";
+    append_ok(*s, root);
+    auto reply = msg(5, 2, 2);
+    reply.text = "a reply";
+    reply.thread_root = 1;
+    append_ok(*s, reply);
+    append_ok(*s, change(5, 3, event_kind::edit, 1, "secret-edit-one"));
+    // The latest edit is what every read returns; the superseded edit row has no text.
+    append_ok(*s, change(5, 4, event_kind::edit, 1, "secret-edit-two"));
+    auto m = s->get_event(5, 1);
+    REQUIRE(m);
+    REQUIRE(*m);
+    CHECK((*m)->text == "secret-edit-two");
+    CHECK((*m)->edited_ms == 2'000'004);
+    CHECK((*m)->last_edit == 4);
+    CHECK((*m)->time_ms == 1'000'000); // who and when are the original's
+    CHECK((*m)->id == 5001);
+    auto e1 = s->get_event(5, 3);
+    REQUIRE(*e1);
+    CHECK((*e1)->text.empty());
+    CHECK((*e1)->redacted_by == 4);
+    CHECK((**s->get_event(5, 4)).text == "secret-edit-two");
+    // A reaction, then the delete: the message and its latest edit lose their text.
+    auto react = change(5, 5, event_kind::reaction_add, 1);
+    react.emoji = "tada";
+    append_ok(*s, react);
+    append_ok(*s, change(5, 6, event_kind::remove, 1));
+    auto all = s->read_range(5, direction::forward, 0, 100);
+    REQUIRE(all);
+    REQUIRE(all->size() == 6);
+    for (auto& e : *all) {
+      CAPTURE(e.seq);
+      CHECK(e.text.find("secret") == std::string::npos);
+    }
+    auto& gone = (*all)[0];
+    CHECK(gone.deleted());
+    CHECK(gone.text.empty());
+    CHECK(gone.redacted_by == 6);
+    CHECK(gone.redactor == 1);
+    CHECK(gone.redacted_ms == 2'000'006);
+    CHECK(gone.author == 1);
+    CHECK((*all)[1].text == "a reply"); // the reply is its own message
+    CHECK((*all)[3].redacted_by == 6);
+    // The thread read (root by point read) and a backward page see the same rows.
+    auto back = s->read_range(5, direction::backward, latest_seq, 10);
+    REQUIRE(back);
+    CHECK(back->back().deleted());
+    auto thread = s->get_events(5, std::vector<std::uint64_t>{1, 2});
+    REQUIRE(thread);
+    CHECK((*thread)[0].deleted());
+    // The same rows were journaled for the caches, after the writes.
+    auto j = s->rewritten_since(0);
+    CHECK_FALSE(j.overflow);
+    using rows = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+    CHECK(j.rows == rows{{5, 1}, {5, 1}, {5, 3}, {5, 1}, {5, 4}});
+    CHECK(s->rewritten_since(j.epoch).rows.empty());
+    // Nothing acts on the deleted message at the storage level either.
+    auto again = change(5, 7, event_kind::edit, 1, "secret-zombie");
+    CHECK(s->append(std::span<const event>{&again, 1}).code() == errc::invalid_argument);
+  }
+  // The raw store: no live row of any column family holds the text.
+  raw_db raw{path};
+  CHECK(raw.rows_containing("secret") == std::vector<std::string>{});
+  CHECK(raw.rows_containing("a reply") == std::vector<std::string>{"events: 1"});
+}
+
+TEST_CASE("an edit and a delete in one prepared batch rewrite as if written one by one") {
+  temp_dir tmp;
+  auto s = open_ok(tmp.sub("db"));
+  auto m = msg(6, 1);
+  m.text = "secret-1";
+  std::vector<event> evs{m, change(6, 2, event_kind::edit, 1, "secret-2"),
+                         change(6, 3, event_kind::edit, 1, "secret-3"),
+                         change(6, 4, event_kind::remove, 1)};
+  REQUIRE(s->append(evs).ok());
+  auto all = s->read_range(6, direction::forward, 0, 10);
+  REQUIRE(all);
+  REQUIRE(all->size() == 4);
+  for (auto& e : *all)
+    CHECK(e.text.empty());
+  CHECK((*all)[0].deleted());
+  CHECK((*all)[1].redacted_by == 3);
+  CHECK((*all)[2].redacted_by == 4);
+}
+
+TEST_CASE("prepare refuses an edit or removal without the rows it rewrites") {
+  temp_dir tmp;
+  auto s = open_ok(tmp.sub("db"));
+  append_ok(*s, msg(7, 1));
+  batch b;
+  CHECK(s->prepare(change(7, 2, event_kind::edit, 1, "x"), b).code() == errc::invalid_argument);
+  CHECK(s->prepare(change(7, 2, event_kind::remove, 1), b).code() == errc::invalid_argument);
+  CHECK(b.empty()); // nothing half-added
+  auto rows = s->rows_for(7, 1);
+  REQUIRE(rows);
+  CHECK(s->prepare(change(7, 2, event_kind::remove, 1), b, {}, *rows).ok());
+  CHECK(b.rewritten() == std::vector<std::pair<std::uint64_t, std::uint64_t>>{{7, 1}});
+  // A removal of what is not a message has no rows to rewrite.
+  auto none = s->rows_for(7, 9);
+  REQUIRE(none);
+  CHECK_FALSE(none->target);
+}
+
+TEST_CASE("the rewrite journal is bounded: a reader too far behind drops everything") {
+  temp_dir tmp;
+  auto s = open_ok(tmp.sub("db"));
+  std::uint64_t seq = 0;
+  auto m = msg(8, ++seq);
+  append_ok(*s, m);
+  auto first = s->rewritten_since(0);
+  CHECK(first.epoch == 0);
+  CHECK(first.rows.empty());
+  for (std::size_t i = 0; i <= max_rewrite_journal / 2; ++i) // 2 rows per edit after the first
+    append_ok(*s, change(8, ++seq, event_kind::edit, 1, "e" + std::to_string(i)));
+  auto late = s->rewritten_since(0);
+  CHECK(late.overflow);
+  auto recent = s->rewritten_since(late.epoch - 2);
+  CHECK_FALSE(recent.overflow);
+  CHECK(recent.rows.size() == 2);
+  CHECK(s->rewritten_since(late.epoch + 5).overflow); // not this store's epoch
+}
+
+TEST_CASE("a log written in event format 2 still opens, edits and deletes") {
+  temp_dir tmp;
+  auto path = tmp.sub("db");
+  { auto s = open_ok(path); }
+  {
+    raw_db raw{path};
+    auto m = msg(9, 1);
+    m.text = "secret-old";
+    raw.put("events", keys::event_key(9, 1), encode_v2(m));
+    auto e = change(9, 2, event_kind::edit, 1, "secret-old-edit");
+    raw.put("events", keys::event_key(9, 2), encode_v2(e));
+  }
+  {
+    auto s = open_ok(path);
+    auto m = s->get_event(9, 1);
+    REQUIRE(m);
+    REQUIRE(*m);
+    CHECK((*m)->text == "secret-old"); // format 2 knew no last_edit: the row as it was
+    CHECK((*m)->last_edit == 0);
+    append_ok(*s, change(9, 3, event_kind::edit, 1, "new text"));
+    CHECK((**s->get_event(9, 1)).text == "new text");
+    append_ok(*s, change(9, 4, event_kind::remove, 1));
+    CHECK((**s->get_event(9, 1)).deleted());
+    CHECK((**s->get_event(9, 3)).redacted_by == 4);
+  }
+  // An edit stored in format 2 is not linked from its message: its text stays (documented).
+  raw_db raw{path};
+  CHECK(raw.rows_containing("secret-old") == std::vector<std::string>{"events: 1"});
+}

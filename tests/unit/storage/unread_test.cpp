@@ -76,7 +76,13 @@ private:
 
   void commit(const event& e, const unread_hints& h) {
     batch b;
-    REQUIRE(s_.prepare(e, b, h).ok());
+    rewrite_rows rows; // an edit or removal rewrites its message's rows (none in flight here)
+    if (rewrites_rows(e.kind)) {
+      auto r = s_.rows_for(e.channel_id, e.target_seq);
+      REQUIRE(r);
+      rows = *r;
+    }
+    REQUIRE(s_.prepare(e, b, h, rows).ok());
     REQUIRE(s_.write(b, false).ok());
   }
 
