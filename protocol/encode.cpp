@@ -151,12 +151,16 @@ std::string encode_ack(std::string_view req_json, const event& e) {
   return out;
 }
 
-std::string encode_error(std::string_view req_json, std::string_view code, std::string_view message) {
+std::string encode_error(std::string_view req_json, std::string_view code, std::string_view message,
+                         std::uint64_t retry_ms) {
   std::string out;
   json_writer w(out);
   w.begin_object().field("op", "error");
   write_req(w, req_json);
-  w.field("code", code).field("message", message).end_object();
+  w.field("code", code).field("message", message);
+  if (retry_ms > 0)
+    w.field("retry_ms", retry_ms);
+  w.end_object();
   return out;
 }
 

@@ -42,8 +42,10 @@ std::string encode_event(const storage::event& e, const event_extras& extras = {
 /// `{"op":"ack","req":<req>,"channel":"..","seq":N,"id":"..","time":ms}`
 std::string encode_ack(std::string_view req_json, const storage::event& e);
 
-/// `{"op":"error","req":<req>,"code":"..","message":".."}` ("req" omitted when empty).
-std::string encode_error(std::string_view req_json, std::string_view code, std::string_view message);
+/// `{"op":"error","req":<req>,"code":"..","message":"..","retry_ms":N}` ("req" omitted when
+/// empty, "retry_ms" when 0: a refusal the client may retry after that many ms).
+std::string encode_error(std::string_view req_json, std::string_view code, std::string_view message,
+                         std::uint64_t retry_ms = 0);
 
 /// `{"op":"error","channel":"..","code":"..","message":"..","retry_ms":N}`: a notice about
 /// one subscribed channel, answering no request (docs/protocol.md, "Channels that are
