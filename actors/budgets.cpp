@@ -68,6 +68,22 @@ size_t budget_table::keys() const {
   return n;
 }
 
+node_budgets::node_budgets(const budget_rates& r)
+  : reads_per_user(r.reads_per_user_rate, r.reads_per_user_burst),
+    reads_per_ip(r.reads_per_ip_rate, r.reads_per_ip_burst) {}
+
+int64_t node_budgets::spend_read(uint64_t user, uint64_t ip, int64_t now_ms) {
+  if (auto wait = reads_per_user.spend(user, now_ms); wait > 0)
+    return wait;
+  if (ip == 0)
+    return 0;
+  if (auto wait = reads_per_ip.spend(ip, now_ms); wait > 0) {
+    reads_per_user.refund(user);
+    return wait;
+  }
+  return 0;
+}
+
 std::string_view peer_ip(std::string_view remote) {
   if (!remote.empty() && remote.front() == '[') {
     auto close = remote.find(']');

@@ -60,9 +60,31 @@ private:
 /// peer by its /64, since one host holds a whole /64.
 uint64_t peer_key(std::string_view remote);
 
+/// The rates of a node's budgets (server/config.hpp sets them from the configuration).
+struct budget_rates {
+  /// History and thread reads per user (HTTP GET .../messages and .../threads/{root} and
+  /// the WebSocket history op, together): per second and burst. Default: 20/s, 60.
+  double reads_per_user_rate = 20;
+  double reads_per_user_burst = 60;
+  /// The same HTTP reads per client IP (every account behind it). Default: 60/s, 200.
+  double reads_per_ip_rate = 60;
+  double reads_per_ip_burst = 200;
+};
+
 /// The budgets of one node (server/main.cpp makes them from the configuration). Each
 /// table says whose calls it counts and what one call costs.
 struct node_budgets {
+  explicit node_budgets(const budget_rates& r = {});
+
+  /// History/thread reads by user id, one token per page whatever its limit (both doors).
+  budget_table reads_per_user;
+  /// History/thread reads by peer_key of the client address (HTTP only: the WebSocket
+  /// door is counted per user and by its connection's own op budget).
+  budget_table reads_per_ip;
+
+  /// Spends one read of `user` (and of `ip`, unless 0) at `now_ms`: 0 when both had a
+  /// token, else the ms until both would (nothing is spent then).
+  int64_t spend_read(uint64_t user, uint64_t ip, int64_t now_ms);
 };
 
 /// The IP part of a peer address ("ip:port" -> "ip", "[v6]:port" -> "v6").

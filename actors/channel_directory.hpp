@@ -8,6 +8,14 @@
 // for it (("relay", "<id>") under the "relays" supervisor), which speaks the same
 // `channel_actor` interface, so callers never know the difference; a partition without a
 // record, or whose primary is not alive, fails with `unavailable` at once.
+//
+// A local channel whose actor is not running starts only if it exists: the node's channel
+// census (channel_census.hpp) answers from memory, and what it does not know the storage
+// reader checks (one point read on a reader thread). A channel that does not exist fails
+// with `not_found` ("no such channel", as its actor would have answered) and starts
+// nothing; membership checks answer false for it (so reads answer 403, as for a
+// non-member). Only the append of its channel_created (activation::create) starts the
+// actor of a channel that does not exist yet.
 #pragma once
 
 #include <cstdint>
@@ -49,9 +57,28 @@ void with_dynamic(caf::event_based_actor* self, const node_context_ptr& ctx,
                   const std::string& supervisor, const std::string& kind, std::string key,
                   std::function<void(caf::actor)> ok, std::function<void(caf::error)> fail);
 
+/// Whether with_channel may start the actor of a channel that has no record yet.
+enum class activation {
+  existing, ///< only a channel that exists (everything but creation)
+  create,   ///< also a new one: the append of its channel_created
+};
+
 /// Calls `ok(channel actor or relay)` or `fail(error)` from within `self`'s handlers.
 void with_channel(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
-                  std::function<void(channel_actor)> ok, std::function<void(caf::error)> fail);
+                  std::function<void(channel_actor)> ok, std::function<void(caf::error)> fail,
+                  activation mode = activation::existing);
+
+/// The activation an append of `draft` needs (create for a channel_created).
+activation activation_for(const storage::event& draft);
+
+/// Asks whether `user` is a member of `channel` (through its actor or relay, `timeout`):
+/// `ok(false)` for a channel that does not exist, as for a non-member, and no actor starts.
+void check_member(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t channel,
+                  uint64_t user, caf::timespan timeout, std::function<void(bool)> ok,
+                  std::function<void(caf::error)> fail);
+
+/// True for the error with_channel fails with for a channel that does not exist.
+bool is_no_such_channel(const caf::error& err);
 
 /// The storage reader, or an invalid handle when it is down (restarting).
 reader_actor storage_reader(const node_context_ptr& ctx);

@@ -45,8 +45,9 @@ struct router_state {
 using router_self = caf::stateful_actor<router_state, runtime::supervised_actor>;
 
 /// Asks the local channel actor of `channel` and answers the peer with its reply.
+/// `mode`: only a channel_created append may start a channel that does not exist yet.
 template <class T, class... Ts>
-caf::result<T> to_channel(router_self* self, uint64_t channel, Ts... xs) {
+caf::result<T> to_channel(router_self* self, uint64_t channel, activation mode, Ts... xs) {
   auto& ctx = self->state.ctx;
   if (auto err = unless_owned(*ctx, channel))
     return err;
@@ -58,7 +59,7 @@ caf::result<T> to_channel(router_self* self, uint64_t channel, Ts... xs) {
         .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     },
-    [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+    [rp](caf::error err) mutable { rp.deliver(std::move(err)); }, mode);
   return rp;
 }
 
@@ -239,7 +240,9 @@ caf::behavior router_impl(router_self* self, node_context_ptr ctx) {
   self->state.ctx = ctx;
   auto channels = router_channels_actor::behavior_type{
     [self](append_atom, uint64_t channel, storage::event& draft) {
-      return to_channel<storage::event>(self, channel, append_atom::value, std::move(draft));
+      auto mode = activation_for(draft);
+      return to_channel<storage::event>(self, channel, mode, append_atom::value,
+                                        std::move(draft));
     },
     [self](relay_subscribe_atom, uint64_t channel, caf::actor& relay, uint64_t user,
            uint32_t node) -> caf::result<uint64_t, caf::actor> {
@@ -259,15 +262,23 @@ caf::behavior router_impl(router_self* self, node_context_ptr ctx) {
         [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [self](member_check_atom, uint64_t channel, uint64_t user) {
-      return to_channel<bool>(self, channel, member_check_atom::value, user);
+    [self](member_check_atom, uint64_t channel, uint64_t user) -> caf::result<bool> {
+      // False for a channel that does not exist, as for a non-member (no actor starts).
+      auto& c = self->state.ctx;
+      if (auto err = unless_owned(*c, channel))
+        return err;
+      auto rp = self->make_response_promise<bool>();
+      check_member(
+        self, c, channel, user, local_timeout, [rp](bool member) mutable { rp.deliver(member); },
+        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [self](mark_read_atom, uint64_t channel, uint64_t user, uint64_t seq, uint64_t root) {
-      return to_channel<read_state_info>(self, channel, mark_read_atom::value, user, seq, root,
-                                         caf::actor{});
+      return to_channel<read_state_info>(self, channel, activation::existing,
+                                         mark_read_atom::value, user, seq, root, caf::actor{});
     },
     [self](typing_atom, uint64_t channel, uint64_t user) {
-      return to_channel<bool>(self, channel, typing_atom::value, user);
+      return to_channel<bool>(self, channel, activation::existing, typing_atom::value, user);
     },
     [self](replay_atom, uint64_t channel, uint64_t after, uint64_t upto, uint32_t limit) {
       return to_reader<event_page>(self, channel, replay_atom::value, channel, after, upto, limit);
@@ -439,6 +450,7 @@ caf::behavior remote_reader_impl(remote_reader_self* self, node_context_ptr ctx)
                                     limit);
     },
     [refuse](load_atom, uint64_t) -> caf::result<channel_load> { return refuse(); },
+    [refuse](channel_details_atom, uint64_t) -> caf::result<bool> { return refuse(); },
     [self](ready_atom, uint64_t user, uint32_t max) -> caf::result<std::vector<channel_summary>> {
       return gather_ready(self, user, max);
     },

@@ -44,6 +44,14 @@ struct chat_metrics {
   runtime::metrics::counter& conn_channel_outages;
   /// Subscription retries connections made by themselves (lost or refused subscriptions).
   runtime::metrics::counter& conn_channel_retries;
+  /// History/thread reads refused by the per-user or per-IP read budget (both doors).
+  runtime::metrics::counter& reads_rate_limited;
+  /// Reads the storage reader pool refused at once because its queue was full.
+  runtime::metrics::counter& reader_rejected;
+  /// Queued reads the pool dropped unread (requester stopped, or deadline passed).
+  runtime::metrics::counter& reader_skipped;
+  /// Requests for local channels that do not exist, answered without starting an actor.
+  runtime::metrics::counter& channel_misses;
 
   /// The process-wide instance; the first call registers every metric, so /metrics lists
   /// them all from start-up on, at zero.
@@ -80,6 +88,14 @@ struct chat_metrics {
                     "Channel subscriptions of connections found unavailable (one per outage)."),
       r.add_counter("sb_conn_channel_retries_total",
                     "Channel subscription retries made by connections."),
+      r.add_counter("sb_reads_rate_limited_total",
+                    "History/thread reads refused by the per-user or per-IP read budget."),
+      r.add_counter("sb_reader_rejected_total",
+                    "Reads refused (overloaded) because the reader pool's queue was full."),
+      r.add_counter("sb_reader_skipped_total",
+                    "Queued reads dropped unread (requester gone or deadline passed)."),
+      r.add_counter("sb_channel_misses_total",
+                    "Requests for channels that do not exist (no channel actor started)."),
     };
     return instance;
   }

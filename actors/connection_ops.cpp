@@ -13,6 +13,7 @@
 
 #include "accounts/accounts.hpp"
 #include "actors/account_home.hpp"
+#include "actors/budgets.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/chat_metrics.hpp"
 #include "actors/names.hpp"
@@ -385,8 +386,21 @@ void read_history(connection_self* self, const protocol::history_op& h) {
 
 void on_op(connection_self* self, protocol::history_op& op) {
   auto h = op;
-  ask_channel(
-    self, h.channel, h.req_json, 10s,
+  auto& st = self->state;
+  // The user's read budget, shared with the HTTP history and thread reads.
+  if (st.ctx->budgets) {
+    if (auto wait = st.ctx->budgets->spend_read(st.user, 0, now_ms()); wait > 0) {
+      chat_metrics::get().reads_rate_limited.inc();
+      send_frame(self, protocol::encode_error(h.req_json, "rate_limited",
+                                              "too many history reads, retry after "
+                                                + std::to_string(wait) + " ms",
+                                              static_cast<uint64_t>(wait)));
+      return;
+    }
+  }
+  // A channel that does not exist answers as for a non-member (and starts no actor).
+  check_member(
+    self, st.ctx, h.channel, st.user, 10s,
     [self, h](bool member) {
       if (!member) {
         send_error(self, h.req_json, "forbidden", "not a member of this channel");
@@ -394,7 +408,7 @@ void on_op(connection_self* self, protocol::history_op& op) {
       }
       read_history(self, h);
     },
-    member_check_atom::value, self->state.user);
+    [self, h](caf::error err) { send_error(self, h.req_json, err); });
 }
 
 /// Ops a client may send before `ready`, and that no rate limit or activity applies to.

@@ -394,7 +394,7 @@ void append_to_channel(caf::event_based_actor* self, const node_context_ptr& ctx
       self->request(ch, 30s, append_atom::value, draft)
         .then([ok](storage::event& ev) { ok(ev); }, [fail](caf::error& err) { fail(err); });
     },
-    [fail](caf::error err) { fail(err); });
+    [fail](caf::error err) { fail(err); }, activation_for(draft));
 }
 
 directory_actor directory_of(const node_context_ptr& ctx) {

@@ -284,11 +284,9 @@ directory_reads_actor::behavior_type directory_reads(self_ptr self, node_context
         return std::move(*elsewhere);
       auto rp = self->make_response_promise<std::vector<read_cursor>, bool>();
       auto fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
-      with_channel(
-        self, ctx, ch,
-        [=](channel_actor hdl) {
-          self->request(hdl, 10s, member_check_atom::value, who)
-            .then(
+      // A channel that does not exist answers as for a non-member (and starts no actor).
+      check_member(
+        self, ctx, ch, who, 10s,
               [=](bool member) mutable {
                 if (!member) {
                   rp.deliver(forbidden("not a member of this channel"));
@@ -313,8 +311,6 @@ directory_reads_actor::behavior_type directory_reads(self_ptr self, node_context
                   },
                   [rp](cursors& c) mutable { rp.deliver(std::move(c.first), c.second); });
               },
-              [fail](caf::error& err) mutable { fail(err); });
-        },
         [fail](caf::error err) mutable { fail(err); });
       return rp;
     },

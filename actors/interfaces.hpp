@@ -169,6 +169,9 @@ using reader_actor = caf::typed_actor<
   caf::replies_to<thread_atom, uint64_t, uint64_t, uint64_t, uint32_t>::with<history_page>,
   /// What a channel actor recovers when it activates.
   caf::replies_to<load_atom, uint64_t>::with<channel_load>,
+  /// (channel) -> whether its record exists (one point read; with_channel asks before it
+  /// starts a channel actor it has not seen).
+  caf::replies_to<channel_details_atom, uint64_t>::with<bool>,
   /// (user, max channels): the ready frame's channels with the user's read counts.
   caf::replies_to<ready_atom, uint64_t, uint32_t>::with<std::vector<channel_summary>>,
   /// (user, channel, root, head, dm): a cursor's counts after it was moved.

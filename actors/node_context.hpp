@@ -50,6 +50,20 @@ struct chat_limits {
   /// Bytes of encoded replay frames the storage reader keeps for clients resuming the
   /// same channel tail (a resume storm encodes each event once). Default: 32 MiB.
   size_t replay_cache_bytes = 32u << 20;
+  /// Storage reader pool (actors/reader.hpp): detached reader threads. Default: 2.
+  uint32_t reader_threads = 2;
+  /// History and thread reads queued for the pool at most; one more is refused at once
+  /// with `overloaded` (503). Default: 256.
+  uint32_t reader_queue = 256;
+  /// Other reads queued at most (ready lists, channel loads, existence checks, replays,
+  /// cursors), served before history. Default: 4,096.
+  uint32_t reader_urgent_queue = 4096;
+  /// A queued read still waiting this long is answered `overloaded` and never read; one
+  /// whose requester has stopped is dropped. Default: 5 s.
+  std::chrono::milliseconds reader_deadline{5000};
+  /// Largest history, thread or replay page in bytes of encoded events, whatever its
+  /// limit (at least one event): a page cut short says has_more. Default: 1 MiB.
+  size_t history_page_bytes = 1u << 20;
   /// Live events a connection buffers per channel while replaying. Default: 1,000.
   uint32_t replay_buffer_events = 1000;
   /// A channel actor with no subscribers and no writes for this long passivates.
@@ -75,6 +89,7 @@ struct chat_limits {
 
 class write_barrier;
 struct node_budgets;
+class channel_census;
 
 /// Shared services of one node.
 struct node_context {
@@ -96,6 +111,9 @@ struct node_context {
   /// Per-caller budgets shared by both doors (actors/budgets.hpp); null: unlimited (unit
   /// tests that do not test limits).
   std::shared_ptr<node_budgets> budgets;
+  /// Which local channels exist (actors/channel_census.hpp), so no channel actor starts
+  /// for a channel that does not; null: no check (unit tests that do not test it).
+  std::shared_ptr<channel_census> census;
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

@@ -3,10 +3,18 @@
 #include "actors/reader.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
 
 #include "actors/chat_error.hpp"
+#include "actors/chat_metrics.hpp"
 #include "actors/interfaces.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/frame_cache.hpp"
@@ -55,12 +63,64 @@ protocol::channel_info to_wire(const channel_summary& s) {
 
 namespace {
 
-caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
-  // Frames of recent replays, shared by every client resuming the same tail.
-  auto cache = std::make_shared<frame_cache>(ctx->limits.replay_cache_bytes);
-  return reader_actor::behavior_type{
-    [ctx, cache](replay_atom, uint64_t channel, uint64_t after, uint64_t upto,
-                 uint32_t limit) -> caf::result<event_page> {
+/// A worker of the pool: the reader's reads, plus an `idle` ping the pool sends behind
+/// each job (answered once the job before it is done, mailboxes being FIFO).
+using reader_worker_actor = reader_actor::extend<caf::replies_to<idle_atom>::with<bool>>;
+
+/// The part of a page's byte cap its events may fill (the rest is the frame's envelope and
+/// the client's `req`, itself bounded by the largest inbound frame).
+size_t event_bytes_cap(const node_context& ctx) {
+  auto cap = ctx.limits.history_page_bytes;
+  return cap - std::min<size_t>(16 * 1024, cap / 4);
+}
+
+/// Keeps the longest prefix of `events` whose encoded size fits `cap` (at least one
+/// event, so paging always moves on); true when it cut any.
+bool cap_bytes(std::vector<storage::event>& events, size_t cap) {
+  size_t total = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    total += protocol::encode_event(events[i]).size() + 1;
+    if (total > cap && i > 0) {
+      events.resize(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+/// The worker's behaviour: blocking reads, one message at a time.
+/// The frames of recent replays, shared by the pool's workers.
+struct shared_frames {
+  explicit shared_frames(size_t max_bytes) : cache(max_bytes) {}
+  frame find(uint64_t channel, uint64_t seq) {
+    std::lock_guard lock{m};
+    return cache.find(channel, seq);
+  }
+  void insert(uint64_t channel, uint64_t seq, frame f) {
+    std::lock_guard lock{m};
+    cache.insert(channel, seq, std::move(f));
+  }
+  void clear() {
+    std::lock_guard lock{m};
+    cache.clear();
+  }
+  std::mutex m;
+  frame_cache cache;
+};
+
+caf::behavior reader_worker(caf::event_based_actor*, node_context_ptr ctx,
+                            std::shared_ptr<shared_frames> cache) {
+  auto cap = event_bytes_cap(*ctx);
+  return reader_worker_actor::behavior_type{
+    [](idle_atom) { return true; },
+    [ctx](channel_details_atom, uint64_t channel) -> caf::result<bool> {
+      auto info = ctx->db->channel_info(channel);
+      if (!info)
+        return storage_error(info.error());
+      return info->has_value();
+    },
+    [ctx, cache, cap](replay_atom, uint64_t channel, uint64_t after, uint64_t upto,
+                      uint32_t limit) -> caf::result<event_page> {
       event_page page;
       page.channel = channel;
       if (upto <= after)
@@ -70,15 +130,26 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
       cache->forget_rewritten(ctx->db->rewritten_since(cache->rewrites_seen()));
       // Cached frames first (the log is gapless: seqs after+1, after+2, ...), then storage.
       uint64_t next = after + 1;
+      size_t bytes = 0;
+      bool cut = false;
+      // The byte cap: a page holds at least one frame, and no more than `cap` bytes.
+      auto fits = [&](const frame& f) {
+        if (!page.frames.empty() && bytes + f->size() > cap) {
+          cut = true;
+          return false;
+        }
+        bytes += f->size();
+        return true;
+      };
       while (page.seqs.size() < want && next <= upto) {
         auto f = cache->find(channel, next);
-        if (!f)
+        if (!f || !fits(f))
           break;
         page.seqs.push_back(next);
         page.frames.push_back(std::move(f));
         ++next;
       }
-      if (page.seqs.size() < want && next <= upto) {
+      if (!cut && page.seqs.size() < want && next <= upto) {
         auto evs = ctx->db->read_range(channel, storage::direction::forward, next - 1,
                                        want - page.seqs.size());
         if (!evs)
@@ -88,16 +159,18 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
             break;
           auto f = std::make_shared<const std::string>(protocol::encode_event(e));
           cache->insert(channel, e.seq, f);
+          if (!fits(f))
+            break;
           page.seqs.push_back(e.seq);
           page.frames.push_back(std::move(f));
         }
       }
       page.has_more = !page.seqs.empty() && page.seqs.back() < upto
-                      && page.seqs.size() == want;
+                      && (page.seqs.size() == want || cut);
       return page;
     },
-    [ctx](history_atom, uint64_t channel, history_direction dir, uint64_t anchor,
-          uint32_t limit) -> caf::result<history_page> {
+    [ctx, cap](history_atom, uint64_t channel, history_direction dir, uint64_t anchor,
+               uint32_t limit) -> caf::result<history_page> {
       history_page page;
       page.channel = channel;
       if (dir == history_direction::around) {
@@ -110,6 +183,8 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
         bool more_before = older->size() > half;
         if (more_before)
           older->resize(half);
+        // Each side gets half the byte cap, nearest the anchor first.
+        more_before = cap_bytes(*older, cap / 2) || more_before;
         std::reverse(older->begin(), older->end());
         uint32_t rest = limit - std::min(limit, half);
         auto newer = ctx->db->read_range(channel, storage::direction::forward, anchor, rest + 1);
@@ -118,6 +193,7 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
         bool more_after = newer->size() > rest;
         if (more_after)
           newer->resize(rest);
+        more_after = cap_bytes(*newer, cap / 2) || more_after;
         page.events = std::move(*older);
         page.events.insert(page.events.end(), newer->begin(), newer->end());
         page.has_more = more_before || more_after;
@@ -134,10 +210,13 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
         page.events.resize(limit);
         page.has_more = true;
       }
+      // Nearest the anchor first (backward reads come newest first).
+      if (cap_bytes(page.events, cap))
+        page.has_more = true;
       return page;
     },
-    [ctx](thread_atom, uint64_t channel, uint64_t root, uint64_t after,
-          uint32_t limit) -> caf::result<history_page> {
+    [ctx, cap](thread_atom, uint64_t channel, uint64_t root, uint64_t after,
+               uint32_t limit) -> caf::result<history_page> {
       // The root first (when `after` is 0), then its replies from the reply index.
       history_page page;
       page.channel = channel;
@@ -160,6 +239,8 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
       if (!evs)
         return storage_error(evs.error());
       page.events.insert(page.events.end(), evs->begin(), evs->end());
+      if (cap_bytes(page.events, cap))
+        page.has_more = true;
       return page;
     },
     [ctx](load_atom, uint64_t channel) -> caf::result<channel_load> {
@@ -274,6 +355,172 @@ caf::behavior reader(runtime::supervised_actor*, node_context_ptr ctx) {
   }.unbox();
 }
 
+// -- the pool ---------------------------------------------------------------------------
+
+/// One read waiting for a worker.
+struct reader_job {
+  /// Who asked: a job whose requester has stopped is dropped unread.
+  caf::strong_actor_ptr requester;
+  /// Steady-clock ms after which the job is answered `overloaded` unread.
+  int64_t deadline_ms = 0;
+  /// Hands the request to a worker, which answers the requester itself.
+  std::function<void(const reader_worker_actor&)> run;
+  /// Answers the requester with an error instead.
+  std::function<void(caf::error)> refuse;
+};
+
+struct reader_pool_state {
+  node_context_ptr ctx;
+  std::shared_ptr<shared_frames> cache;
+  std::vector<reader_worker_actor> workers;
+  std::vector<bool> busy;
+  /// Served first: ready lists, loads, existence checks, replays, cursors, presence.
+  std::deque<reader_job> urgent;
+  /// History and thread pages, bounded by limits.reader_queue.
+  std::deque<reader_job> bulk;
+  static inline const char* name = "reader";
+};
+
+using reader_pool_self = caf::stateful_actor<reader_pool_state, runtime::supervised_actor>;
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+bool requester_gone(const caf::strong_actor_ptr& who) {
+  if (!who)
+    return false;
+  // Set (atomically) by the actor's cleanup, whatever ended it; a remote requester's proxy
+  // is never flagged, so its reads are read (the deadline still bounds them).
+  auto* a = who->get();
+  return a != nullptr
+         && (a->getf(caf::abstract_actor::is_cleaned_up_flag)
+             || a->getf(caf::abstract_actor::is_terminated_flag));
+}
+
+/// The next job worth reading, urgent ones first; drops (and answers) stale ones.
+std::optional<reader_job> next_job(reader_pool_self* self) {
+  auto& st = self->state;
+  auto now = steady_ms();
+  for (auto* q : {&st.urgent, &st.bulk}) {
+    while (!q->empty()) {
+      auto job = std::move(q->front());
+      q->pop_front();
+      if (requester_gone(job.requester)) {
+        chat_metrics::get().reader_skipped.inc();
+        continue;
+      }
+      if (now > job.deadline_ms) {
+        chat_metrics::get().reader_skipped.inc();
+        job.refuse(make_chat_error(chat_errc::overloaded, "the read waited too long in the queue; retry"));
+        continue;
+      }
+      return job;
+    }
+  }
+  return std::nullopt;
+}
+
+/// Gives every idle worker a job.
+void dispatch(reader_pool_self* self) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.workers.size(); ++i) {
+    if (st.busy[i])
+      continue;
+    auto job = next_job(self);
+    if (!job)
+      return;
+    st.busy[i] = true;
+    job->run(st.workers[i]);
+    // Answered once the job is done (the worker's mailbox is FIFO).
+    self->request(st.workers[i], caf::infinite, idle_atom::value)
+      .then(
+        [self, i](bool) {
+          self->state.busy[i] = false;
+          dispatch(self);
+        },
+        [self](caf::error& err) { self->quit(std::move(err)); });
+  }
+}
+
+enum class lane { urgent, bulk };
+
+/// Queues a read (answered through `rp`, which the worker's reply fulfils), or refuses it
+/// at once with `overloaded` when its lane is full.
+template <class T, class... Ts>
+caf::result<T> submit(reader_pool_self* self, lane l, Ts... xs) {
+  auto& st = self->state;
+  // Before the promise: making it takes the sender out of the current message.
+  auto requester = self->current_sender();
+  auto rp = self->make_response_promise<T>();
+  auto& q = l == lane::urgent ? st.urgent : st.bulk;
+  auto bound = l == lane::urgent ? st.ctx->limits.reader_urgent_queue : st.ctx->limits.reader_queue;
+  if (q.size() >= bound) {
+    chat_metrics::get().reader_rejected.inc();
+    rp.deliver(make_chat_error(chat_errc::overloaded, "the storage readers are busy; retry"));
+    return rp;
+  }
+  reader_job job;
+  job.requester = std::move(requester);
+  job.deadline_ms = steady_ms() + st.ctx->limits.reader_deadline.count();
+  job.run = [rp, xs...](const reader_worker_actor& w) mutable { rp.delegate(w, xs...); };
+  job.refuse = [rp](caf::error err) mutable { rp.deliver(std::move(err)); };
+  q.push_back(std::move(job));
+  dispatch(self);
+  return rp;
+}
+
+caf::behavior reader_pool(reader_pool_self* self, node_context_ptr ctx, bool detached) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.cache = std::make_shared<shared_frames>(ctx->limits.replay_cache_bytes);
+  auto n = std::max<uint32_t>(ctx->limits.reader_threads, 1);
+  for (uint32_t i = 0; i < n; ++i) {
+    // Linked: a worker that crashes takes the pool down, and its supervisor restarts both.
+    auto w = detached ? self->spawn<caf::detached + caf::linked>(reader_worker, ctx, st.cache)
+                      : self->spawn<caf::linked>(reader_worker, ctx, st.cache);
+    st.workers.push_back(caf::actor_cast<reader_worker_actor>(w));
+    st.busy.push_back(false);
+  }
+  // A normal exit does not reach linked actors: stop the workers explicitly (a detached
+  // actor left running would hold up the actor system's shutdown).
+  self->attach_functor([workers = st.workers] {
+    for (auto& w : workers)
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+  });
+  return reader_actor::behavior_type{
+    [self](replay_atom a, uint64_t channel, uint64_t after, uint64_t upto, uint32_t limit) {
+      return submit<event_page>(self, lane::urgent, a, channel, after, upto, limit);
+    },
+    [self](history_atom a, uint64_t channel, history_direction dir, uint64_t anchor,
+           uint32_t limit) {
+      return submit<history_page>(self, lane::bulk, a, channel, dir, anchor, limit);
+    },
+    [self](thread_atom a, uint64_t channel, uint64_t root, uint64_t after, uint32_t limit) {
+      return submit<history_page>(self, lane::bulk, a, channel, root, after, limit);
+    },
+    [self](load_atom a, uint64_t channel) {
+      return submit<channel_load>(self, lane::urgent, a, channel);
+    },
+    [self](channel_details_atom a, uint64_t channel) {
+      return submit<bool>(self, lane::urgent, a, channel);
+    },
+    [self](ready_atom a, uint64_t user, uint32_t max) {
+      return submit<std::vector<channel_summary>>(self, lane::urgent, a, user, max);
+    },
+    [self](unread_atom a, uint64_t user, uint64_t channel, uint64_t root, uint64_t head,
+           bool dm) {
+      return submit<read_state_info>(self, lane::urgent, a, user, channel, root, head, dm);
+    },
+    [self](presence_atom a, uint64_t user) {
+      return submit<presence_load>(self, lane::urgent, a, user);
+    },
+    [self](moved_atom) { self->state.cache->clear(); },
+  }.unbox();
+}
+
 } // namespace
 
 runtime::child_spec reader_spec(node_context_ptr ctx, bool detached) {
@@ -282,7 +529,7 @@ runtime::child_spec reader_spec(node_context_ptr ctx, bool detached) {
   cs.kind = "reader";
   cs.registered = true;
   cs.start = [ctx, detached](runtime::child_context& c) {
-    return detached ? c.self->spawn<caf::detached>(reader, ctx) : c.self->spawn(reader, ctx);
+    return c.self->spawn(reader_pool, ctx, detached);
   };
   return cs;
 }

@@ -21,24 +21,20 @@ using namespace std::chrono_literals;
 using actors::history_page;
 
 /// Checks (through the channel actor) that the caller is a member, then asks the reader.
+/// A channel that does not exist answers 403 as for a non-member (no actor starts for it).
 template <class Request, class OnPage>
 void member_read(request_actor* self, uint64_t channel, Request req, OnPage on_page) {
   auto who = self->state.who.id;
-  actors::with_channel(
-    self, self->state.ctx, channel,
-    [self, who, channel, req, on_page](actors::channel_actor ch) {
-      self->request(ch, 10s, actors::member_check_atom::value, who)
-        .then(
-          [self, channel, req, on_page](bool member) {
-            if (!member)
-              return fail(self, 403, "forbidden", "not a member of this channel");
-            auto reader = actors::storage_reader(self->state.ctx, channel);
-            if (!reader)
-              return fail(self, 503, "unavailable", "storage reader restarting");
-            req(reader).then([on_page](history_page& p) { on_page(p); },
-                             [self](caf::error& err) { fail(self, err); });
-          },
-          [self](caf::error& err) { fail(self, err); });
+  actors::check_member(
+    self, self->state.ctx, channel, who, 10s,
+    [self, channel, req, on_page](bool member) {
+      if (!member)
+        return fail(self, 403, "forbidden", "not a member of this channel");
+      auto reader = actors::storage_reader(self->state.ctx, channel);
+      if (!reader)
+        return fail(self, 503, "unavailable", "storage reader restarting");
+      req(reader).then([on_page](history_page& p) { on_page(p); },
+                       [self](caf::error& err) { fail(self, err); });
     },
     [self](caf::error err) { fail(self, err); });
 }
@@ -73,6 +69,8 @@ void history(request_actor* self) {
   }
   if (anchors > 1)
     return fail(self, 400, "bad_value", "use at most one of before, after, around");
+  if (!spend_read_budget(self))
+    return;
   auto ch = *channel;
   member_read(
     self, ch,
@@ -97,6 +95,8 @@ void thread_replies(request_actor* self) {
   auto q = parse_page(self, 200);
   if (!q)
     return fail(self, 400, "bad_value", "after must be a seq, limit 1..200");
+  if (!spend_read_budget(self))
+    return;
   auto after = q->after;
   auto limit = static_cast<uint32_t>(q->limit);
   auto ch = *channel;

@@ -2,12 +2,15 @@
 #include "http/request.hpp"
 #include "http/serve.hpp"
 
+#include <algorithm>
+
 #include <sodium.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
 #include "actors/account_home.hpp"
+#include "actors/budgets.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/chat_messages.hpp"
@@ -17,6 +20,7 @@
 #include "http/router.hpp"
 #include "http/static_files.hpp"
 #include "protocol/json_writer.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/registry.hpp"
 
 namespace sb::http {
@@ -306,6 +310,26 @@ void fail(request_actor* self, unsigned status, std::string_view code, std::stri
 
 void fail(request_actor* self, const caf::error& err) {
   answer(self, error(err));
+}
+
+void fail_retry(request_actor* self, unsigned status, std::string_view code,
+                std::string_view message, int64_t retry_ms) {
+  self->state.error_code = std::string{code};
+  answer(self, retry_error(status, code, message, std::max<int64_t>(retry_ms, 1)));
+}
+
+bool spend_read_budget(request_actor* self) {
+  auto& st = self->state;
+  if (!st.ctx->budgets)
+    return true;
+  uint64_t ip = st.req.remote.empty() ? 0 : actors::peer_key(st.req.remote);
+  auto wait = st.ctx->budgets->spend_read(st.who.id, ip, runtime::now_ms());
+  if (wait == 0)
+    return true;
+  actors::chat_metrics::get().reads_rate_limited.inc();
+  fail_retry(self, 429, "rate_limited",
+             "too many history reads, retry after " + std::to_string(wait) + " ms", wait);
+  return false;
 }
 
 void serve_http(caf::actor_system& sys, actors::node_context_ptr ctx, http_request req,

@@ -87,4 +87,14 @@ void fail(request_actor* self, unsigned status, std::string_view code, std::stri
 /// Answers an actor request's error as the chat API reports it.
 void fail(request_actor* self, const caf::error& err);
 
+/// Answers a refusal the client may retry: {"code","message","retry_ms"} plus a
+/// `Retry-After` header (whole seconds, rounded up).
+void fail_retry(request_actor* self, unsigned status, std::string_view code,
+                std::string_view message, int64_t retry_ms);
+
+/// Spends one history/thread read of the caller's and the client IP's read budgets
+/// (actors/budgets.hpp; none when the node has no budgets). False after answering 429
+/// `rate_limited` with the time to retry.
+bool spend_read_budget(request_actor* self);
+
 } // namespace sb::http

@@ -71,6 +71,19 @@ node_config::node_config() {
     .add(channel_burst, "channel-burst", "message burst per channel (default: 4000)")
     .add(replay_cache_bytes, "replay-cache-bytes",
          "encoded replay frames kept for resume storms (default: 33554432)")
+    .add(reader_threads, "reader-threads", "storage reader threads (default: 2)")
+    .add(reader_queue, "reader-queue",
+         "history/thread reads queued at most; then 503 overloaded (default: 256)")
+    .add(reader_urgent_queue, "reader-urgent-queue",
+         "other reads (ready, loads, replays) queued at most (default: 4096)")
+    .add(reader_deadline_ms, "reader-deadline-ms",
+         "a read queued this long is answered overloaded unread (default: 5000)")
+    .add(history_page_bytes, "history-page-bytes",
+         "largest history/thread/replay page in bytes (default: 1048576)")
+    .add(reads_per_user_rate, "reads-per-user-rate", "history/thread reads/s per user (default: 20)")
+    .add(reads_per_user_burst, "reads-per-user-burst", "history/thread read burst per user (default: 60)")
+    .add(reads_per_ip_rate, "reads-per-ip-rate", "HTTP history/thread reads/s per client IP (default: 60)")
+    .add(reads_per_ip_burst, "reads-per-ip-burst", "HTTP history/thread read burst per IP (default: 200)")
     .add(channel_idle_ms, "channel-idle-ms", "idle time before a channel passivates (default: 60000)")
     .add(presence_idle_ms, "presence-idle-ms", "no activity for this long is away (default: 600000)")
     .add(presence_grace_ms, "presence-grace-ms",

@@ -51,6 +51,24 @@ public:
   /// Bytes of encoded frames kept for resume storms (clients replaying the same tail).
   /// Default: 33554432 (32 MiB).
   size_t replay_cache_bytes = 32u << 20;
+  /// Storage reader threads (the reader pool, docs/runtime.md). Default: 2.
+  size_t reader_threads = 2;
+  /// History/thread reads queued for the readers at most; past it 503 `overloaded` at
+  /// once. Default: 256.
+  size_t reader_queue = 256;
+  /// Other reads (ready lists, channel loads, replays, cursors) queued at most. Default: 4096.
+  size_t reader_urgent_queue = 4096;
+  /// A read still queued this long is answered `overloaded` unread, ms. Default: 5000.
+  size_t reader_deadline_ms = 5000;
+  /// Largest history/thread/replay page in bytes, whatever its limit. Default: 1048576.
+  size_t history_page_bytes = 1u << 20;
+  /// History and thread reads (HTTP and WebSocket together) per user: per second and
+  /// burst. Default: 20, 60.
+  size_t reads_per_user_rate = 20;
+  size_t reads_per_user_burst = 60;
+  /// The same HTTP reads per client IP: per second and burst. Default: 60, 200.
+  size_t reads_per_ip_rate = 60;
+  size_t reads_per_ip_burst = 200;
   /// Idle time after which a channel actor passivates, ms. Default: 60000.
   size_t channel_idle_ms = 60000;
   /// No activity on any device for this long makes a user away, ms. Default: 600000.

@@ -24,6 +24,7 @@
 #include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/budgets.hpp"
+#include "actors/channel_census.hpp"
 #include "actors/connection.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/message_types.hpp"
@@ -172,8 +173,19 @@ int main(int argc, char** argv) {
   lim.presence_batch = std::chrono::milliseconds(std::max<size_t>(cfg.presence_batch_ms, 10));
   lim.outbox_soft_bytes = cfg.outbox_max_bytes / 2;
   lim.replay_cache_bytes = cfg.replay_cache_bytes;
+  lim.reader_threads = static_cast<uint32_t>(std::clamp<size_t>(cfg.reader_threads, 1, 64));
+  lim.reader_queue = static_cast<uint32_t>(std::max<size_t>(cfg.reader_queue, 1));
+  lim.reader_urgent_queue = static_cast<uint32_t>(std::max<size_t>(cfg.reader_urgent_queue, 1));
+  lim.reader_deadline = std::chrono::milliseconds(std::max<size_t>(cfg.reader_deadline_ms, 1));
+  lim.history_page_bytes = std::max<size_t>(cfg.history_page_bytes, 4096);
   ctx->admin_token = cfg.admin_token;
-  ctx->budgets = std::make_shared<sb::actors::node_budgets>();
+  sb::actors::budget_rates rates;
+  rates.reads_per_user_rate = static_cast<double>(cfg.reads_per_user_rate);
+  rates.reads_per_user_burst = static_cast<double>(cfg.reads_per_user_burst);
+  rates.reads_per_ip_rate = static_cast<double>(cfg.reads_per_ip_rate);
+  rates.reads_per_ip_burst = static_cast<double>(cfg.reads_per_ip_burst);
+  ctx->budgets = std::make_shared<sb::actors::node_budgets>(rates);
+  ctx->census = std::make_shared<sb::actors::channel_census>();
 
   int rc = clean;
   {
