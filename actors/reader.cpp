@@ -104,6 +104,26 @@ struct shared_frames {
     std::lock_guard lock{m};
     cache.clear();
   }
+  /// Drops the frames of rows that edits and deletes rewrote since the last look (any
+  /// worker's); returns the journal epoch the reads that follow start from.
+  uint64_t forget_rewritten(const storage::store& db) {
+    std::lock_guard lock{m};
+    cache.forget_rewritten(db.rewritten_since(cache.rewrites_seen()));
+    return cache.rewrites_seen();
+  }
+  /// Caches a frame read from storage after forget_rewritten returned `epoch`, unless its
+  /// row was rewritten meanwhile (the frame may hold the old text: another worker may
+  /// already have applied that journal entry, so it would stay cached).
+  void insert_read(const storage::store& db, uint64_t epoch, uint64_t channel, uint64_t seq,
+                   frame f) {
+    auto since = db.rewritten_since(epoch);
+    if (since.overflow)
+      return;
+    for (auto& [c, s] : since.rows)
+      if (c == channel && s == seq)
+        return;
+    insert(channel, seq, std::move(f));
+  }
   std::mutex m;
   frame_cache cache;
 };
@@ -127,7 +147,7 @@ caf::behavior reader_worker(caf::event_based_actor*, node_context_ptr ctx,
         return page;
       auto want = std::min<uint64_t>(limit == 0 ? 1 : limit, upto - after);
       // Rows edits and deletes rewrote since the last replay: their cached frames are stale.
-      cache->forget_rewritten(ctx->db->rewritten_since(cache->rewrites_seen()));
+      auto epoch = cache->forget_rewritten(*ctx->db);
       // Cached frames first (the log is gapless: seqs after+1, after+2, ...), then storage.
       uint64_t next = after + 1;
       size_t bytes = 0;
@@ -158,7 +178,7 @@ caf::behavior reader_worker(caf::event_based_actor*, node_context_ptr ctx,
           if (e.seq > upto)
             break;
           auto f = std::make_shared<const std::string>(protocol::encode_event(e));
-          cache->insert(channel, e.seq, f);
+          cache->insert_read(*ctx->db, epoch, channel, e.seq, f);
           if (!fits(f))
             break;
           page.seqs.push_back(e.seq);
