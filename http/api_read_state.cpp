@@ -86,17 +86,24 @@ void seen_by(request_actor* self) {
       [self](caf::error& err) { fail(self, err); });
 }
 
-/// The badge: totals over the caller's channels, one reader request (in a cluster the
-/// remote reader gathers them with one request per node).
-void unread(request_actor* self) {
+/// The caller's channels (one reader request; in a cluster the remote reader gathers
+/// them with one request per node), then `next`; a failure is answered.
+void with_caller_channels(request_actor* self,
+                          std::function<void(std::vector<actors::channel_summary>&)> next) {
   auto& ctx = self->state.ctx;
   auto reader = actors::ready_reader(ctx);
   if (!reader)
     return fail(self, 503, "unavailable", "storage reader restarting");
   self->request(reader, 30s, actors::ready_atom::value, self->state.who.id,
                 ctx->limits.max_channels_per_user)
-    .then(
-      [self](std::vector<actors::channel_summary>& chans) {
+    .then([next](std::vector<actors::channel_summary>& chans) { next(chans); },
+          [self](caf::error& err) { fail(self, err); });
+}
+
+/// The badge: totals over the caller's channels.
+void unread(request_actor* self) {
+  with_caller_channels(
+      self, [self](std::vector<actors::channel_summary>& chans) {
         uint64_t unread = 0, mentions = 0;
         std::string list;
         protocol::json_writer lw{list};
@@ -114,8 +121,7 @@ void unread(request_actor* self) {
         w.begin_object().field("unread", unread).field("mentions", mentions)
           .raw_field("channels", list).end_object();
         ok(self, std::move(out));
-      },
-      [self](caf::error& err) { fail(self, err); });
+      });
 }
 
 void followed_threads(request_actor* self) {
@@ -180,25 +186,17 @@ void answer_presence(request_actor* self, const std::vector<protocol::presence_e
   ok(self, std::move(out));
 }
 
-/// The caller's channels (one reader request; in a cluster gathered from every node), then
-/// `next` with their ids: presence over HTTP is scoped by them, as the fan-out is.
+/// The caller's channel ids, then `next`: presence over HTTP is scoped by them, as the
+/// fan-out is.
 void with_viewer_channels(request_actor* self,
                           std::function<void(std::vector<uint64_t>)> next) {
-  auto& ctx = self->state.ctx;
-  auto reader = actors::ready_reader(ctx);
-  if (!reader)
-    return fail(self, 503, "unavailable", "storage reader restarting");
-  self->request(reader, 30s, actors::ready_atom::value, self->state.who.id,
-                ctx->limits.max_channels_per_user)
-    .then(
-      [next](std::vector<actors::channel_summary>& chans) {
-        std::vector<uint64_t> ids;
-        ids.reserve(chans.size());
-        for (auto& c : chans)
-          ids.push_back(c.id);
-        next(std::move(ids));
-      },
-      [self](caf::error& err) { fail(self, err); });
+  with_caller_channels(self, [next](std::vector<actors::channel_summary>& chans) {
+    std::vector<uint64_t> ids;
+    ids.reserve(chans.size());
+    for (auto& c : chans)
+      ids.push_back(c.id);
+    next(std::move(ids));
+  });
 }
 
 void get_presence(request_actor* self) {
