@@ -1118,10 +1118,13 @@ TEST_CASE("ws: a text frame that is not UTF-8 closes with 1007 (RFC 6455); on_te
   server srv{test_options(), test_http(bag), factory_for(p)};
   REQUIRE(srv.start() == "");
   ws_client bad, good;
+  // One at a time: the session is created after the 101 is written, so two quick
+  // connects on two io threads may be numbered in either order.
   REQUIRE(bad.connect(localhost, srv.port()) == "");
+  REQUIRE(p->wait([&] { return p->created == 1; }));
+  const uint64_t bad_id = p->link_number(0)->id();
   REQUIRE(good.connect(localhost, srv.port()) == "");
   REQUIRE(p->wait([&] { return p->created == 2; }));
-  const uint64_t bad_id = p->link_number(0)->id();
   REQUIRE(bad.send_text("{\"op\":\"send\",\"text\":\"\xff\xfe\"}") == "");
   REQUIRE(bad.wait_closed(3000ms));
   CHECK(bad.close_code() == close_code::invalid_payload);
