@@ -52,6 +52,23 @@ int64_t budget_table::spend(uint64_t key, int64_t now_ms, double cost) {
   return static_cast<int64_t>((cost - b.tokens) * 1000.0 / rate_) + 1;
 }
 
+int64_t budget_table::wait_ms(uint64_t key, int64_t now_ms, double cost) {
+  cost = std::min(cost, burst_);
+  auto& s = shard_of(key);
+  std::lock_guard lock{s.m};
+  auto i = s.buckets.find(key);
+  if (i == s.buckets.end())
+    return 0; // no bucket: a full one
+  auto tokens = i->second.tokens;
+  if (now_ms > i->second.at_ms)
+    tokens = std::min(burst_, tokens + static_cast<double>(now_ms - i->second.at_ms) * rate_ / 1000.0);
+  if (tokens >= cost)
+    return 0;
+  if (rate_ <= 0)
+    return 60'000;
+  return static_cast<int64_t>((cost - tokens) * 1000.0 / rate_) + 1;
+}
+
 void budget_table::refund(uint64_t key, double cost) {
   auto& s = shard_of(key);
   std::lock_guard lock{s.m};

@@ -34,12 +34,24 @@ caf::error make_chat_error(chat_errc x, std::string message) {
                     caf::make_message(std::move(message))};
 }
 
+caf::error make_chat_error(chat_errc x, std::string message, int64_t retry_ms) {
+  return caf::error{static_cast<uint8_t>(x), chat_category,
+                    caf::make_message(std::move(message), retry_ms)};
+}
+
+int64_t retry_ms_of(const caf::error& err) noexcept {
+  if (!err || !err.context().match_elements<std::string, int64_t>())
+    return 0;
+  return err.context().get_as<int64_t>(1);
+}
+
 std::pair<std::string, std::string> describe(const caf::error& err) {
   if (!err) // no error (CAF 0.17's error has no category then)
     return {"none", ""};
   if (err.category() == chat_category) {
     std::string msg;
-    if (err.context().match_elements<std::string>())
+    if (err.context().match_elements<std::string>()
+        || err.context().match_elements<std::string, int64_t>())
       msg = err.context().get_as<std::string>(0);
     return {to_string(static_cast<chat_errc>(err.code())), msg};
   }
