@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/account_home.hpp"
+#include "actors/budgets.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/chat_messages.hpp"
@@ -17,6 +18,7 @@
 #include "http/router.hpp"
 #include "http/static_files.hpp"
 #include "protocol/json_writer.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/registry.hpp"
 
 namespace sb::http {
@@ -49,6 +51,8 @@ http_response account_error_response(const accounts::error& err) {
     case accounts::errc::not_found: status = 404; break;
     case accounts::errc::forbidden: status = 403; break;
     case accounts::errc::storage: status = 500; break;
+    case accounts::errc::rate_limited:
+      return error(429, code, err.message, static_cast<int64_t>(std::max<uint64_t>(1, err.retry_ms)));
     default: break;
   }
   return error(status, code, err.message);
@@ -181,8 +185,20 @@ void serve_admin(request_actor* self) {
   }
   if (token.empty())
     return fail(self, 401, "unauthorized", "send Authorization: Bearer <admin token>");
-  if (!token_matches(token, st.ctx->admin_token))
+  // Guessing is limited per client IP: past its failures budget a caller is refused
+  // before its token is compared (a right guess would not pass either).
+  auto* budgets = st.ctx->budgets.get();
+  auto ip = actors::peer_key(st.req.remote);
+  auto now = runtime::now_ms();
+  if (budgets)
+    if (auto wait = budgets->admin_failures_per_ip.wait_ms(ip, now); wait > 0)
+      return fail(self, 429, "rate_limited", "too many failed admin authentications", wait);
+  if (!token_matches(token, st.ctx->admin_token)) {
+    if (budgets)
+      if (auto wait = budgets->admin_failures_per_ip.spend(ip, now); wait > 0)
+        return fail(self, 429, "rate_limited", "too many failed admin authentications", wait);
     return fail(self, 401, "unauthorized", "invalid admin token");
+  }
   audit.who = "admin-token";
   if (st.tgt.bad_query)
     return fail(self, 400, "bad_value", "malformed query string");
@@ -252,14 +268,31 @@ http_response error(unsigned status, std::string_view code, std::string_view mes
   return json(status, std::move(out));
 }
 
+http_response error(unsigned status, std::string_view code, std::string_view message,
+                    int64_t retry_ms) {
+  retry_ms = std::max<int64_t>(1, retry_ms);
+  std::string out;
+  protocol::json_writer w{out};
+  w.begin_object().field("code", code).field("message", message)
+    .field("retry_ms", static_cast<uint64_t>(retry_ms)).end_object();
+  auto r = json(status, std::move(out));
+  r.headers.emplace_back("Retry-After", std::to_string((retry_ms + 999) / 1000));
+  return r;
+}
+
 http_response error(const caf::error& err) {
+  auto retry = actors::retry_ms_of(err);
   if (err.category() == caf::atom("sb_acct")) {
     accounts::error e{static_cast<accounts::errc>(err.code()), ""};
-    if (err.context().match_elements<std::string>())
+    if (err.context().match_elements<std::string>()
+        || err.context().match_elements<std::string, int64_t>())
       e.message = err.context().get_as<std::string>(0);
+    e.retry_ms = static_cast<uint64_t>(std::max<int64_t>(0, retry));
     return account_error_response(e);
   }
   auto [code, message] = actors::describe(err);
+  if (retry > 0)
+    return error(status_of(code), code, message, retry);
   return error(status_of(code), code, message);
 }
 
@@ -270,6 +303,12 @@ void ok(request_actor* self, std::string body) {
 void fail(request_actor* self, unsigned status, std::string_view code, std::string_view message) {
   self->state.error_code = std::string{code};
   answer(self, error(status, code, message));
+}
+
+void fail(request_actor* self, unsigned status, std::string_view code, std::string_view message,
+          int64_t retry_ms) {
+  self->state.error_code = std::string{code};
+  answer(self, error(status, code, message, retry_ms));
 }
 
 void fail(request_actor* self, const caf::error& err) {

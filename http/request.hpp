@@ -66,7 +66,13 @@ http_response json(unsigned status, std::string body);
 /// The API's error JSON: {"code":..,"message":..}.
 http_response error(unsigned status, std::string_view code, std::string_view message);
 
-/// An error of an actor request (chat, accounts, timeouts) as the chat API reports it.
+/// The error JSON plus "retry_ms" and a Retry-After header (whole seconds, rounded up):
+/// the answer of rate_limited [429] and overloaded [503].
+http_response error(unsigned status, std::string_view code, std::string_view message,
+                    int64_t retry_ms);
+
+/// An error of an actor request (chat, accounts, timeouts) as the chat API reports it
+/// (with Retry-After and retry_ms when the error carries a retry hint).
 http_response error(const caf::error& err);
 
 /// Answers 200 with `body`.
@@ -74,6 +80,10 @@ void ok(request_actor* self, std::string body);
 
 /// Answers the error JSON (and remembers `code` for the audit record).
 void fail(request_actor* self, unsigned status, std::string_view code, std::string_view message);
+
+/// Answers `error(status, code, message, retry_ms)`.
+void fail(request_actor* self, unsigned status, std::string_view code, std::string_view message,
+          int64_t retry_ms);
 
 /// Answers an actor request's error as the chat API reports it.
 void fail(request_actor* self, const caf::error& err);

@@ -25,6 +25,7 @@
 #include "accounts/workspaces.hpp"
 #include "actors/budgets.hpp"
 #include "actors/connection.hpp"
+#include "actors/hash_pool.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/message_types.hpp"
 #include "actors/names.hpp"
@@ -121,6 +122,9 @@ int main(int argc, char** argv) {
     aopts.opslimit = crypto_pwhash_OPSLIMIT_MIN;
     aopts.memlimit = crypto_pwhash_MEMLIMIT_MIN;
   }
+  aopts.free_login_failures = static_cast<uint32_t>(cfg.login_backoff_after);
+  aopts.backoff_base_ms = cfg.login_backoff_base_ms;
+  aopts.max_backoff_ms = cfg.login_backoff_max_ms;
   auto accounts = std::make_unique<sb::accounts::service>(
     **db, [gen = ids.get()] { return gen->next(); }, aopts);
   auto workspaces = std::make_unique<sb::accounts::workspaces>(
@@ -166,7 +170,19 @@ int main(int argc, char** argv) {
   lim.outbox_soft_bytes = cfg.outbox_max_bytes / 2;
   lim.replay_cache_bytes = cfg.replay_cache_bytes;
   ctx->admin_token = cfg.admin_token;
-  ctx->budgets = std::make_shared<sb::actors::node_budgets>();
+  sb::actors::auth_limits auth;
+  auth.login_rate = cfg.login_rate;
+  auth.login_burst = cfg.login_burst;
+  auth.signup_rate = cfg.signup_rate;
+  auth.signup_burst = cfg.signup_burst;
+  auth.admin_failure_rate = cfg.admin_failure_rate;
+  auth.admin_failure_burst = cfg.admin_failure_burst;
+  auth.hash_threads = cfg.hash_threads != 0
+                        ? cfg.hash_threads
+                        : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 2);
+  auth.hash_queue = cfg.hash_queue;
+  auth.hash_max_wait_ms = static_cast<int64_t>(cfg.hash_max_wait_ms);
+  ctx->budgets = std::make_shared<sb::actors::node_budgets>(auth);
 
   int rc = clean;
   {
@@ -190,7 +206,8 @@ int main(int argc, char** argv) {
       // and supervisors requests go to are registered (bounded wait).
       auto ready = [&ctx] {
         namespace a = sb::actors;
-        for (auto& name : {a::blocking_worker_name(), a::reader_name(), a::admin_worker_name(),
+        for (auto& name : {a::blocking_worker_name(), a::hash_pool_name(), a::reader_name(),
+                           a::admin_worker_name(),
                            a::directory_name(), a::supervisor_name("channels"),
                            a::supervisor_name("users"), a::supervisor_name("connections")})
           if (!ctx->names->get(name.kind, name.key))
