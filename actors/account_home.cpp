@@ -156,7 +156,7 @@ caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_p
       if (auto err = unless_home(*ctx, accounts::home_of_name(name)))
         return err;
       return to_pool(self, *ctx, hash_job{true, std::move(name), std::move(password),
-                                          std::move(display), nullptr});
+                                          std::move(display), nullptr, 0});
     },
     [self, ctx](login_atom, std::string& name,
                 std::string& password) -> caf::result<std::string> {
@@ -171,7 +171,7 @@ caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_p
         return account_error(accounts::error{accounts::errc::bad_password,
                                              "password too long"});
       return to_pool(self, *ctx, hash_job{false, std::move(name), std::move(password), {},
-                                          nullptr});
+                                          nullptr, 0});
     },
     [ctx](authenticate_atom, const std::string& token) -> caf::result<user_card> {
       if (auto err = unless_home(*ctx, accounts::home_of_token(token)))

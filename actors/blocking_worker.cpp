@@ -57,12 +57,12 @@ caf::behavior blocking_worker(runtime::supervised_actor* self, node_context_ptr 
     [self, ctx](signup_atom, std::string& name, std::string& password,
                 std::string& display) -> caf::result<std::string> {
       return to_pool(self, *ctx, hash_job{true, std::move(name), std::move(password),
-                                          std::move(display), nullptr});
+                                          std::move(display), nullptr, 0});
     },
     [self, ctx](login_atom, std::string& name,
                 std::string& password) -> caf::result<std::string> {
       return to_pool(self, *ctx, hash_job{false, std::move(name), std::move(password), {},
-                                          nullptr});
+                                          nullptr, 0});
     },
   }.unbox();
 }

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <deque>
 #include <thread>
+#include <unordered_map>
+#include <cstdint>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -78,6 +80,12 @@ struct pool_state {
   node_context_ptr ctx;
   auth_limits lim;
   std::deque<pending> queue;
+  /// Jobs queued and running per source (fairness).
+  std::unordered_map<uint64_t, size_t> queued_of;
+  std::unordered_map<uint64_t, size_t> running_of;
+  /// Promises of the running jobs, answered at stop (their hashers' replies then go nowhere).
+  std::unordered_map<uint64_t, caf::typed_response_promise<std::string>> in_flight;
+  uint64_t next_id = 0;
   std::vector<hash_pool_actor> idle;
   size_t running = 0;
   /// Moving average of one job's time (ms), for the retry hint.
@@ -97,9 +105,11 @@ int64_t retry_hint_ms(const pool_state& st) {
 
 void pump(pool_actor* self);
 
-void finished(pool_actor* self, hash_pool_actor h, int64_t started) {
+void finished(pool_actor* self, hash_pool_actor h, int64_t started, uint64_t source) {
   auto& st = self->state;
   --st.running;
+  if (auto i = st.running_of.find(source); i != st.running_of.end() && --i->second == 0)
+    st.running_of.erase(i);
   st.avg_ms = 0.8 * st.avg_ms + 0.2 * static_cast<double>(std::max<int64_t>(1, now_ms() - started));
   st.idle.push_back(std::move(h));
   pump(self);
@@ -110,8 +120,22 @@ void finished(pool_actor* self, hash_pool_actor h, int64_t started) {
 void pump(pool_actor* self) {
   auto& st = self->state;
   while (!st.idle.empty() && !st.queue.empty()) {
-    auto p = std::move(st.queue.front());
-    st.queue.pop_front();
+    // The oldest job of a source with the fewest running jobs (the queue is short).
+    auto pick = st.queue.begin();
+    size_t fewest = SIZE_MAX;
+    for (auto i = st.queue.begin(); i != st.queue.end() && fewest > 0; ++i) {
+      auto r = st.running_of.find(i->job.source);
+      auto n = r == st.running_of.end() ? 0 : r->second;
+      if (n < fewest) {
+        fewest = n;
+        pick = i;
+      }
+    }
+    auto p = std::move(*pick);
+    st.queue.erase(pick);
+    auto source = p.job.source;
+    if (auto q = st.queued_of.find(source); q != st.queued_of.end() && --q->second == 0)
+      st.queued_of.erase(q);
     auto now = now_ms();
     if (p.job.client_gone && p.job.client_gone->load()) {
       p.rp.deliver(make_chat_error(chat_errc::unavailable, "the client left"));
@@ -126,18 +150,27 @@ void pump(pool_actor* self) {
     auto h = st.idle.back();
     st.idle.pop_back();
     ++st.running;
-    auto rp = p.rp;
+    ++st.running_of[source];
+    auto id = st.next_id++;
+    st.in_flight.emplace(id, p.rp);
+    auto take = [self, id] {
+      auto& in_flight = self->state.in_flight;
+      auto i = in_flight.find(id);
+      auto rp = std::move(i->second);
+      in_flight.erase(i);
+      return rp;
+    };
     self->request(h, hash_timeout, run_atom::value, std::move(p.job))
       .then(
-        [self, h, now, rp](std::string& out) mutable {
-          rp.deliver(std::move(out));
-          finished(self, h, now);
+        [self, h, now, source, take](std::string& out) mutable {
+          take().deliver(std::move(out));
+          finished(self, h, now, source);
         },
-        [self, h, now, rp](caf::error& err) mutable {
-          rp.deliver(err);
+        [self, h, now, source, take](caf::error& err) mutable {
+          take().deliver(err);
           if (err == caf::sec::request_timeout) // a stuck hasher: restart the pool
             return self->quit(caf::sec::request_timeout);
-          finished(self, h, now);
+          finished(self, h, now, source);
         });
   }
 }
@@ -157,18 +190,24 @@ caf::behavior hash_pool(pool_actor* self, node_context_ptr ctx) {
     auto& st = self->state;
     for (auto& p : st.queue)
       p.rp.deliver(make_chat_error(chat_errc::unavailable, "the node is stopping; retry"));
+    for (auto& [id, rp] : st.in_flight)
+      rp.deliver(make_chat_error(chat_errc::unavailable, "the node is stopping; retry"));
     if (!st.queue.empty())
       runtime::log::info("hash_queue_dropped", {{"jobs", std::to_string(st.queue.size())}});
     st.queue.clear();
+    st.in_flight.clear();
     self->quit(m.reason);
   });
   return hash_pool_actor::behavior_type{
     [self](run_atom, hash_job& job) -> caf::result<std::string> {
       auto& st = self->state;
-      if (st.queue.size() >= st.lim.hash_queue)
+      auto per_source = std::max<size_t>(1, st.lim.hash_queue / 4);
+      if (st.queue.size() >= st.lim.hash_queue
+          || (job.source != 0 && st.queued_of[job.source] >= per_source))
         return make_chat_error(chat_errc::overloaded,
                                "too many sign-ups and log-ins waiting; retry later",
                                retry_hint_ms(st));
+      ++st.queued_of[job.source];
       auto rp = self->make_response_promise<std::string>();
       st.queue.push_back(pending{std::move(job), rp, now_ms() + st.lim.hash_max_wait_ms});
       pump(self);

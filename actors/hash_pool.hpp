@@ -13,8 +13,12 @@
 //     Retry-After, docs/protocol.md "Log-in limits");
 //   - a job whose wait passed when a thread takes it is dropped, answered `overloaded`,
 //     never hashed; a job whose client has gone (hash_job::client_gone) is dropped too;
-//   - at stop every queued job is dropped (its requester gets an error), only the hashes
-//     already running finish: a full queue does not delay the node's shutdown.
+//   - fair across client IPs (hash_job::source): one source holds at most a quarter of
+//     the queue (more is `overloaded`), and a free thread serves the source with the
+//     fewest running jobs first, so one flooding address does not delay the others;
+//   - at stop every queued and running job is answered `unavailable` at once (nothing
+//     queued is hashed; running hashes finish on their threads, answered to nobody): a
+//     full queue does not delay the node's shutdown.
 // Registered as hash_pool_name() ("hash"); permanent child of the node supervisor.
 #pragma once
 
@@ -42,6 +46,10 @@ struct hash_job {
   /// Set by the transport when the HTTP client closed its connection; null: unknown
   /// (a peer's request).
   std::shared_ptr<const std::atomic<bool>> client_gone;
+  /// Who asked (peer_key of the client IP; 0: unknown, e.g. a peer node's request). The
+  /// pool is fair across sources: one holds at most a quarter of the queue, and a free
+  /// thread takes the oldest job of a source with the fewest running.
+  uint64_t source = 0;
 };
 
 /// The pool's interface, and each hasher's: a job -> the JSON the HTTP door answers

@@ -103,7 +103,7 @@ void account_call(request_actor* self, bool signup) {
   if (!pool)
     return fail(self, 503, "unavailable", "the hash pool is restarting; retry");
   actors::hash_job job{signup, *b.name, *b.password, signup ? b.display_name.value_or("") : "",
-                       self->state.req.client_gone};
+                       self->state.req.client_gone, actors::peer_key(self->state.req.remote)};
   self->request(pool, 30s, actors::run_atom::value, std::move(job)).then(on_ok, on_err);
 }
 
