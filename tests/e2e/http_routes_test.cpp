@@ -121,7 +121,7 @@ TEST_CASE("HTTP API: a wrong method on a known path is 405 with Allow") {
   }
 
   SUBCASE("operator API and /metrics") {
-    const std::string admin = "routes-test-secret";
+    const std::string admin = "routes-test-secret-0123456789abcdef";
     check_405(request(port, "POST", "/admin/api/overview", admin), "get");
     check_405(request(port, "GET", "/admin/api/actors/stop", admin), "post");
     check_405(request(port, "DELETE", "/admin/api/audit", admin), "get");
