@@ -33,6 +33,7 @@ const char* to_string(errc code) noexcept {
     case errc::not_found: return "not_found";
     case errc::storage: return "storage";
     case errc::forbidden: return "forbidden";
+    case errc::rate_limited: return "rate_limited";
   }
   return "unknown";
 }
@@ -239,6 +240,45 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
            : a + b;
 }
 
+// -- log-in backoff -----------------------------------------------------------------------
+
+/// An account's failed log-ins in a row and the time of the last one (unix ms).
+struct login_failures {
+  std::uint64_t count = 0;
+  std::uint64_t last_ms = 0;
+};
+
+result<login_failures> load_failures(const storage::store& db, std::uint64_t id) {
+  auto raw = db.get_record(table::user_accounts, storage::schema::login_failures_key(id));
+  if (!raw)
+    return storage_error(raw.error());
+  if (!raw->has_value())
+    return login_failures{};
+  auto v = storage::keys::decode_pair(**raw);
+  if (!v)
+    return login_failures{}; // a corrupt count is no count: the next failure rewrites it
+  return login_failures{v->first, v->second};
+}
+
+/// Milliseconds from `now` until an account with `f` takes an attempt (0: now).
+std::uint64_t backoff_wait_ms(const options& o, const login_failures& f, std::uint64_t now) {
+  if (o.free_login_failures == 0 || f.count < o.free_login_failures)
+    return 0;
+  auto doublings = f.count - o.free_login_failures;
+  std::uint64_t wait = o.max_backoff_ms;
+  if (doublings < 40 && (o.backoff_base_ms << doublings) >> doublings == o.backoff_base_ms)
+    wait = std::min(o.max_backoff_ms, o.backoff_base_ms << doublings);
+  auto until = saturating_add(f.last_ms, wait);
+  return until > now ? until - now : 0;
+}
+
+error backoff_error(std::uint64_t wait_ms) {
+  auto s = (wait_ms + 999) / 1000;
+  return error{errc::rate_limited,
+               "too many failed log-ins for this account; retry in " + std::to_string(s) + " s",
+               wait_ms};
+}
+
 } // namespace
 
 // -- token cache ---------------------------------------------------------------------------
@@ -433,6 +473,9 @@ result<user> service::sign_up(std::string_view name, std::string_view password,
 }
 
 result<session> service::log_in(std::string_view name, std::string_view password) {
+  if (password.size() > max_login_password_bytes)
+    return error{errc::bad_password,
+                 "password longer than " + std::to_string(max_login_password_bytes) + " bytes"};
   std::optional<user_record> rec;
   if (auto lowered = normalize_name(name)) {
     auto id = lookup_name(db_, *lowered);
@@ -446,14 +489,46 @@ result<session> service::log_in(std::string_view name, std::string_view password
         rec = std::move(*r);
     }
   }
+  // The account's backoff first: an attempt it does not take costs no hash.
+  login_failures failures;
+  if (rec) {
+    auto f = load_failures(db_, rec->who.id);
+    if (!f)
+      return f.error();
+    failures = *f;
+    if (auto wait = backoff_wait_ms(opts_, failures, now_ms_()); wait > 0)
+      return backoff_error(wait);
+  }
   // Always exactly one verification, against the dummy hash when the user is unknown, so
-  // unknown names cost as much as wrong passwords. Oversized input is cut to keep the cost
-  // bounded (such a password can never match anyway).
-  auto pw = password.substr(0, max_password_bytes + 1);
-  bool ok = verify_password(rec ? rec->hash : dummy_hash_, pw) && rec
+  // unknown names cost as much as wrong passwords.
+  bool ok = verify_password(rec ? rec->hash : dummy_hash_, password) && rec
             && password_length_ok(password);
-  if (!ok)
+  if (!ok) {
+    if (rec && opts_.free_login_failures > 0) {
+      // Counted under a lock (two hashing threads may fail the same account at once), and
+      // re-read there so neither failure is lost. Unsynced: the WAL survives a restart.
+      std::lock_guard lock{failures_mutex_};
+      auto f = load_failures(db_, rec->who.id);
+      if (!f)
+        return f.error();
+      std::string value;
+      storage::keys::put_be64(value, f->count + 1);
+      storage::keys::put_be64(value, now_ms_());
+      if (auto st = db_.put_record(table::user_accounts,
+                                   storage::schema::login_failures_key(rec->who.id), value,
+                                   false);
+          !st.ok())
+        return storage_error(st);
+    }
     return error{errc::invalid_credentials, credentials_message};
+  }
+  if (failures.count > 0) {
+    std::lock_guard lock{failures_mutex_};
+    if (auto st = db_.delete_record(table::user_accounts,
+                                    storage::schema::login_failures_key(rec->who.id), false);
+        !st.ok())
+      return storage_error(st);
+  }
 
   std::array<unsigned char, 32> raw;
   randombytes_buf(raw.data(), raw.size());
@@ -554,6 +629,21 @@ result<std::string> service::sweep_expired_tokens(std::string_view after,
   if (page->size() < max_entries)
     return std::string{};
   return page->back().first;
+}
+
+result<std::uint64_t> service::login_wait_ms(std::string_view name) const {
+  auto lowered = normalize_name(name);
+  if (!lowered)
+    return std::uint64_t{0};
+  auto id = lookup_name(db_, *lowered);
+  if (!id)
+    return id.error();
+  if (!id->has_value())
+    return std::uint64_t{0};
+  auto f = load_failures(db_, **id);
+  if (!f)
+    return f.error();
+  return backoff_wait_ms(opts_, *f, now_ms_());
 }
 
 result<user> service::get(std::uint64_t id) const {

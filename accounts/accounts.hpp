@@ -6,6 +6,9 @@
 //                                           | str display_name | str argon2id hash
 //                                           (str = be16 len + bytes)
 //   sessions       <SHA-256(token), 32B> -> be64 user id | be64 expiry ms
+//   user_accounts  <be64 id> 0x01        -> be64 failed log-ins | be64 last failure unix ms
+//                                           (the log-in backoff; absent = none; deleted by
+//                                           a successful log-in)
 // A session token is 32 bytes as URL-safe base64 without padding (43 chars): the first is
 // the user's home partition, the other 31 are random (248 bits). Only its SHA-256 is
 // stored, so a copy of the data dir cannot be used to log in. Passwords and tokens never
@@ -16,14 +19,23 @@
 // user-scoped row (name, record, sessions) then lives on one partition, which any node
 // finds from the name (sign-up, log-in), the id (user cards) or the token (its first byte).
 //
+// Log-in backoff (docs/protocol.md, "Log-in limits"): an account's failed log-ins are
+// counted in its home partition's store, so a restart does not forget them. After
+// `free_login_failures` failures in a row, each further attempt must wait
+// min(max_backoff, backoff_base * 2^(failures - free_login_failures)) after the last
+// failure; one earlier is refused `rate_limited` with the wait, before any hashing. A
+// successful log-in deletes the count.
+//
 // Defaults: argon2id at libsodium's INTERACTIVE limits, sessions valid 30 days, up to
-// 100,000 token hashes cached in memory (LRU).
+// 100,000 token hashes cached in memory (LRU); backoff after 5 failures, from 1 s up to
+// 15 min.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +53,9 @@ inline constexpr std::size_t min_name_chars = 1;
 inline constexpr std::size_t max_name_chars = 32;
 inline constexpr std::size_t min_password_bytes = 8;
 inline constexpr std::size_t max_password_bytes = 256;
+/// Longest password `log_in` takes: longer ones are refused (bad_password) before any
+/// hashing (sign-up never stored one, so none can match).
+inline constexpr std::size_t max_login_password_bytes = max_password_bytes;
 inline constexpr std::size_t max_display_name_bytes = 64;
 /// Length of a session token (URL-safe base64 of 32 random bytes, no padding).
 inline constexpr std::size_t token_chars = 43;
@@ -73,6 +88,7 @@ enum class errc {
   not_found,           ///< no such user
   storage,             ///< the store failed (or another internal failure, e.g. out of memory)
   forbidden,           ///< not allowed (e.g. a workspace owner leaving their workspace)
+  rate_limited,        ///< too many failed log-ins for the account: wait `retry_ms`
 };
 
 /// Stable snake_case name of a code, e.g. "invalid_credentials".
@@ -82,6 +98,8 @@ const char* to_string(errc code) noexcept;
 struct error {
   errc code = errc::ok;
   std::string message;
+  /// rate_limited: milliseconds until the next attempt is taken (at least 1); else 0.
+  std::uint64_t retry_ms = 0;
 };
 
 /// For sb::result: the code of an error.
@@ -108,6 +126,14 @@ struct options {
   std::size_t memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
   /// Token hashes kept in memory (LRU); 0 disables the cache. Default: 100,000.
   std::size_t max_cached_tokens = 100'000;
+  /// Failed log-ins in a row an account takes before the backoff starts; 0 disables the
+  /// backoff. Default: 5.
+  std::uint32_t free_login_failures = 5;
+  /// Wait after the first failure past the free ones; doubles with each further failure.
+  /// Default: 1,000 ms.
+  std::uint64_t backoff_base_ms = 1000;
+  /// Longest wait. Default: 900,000 ms (15 min).
+  std::uint64_t max_backoff_ms = 900'000;
 };
 
 /// Whether `s` is strict UTF-8 (no overlongs, surrogates or > U+10FFFF) without C0/C1
@@ -137,7 +163,9 @@ public:
                        std::string_view display_name = {});
 
   /// Checks the password and creates a session. Unknown name and wrong password both give
-  /// invalid_credentials with the same message and about the same time. Errors also: storage.
+  /// invalid_credentials with the same message and about the same time. A password over
+  /// max_login_password_bytes is bad_password, at once. An account in its backoff gives
+  /// rate_limited (with retry_ms) without hashing. Errors also: storage.
   result<session> log_in(std::string_view name, std::string_view password);
 
   /// The user of a live session. Fast: a bounded in-memory cache of token hash -> (user id,
@@ -154,6 +182,10 @@ public:
   /// so abandoned sessions do not pile up. Errors: storage.
   result<std::string> sweep_expired_tokens(std::string_view after, std::size_t max_entries,
                                            std::size_t& deleted);
+
+  /// Milliseconds until `name`'s account takes a log-in attempt (0: now, or no such
+  /// account): a point read, no hashing. Errors: storage.
+  result<std::uint64_t> login_wait_ms(std::string_view name) const;
 
   /// A user by id. Errors: not_found, storage.
   result<user> get(std::uint64_t id) const;
@@ -179,6 +211,7 @@ private:
   std::function<std::uint64_t()> now_ms_;
   std::string dummy_hash_; // verified against for unknown names, so timing matches
   std::unique_ptr<token_cache> cache_;
+  std::mutex failures_mutex_; // one read-modify-write of a failure count at a time
 };
 
 } // namespace sb::accounts

@@ -11,6 +11,7 @@
 #include "accounts/accounts.hpp"
 #include "actors/blocking_worker.hpp"
 #include "actors/chat_error.hpp"
+#include "actors/hash_pool.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
 #include "actors/peer_request.hpp"
@@ -133,15 +134,14 @@ caf::result<user_card> card_or_error(const accounts::result<accounts::user>& u) 
   return card_of_user(*u);
 }
 
-/// Forwards a sign-up or log-in to this node's blocking worker.
-template <class... Ts>
-caf::result<std::string> to_worker(caf::event_based_actor* self, const node_context& ctx,
-                                   Ts... xs) {
-  auto worker = find_actor<blocking_worker_actor>(ctx, blocking_worker_name());
-  if (!worker)
-    return make_chat_error(chat_errc::unavailable, "auth worker restarting; retry");
+/// Forwards a sign-up or log-in to this node's hash pool (hash_pool.hpp).
+caf::result<std::string> to_pool(caf::event_based_actor* self, const node_context& ctx,
+                                 hash_job job) {
+  auto pool = find_actor<hash_pool_actor>(ctx, hash_pool_name());
+  if (!pool)
+    return make_chat_error(chat_errc::unavailable, "the hash pool is restarting; retry");
   auto rp = self->make_response_promise<std::string>();
-  self->request(worker, account_timeout - std::chrono::seconds(2), xs...)
+  self->request(pool, account_timeout - std::chrono::seconds(2), run_atom::value, std::move(job))
     .then([rp](std::string& out) mutable { rp.deliver(std::move(out)); },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
@@ -155,14 +155,23 @@ caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_p
                 std::string& display) -> caf::result<std::string> {
       if (auto err = unless_home(*ctx, accounts::home_of_name(name)))
         return err;
-      return to_worker(self, *ctx, signup_atom::value, std::move(name), std::move(password),
-                       std::move(display));
+      return to_pool(self, *ctx, hash_job{true, std::move(name), std::move(password),
+                                          std::move(display), nullptr, 0});
     },
     [self, ctx](login_atom, std::string& name,
                 std::string& password) -> caf::result<std::string> {
       if (auto err = unless_home(*ctx, accounts::home_of_name(name)))
         return err;
-      return to_worker(self, *ctx, login_atom::value, std::move(name), std::move(password));
+      // The account's backoff before the queue: a locked account costs no queue slot.
+      if (auto wait = ctx->accounts->login_wait_ms(name); wait && *wait > 0)
+        return account_error(accounts::error{accounts::errc::rate_limited,
+                                             "too many failed log-ins for this account",
+                                             *wait});
+      if (password.size() > accounts::max_login_password_bytes)
+        return account_error(accounts::error{accounts::errc::bad_password,
+                                             "password too long"});
+      return to_pool(self, *ctx, hash_job{false, std::move(name), std::move(password), {},
+                                          nullptr, 0});
     },
     [ctx](authenticate_atom, const std::string& token) -> caf::result<user_card> {
       if (auto err = unless_home(*ctx, accounts::home_of_token(token)))

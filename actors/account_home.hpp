@@ -7,7 +7,7 @@
 // with `route_home`, answers at once when it is this node (or the node runs alone: the
 // single-node path is unchanged), and otherwise asks the home's router (`ask_peer`), whose
 // account handlers are here (`account_home_handlers`). Sign-up and log-in run on the
-// home's blocking worker (argon2id costs the home's CPU, bounded by its one worker).
+// home's hash pool (argon2id costs the home's CPU, bounded by its hashing threads and queue).
 #pragma once
 
 #include <chrono>
@@ -78,7 +78,7 @@ void notify_user(Self* self, const node_context_ptr& ctx, uint64_t user, Atom at
 
 /// The handlers of account_home_actor, for the router's behaviour: each checks that this
 /// node is the home the request names (a peer with an older view gets `unavailable` and
-/// retries), then answers from the local accounts service or blocking worker.
+/// retries), then answers from the local accounts service or hash pool.
 caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_ptr ctx);
 
 } // namespace sb::actors

@@ -8,10 +8,11 @@
 #include <caf/make_message.hpp>
 
 #include "accounts/accounts.hpp"
+#include "actors/chat_error.hpp"
 #include "actors/chat_messages.hpp"
+#include "actors/hash_pool.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
-#include "protocol/json_writer.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/actor_stats.hpp"
 
@@ -24,9 +25,12 @@ constexpr auto token_sweep_interval = std::chrono::minutes(10);
 constexpr auto token_sweep_step_pause = std::chrono::milliseconds(50);
 constexpr size_t token_sweep_step = 1000;
 
-void write_user(protocol::json_writer& w, const accounts::user& u) {
-  w.begin_object().id_field("id", u.id).field("name", u.name)
-    .field("display_name", u.display_name).end_object();
+caf::result<std::string> to_pool(runtime::supervised_actor* self, const node_context& ctx,
+                                 hash_job job) {
+  auto pool = find_actor<hash_pool_actor>(ctx, hash_pool_name());
+  if (!pool)
+    return make_chat_error(chat_errc::unavailable, "the hash pool is restarting; retry");
+  return self->delegate(pool, run_atom::value, std::move(job));
 }
 
 /// The interface plus the sweep's timer, which only the worker sends itself.
@@ -48,29 +52,17 @@ caf::behavior blocking_worker(runtime::supervised_actor* self, node_context_ptr 
                          tick_atom::value);
     },
     [](run_atom, blocking_call& call) { call.fn(); },
-    [ctx](signup_atom, const std::string& name, const std::string& password,
-          const std::string& display) -> caf::result<std::string> {
-      auto u = ctx->accounts->sign_up(name, password, display);
-      if (!u)
-        return account_error(u.error());
-      std::string out;
-      protocol::json_writer w{out};
-      w.begin_object().key("user");
-      write_user(w, *u);
-      w.end_object();
-      return out;
+    // Hashes are the hash pool's (hash_pool.hpp): sign-ups and log-ins still sent here
+    // are handed over, never hashed on this thread.
+    [self, ctx](signup_atom, std::string& name, std::string& password,
+                std::string& display) -> caf::result<std::string> {
+      return to_pool(self, *ctx, hash_job{true, std::move(name), std::move(password),
+                                          std::move(display), nullptr, 0});
     },
-    [ctx](login_atom, const std::string& name,
-          const std::string& password) -> caf::result<std::string> {
-      auto s = ctx->accounts->log_in(name, password);
-      if (!s)
-        return account_error(s.error());
-      std::string out;
-      protocol::json_writer w{out};
-      w.begin_object().field("token", s->token).field("expires", s->expires_ms).key("user");
-      write_user(w, s->who);
-      w.end_object();
-      return out;
+    [self, ctx](login_atom, std::string& name,
+                std::string& password) -> caf::result<std::string> {
+      return to_pool(self, *ctx, hash_job{false, std::move(name), std::move(password), {},
+                                          nullptr, 0});
     },
   }.unbox();
 }
@@ -78,6 +70,9 @@ caf::behavior blocking_worker(runtime::supervised_actor* self, node_context_ptr 
 } // namespace
 
 caf::error account_error(const accounts::error& e) {
+  if (e.retry_ms > 0) // rate_limited: the wait goes along (request.cpp: Retry-After)
+    return caf::error{static_cast<uint8_t>(e.code), caf::atom("sb_acct"),
+                      caf::make_message(e.message, static_cast<int64_t>(e.retry_ms))};
   return caf::error{static_cast<uint8_t>(e.code), caf::atom("sb_acct"),
                     caf::make_message(e.message)};
 }

@@ -1,14 +1,16 @@
 // blocking_worker: the node's executor for blocking account and directory work.
 //
-// Password hashing (argon2id: 64 MiB and tens of ms per hash), synced account writes and
-// the point reads and scans of the directory run here, one at a time, on a detached
-// thread of their own, so no cooperative scheduler thread ever waits for an fsync or a
-// hash. It also sweeps expired sessions in bounded steps. Permanent child of the node
+// Synced account writes and the point reads and scans of the directory (run_blocking
+// closures) run here, one at a time, on a detached thread of their own, so no cooperative
+// scheduler thread ever waits for an fsync. It also sweeps expired sessions in bounded
+// steps. Password hashing is not done here: sign-ups and log-ins go to the hash pool
+// (hash_pool.hpp, its own bounded threads), so closures never wait behind hashes; the
+// ones still sent here are handed to the pool. Permanent child of the node
 // supervisor, registered as blocking_worker_name() (names.hpp: "auth", the name it had as
 // the "auth worker").
 //
-// Its requests are `blocking_worker_actor` (interfaces.hpp): signup and login (JSON
-// answers of the HTTP door) and (run_atom, blocking_call), a closure it runs here.
+// Its requests are `blocking_worker_actor` (interfaces.hpp): signup and login (delegated
+// to the hash pool) and (run_atom, blocking_call), a closure it runs here.
 #pragma once
 
 #include <functional>

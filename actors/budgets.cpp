@@ -52,6 +52,23 @@ int64_t budget_table::spend(uint64_t key, int64_t now_ms, double cost) {
   return static_cast<int64_t>((cost - b.tokens) * 1000.0 / rate_) + 1;
 }
 
+int64_t budget_table::wait_ms(uint64_t key, int64_t now_ms, double cost) {
+  cost = std::min(cost, burst_);
+  auto& s = shard_of(key);
+  std::lock_guard lock{s.m};
+  auto i = s.buckets.find(key);
+  if (i == s.buckets.end())
+    return 0; // no bucket: a full one
+  auto tokens = i->second.tokens;
+  if (now_ms > i->second.at_ms)
+    tokens = std::min(burst_, tokens + static_cast<double>(now_ms - i->second.at_ms) * rate_ / 1000.0);
+  if (tokens >= cost)
+    return 0;
+  if (rate_ <= 0)
+    return 60'000;
+  return static_cast<int64_t>((cost - tokens) * 1000.0 / rate_) + 1;
+}
+
 void budget_table::refund(uint64_t key, double cost) {
   auto& s = shard_of(key);
   std::lock_guard lock{s.m};
@@ -68,9 +85,11 @@ size_t budget_table::keys() const {
   return n;
 }
 
-node_budgets::node_budgets(const budget_rates& r)
+node_budgets::node_budgets(const budget_rates& r, const auth_limits& a)
   : reads_per_user(r.reads_per_user_rate, r.reads_per_user_burst),
-    reads_per_ip(r.reads_per_ip_rate, r.reads_per_ip_burst) {}
+    reads_per_ip(r.reads_per_ip_rate, r.reads_per_ip_burst), auth(a),
+    logins_per_ip(a.login_rate, a.login_burst), signups_per_ip(a.signup_rate, a.signup_burst),
+    admin_failures_per_ip(a.admin_failure_rate, a.admin_failure_burst) {}
 
 int64_t node_budgets::spend_read(uint64_t user, uint64_t ip, int64_t now_ms) {
   if (auto wait = reads_per_user.spend(user, now_ms); wait > 0)

@@ -29,6 +29,9 @@ public:
   /// nothing is spent and the result is the milliseconds until `cost` tokens would be
   /// there (at least 1). A cost above the burst is charged as the burst.
   int64_t spend(uint64_t key, int64_t now_ms, double cost = 1.0);
+  /// Milliseconds until `cost` tokens of `key` are there at `now_ms` (0: now), spending
+  /// nothing (for budgets charged only when a call fails).
+  int64_t wait_ms(uint64_t key, int64_t now_ms, double cost = 1.0);
   /// Gives `cost` tokens back (a request refused later for another reason).
   void refund(uint64_t key, double cost = 1.0);
   /// Buckets held (introspection, tests).
@@ -71,10 +74,34 @@ struct budget_rates {
   double reads_per_ip_burst = 200;
 };
 
+/// Rates of the log-in door and the password hashing pool (server/config.hpp; documented
+/// in docs/protocol.md, "Log-in limits").
+struct auth_limits {
+  /// Log-in attempts per second per client IP, and burst. Default: 5/s, 30.
+  double login_rate = 5;
+  double login_burst = 30;
+  /// Sign-ups per second per client IP, and burst. Default: 1/s, 30.
+  double signup_rate = 1;
+  double signup_burst = 30;
+  /// Failed operator API authentications per second per client IP, and burst (a caller
+  /// past it is refused 429 before its token is even compared). Default: 1/s, 10.
+  double admin_failure_rate = 1;
+  double admin_failure_burst = 10;
+  /// Password hashing threads (each argon2id hash holds its memlimit, 64 MiB, while it
+  /// runs: memory is bounded by threads x 64 MiB). Default: min(2, cores).
+  size_t hash_threads = 2;
+  /// Sign-ups and log-ins waiting for a hashing thread; beyond it 503 overloaded.
+  /// Default: 64.
+  size_t hash_queue = 64;
+  /// A queued sign-up or log-in not started within this is dropped, answered 503
+  /// overloaded, never hashed. Default: 5,000 ms.
+  int64_t hash_max_wait_ms = 5000;
+};
+
 /// The budgets of one node (server/main.cpp makes them from the configuration). Each
 /// table says whose calls it counts and what one call costs.
 struct node_budgets {
-  explicit node_budgets(const budget_rates& r = {});
+  explicit node_budgets(const budget_rates& r = {}, const auth_limits& a = {});
 
   /// History/thread reads by user id, one token per page whatever its limit (both doors).
   budget_table reads_per_user;
@@ -85,6 +112,15 @@ struct node_budgets {
   /// Spends one read of `user` (and of `ip`, unless 0) at `now_ms`: 0 when both had a
   /// token, else the ms until both would (nothing is spent then).
   int64_t spend_read(uint64_t user, uint64_t ip, int64_t now_ms);
+
+  /// The rates below were made from, and the hashing pool's bounds.
+  auth_limits auth;
+  /// POST /api/login per client IP (peer_key); one token per attempt, before any hashing.
+  budget_table logins_per_ip;
+  /// POST /api/signup per client IP; one token per attempt.
+  budget_table signups_per_ip;
+  /// Failed /admin/api authentications per client IP: one token per wrong token.
+  budget_table admin_failures_per_ip;
 };
 
 /// The IP part of a peer address ("ip:port" -> "ip", "[v6]:port" -> "v6").

@@ -43,11 +43,10 @@ caf::error make_chat_error(chat_errc x, std::string message, int64_t retry_ms) {
 }
 
 int64_t retry_ms_of(const caf::error& err) noexcept {
-  if (!err || err.category() != chat_category)
+  // Chat and accounts errors made with a retry hint carry (message, retry_ms).
+  if (!err || !err.context().match_elements<std::string, int64_t>())
     return 0;
-  auto& ctx = err.context();
-  return ctx.match_elements<std::string, int64_t>() ? std::max<int64_t>(ctx.get_as<int64_t>(1), 0)
-                                                   : 0;
+  return std::max<int64_t>(err.context().get_as<int64_t>(1), 0);
 }
 
 std::pair<std::string, std::string> describe(const caf::error& err) {

@@ -32,11 +32,11 @@ const char* to_string(chat_errc x) noexcept;
 /// A caf::error in the "sb_chat" category.
 caf::error make_chat_error(chat_errc x, std::string message = {});
 
-/// A caf::error in the "sb_chat" category that says when to retry (rate limits): both
-/// doors send `retry_ms` (HTTP also `Retry-After`).
+/// A caf::error in the "sb_chat" category that tells the caller when to retry
+/// (`rate_limited`, `overloaded`): its context is (message, retry_ms).
 caf::error make_chat_error(chat_errc x, std::string message, int64_t retry_ms);
 
-/// The retry time an error carries in milliseconds (0: none).
+/// The retry hint of an error made with a retry_ms (chat or accounts errors), else 0.
 int64_t retry_ms_of(const caf::error& err) noexcept;
 
 /// Whether `err` is the chat error `x`.

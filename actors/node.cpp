@@ -10,6 +10,7 @@
 #include "actors/cluster_agent.hpp"
 #include "actors/connection.hpp"
 #include "actors/directory.hpp"
+#include "actors/hash_pool.hpp"
 #include "actors/partition_mover.hpp"
 #include "actors/presence.hpp"
 #include "actors/reader.hpp"
@@ -48,6 +49,7 @@ caf::expected<caf::actor> start_node(caf::actor_system& sys, node_context_ptr ct
   spec.flags.period = std::chrono::seconds(5);
   spec.names = ctx->names;
   spec.children = {reader_spec(ctx), presence_spec(ctx), blocking_worker_spec(ctx),
+                   hash_pool_spec(ctx),
                    admin_worker_spec(ctx), directory_spec(ctx)};
   if (ctx->cluster != nullptr) {
     // The router before the agent, which hands its handle to peers; all three stop after

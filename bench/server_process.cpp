@@ -122,7 +122,12 @@ std::string server_proc::launch(const options& o, const std::vector<std::string>
                                 "--channel-burst=1000000",
                                 // Every bench client connects from 127.0.0.1: the per-IP
                                 // cap (256 by default) would refuse all but the first 256.
-                                "--max-connections-per-ip=0"};
+                                "--max-connections-per-ip=0",
+                                // ...and the per-IP log-in, sign-up and read budgets
+                                // would throttle setting up thousands of users (0: off).
+                                "--login-rate=0",
+                                "--signup-rate=0",
+                                "--reads-per-ip-rate=0"};
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), o.server_args.begin(), o.server_args.end());
   // Truncated here, not only in the child: wait_listening must never read an older log.

@@ -1,10 +1,14 @@
 // api_accounts: /api/signup, /api/login, /api/logout, /api/me, /api/users[/{id}].
-// Hashing and account writes run on the blocking worker (actors/blocking_worker.hpp) of the
-// user's home node (actors/account_home.hpp; this node when it runs alone).
+// Hashing runs on the hash pool (actors/hash_pool.hpp) of the user's home node
+// (actors/account_home.hpp; this node when it runs alone). Before anything is queued a
+// call is checked (docs/protocol.md, "Log-in limits"): password size (400), the client
+// IP's budget (429), the account's backoff (429).
 #include <caf/event_based_actor.hpp>
 
 #include "actors/account_home.hpp"
 #include "actors/blocking_worker.hpp"
+#include "actors/budgets.hpp"
+#include "actors/hash_pool.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/names.hpp"
 #include "actors/peer_request.hpp"
@@ -12,6 +16,7 @@
 #include "http/api_common.hpp"
 #include "http/router.hpp"
 #include "protocol/json_writer.hpp"
+#include "runtime/clock.hpp"
 
 namespace sb::http {
 
@@ -33,12 +38,41 @@ std::string user_json(const accounts::user& u) {
   return out;
 }
 
-/// Signup (201) or login (200): on the blocking worker of the name's home (this node's,
-/// alone; in a cluster the home's, through its router).
+/// Refuses an account call before it costs a hash: a password over the documented
+/// maximum (400 at once), a client IP past its budget (429), a local account in its
+/// backoff (429). True when refused (answered).
+bool refused_early(request_actor* self, bool signup) {
+  auto& st = self->state;
+  auto& pw = *st.body.password;
+  if (pw.size() > accounts::max_password_bytes) {
+    fail(self, 400, "bad_password",
+         "password longer than " + std::to_string(accounts::max_password_bytes) + " bytes");
+    return true;
+  }
+  if (signup && pw.size() < accounts::min_password_bytes) {
+    fail(self, 400, "bad_password", "password must be 8-256 bytes");
+    return true;
+  }
+  if (auto* b = st.ctx->budgets.get()) {
+    auto& table = signup ? b->signups_per_ip : b->logins_per_ip;
+    if (auto wait = table.spend(actors::peer_key(st.req.remote), runtime::now_ms()); wait > 0) {
+      fail_retry(self, 429, "rate_limited",
+                 signup ? "too many sign-ups from this address" : "too many log-ins from this address",
+                 wait);
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Signup (201) or login (200): on the hash pool of the name's home (this node's, alone;
+/// in a cluster the home's, through its router).
 void account_call(request_actor* self, bool signup) {
   auto& b = self->state.body;
   if (!b.name || !b.password)
     return fail(self, 400, "missing_field", "name and password are required");
+  if (refused_early(self, signup))
+    return;
   auto on_ok = [self, signup](std::string& out) {
     answer(self, json(signup ? 201 : 200, std::move(out)));
   };
@@ -56,17 +90,22 @@ void account_call(request_actor* self, bool signup) {
                                          actors::account_timeout, on_ok, on_err,
                                          actors::login_atom::value, *b.name, *b.password);
   }
-  auto worker = actors::find_actor<actors::blocking_worker_actor>(*self->state.ctx,
-                                                               actors::blocking_worker_name());
-  if (!worker)
-    return fail(self, 503, "unavailable", "auth worker restarting");
-  if (signup)
-    self->request(worker, 30s, actors::signup_atom::value, *b.name, *b.password,
-                  b.display_name.value_or(""))
-      .then(on_ok, on_err);
-  else
-    self->request(worker, 30s, actors::login_atom::value, *b.name, *b.password)
-      .then(on_ok, on_err);
+  auto& ctx = *self->state.ctx;
+  if (!signup) {
+    // A locked account answers from its stored backoff: no queue slot, no hash.
+    auto wait = ctx.accounts->login_wait_ms(*b.name);
+    if (!wait)
+      return fail(self, actors::account_error(wait.error()));
+    if (*wait > 0)
+      return fail_retry(self, 429, "rate_limited", "too many failed log-ins for this account",
+                  static_cast<int64_t>(*wait));
+  }
+  auto pool = actors::find_actor<actors::hash_pool_actor>(ctx, actors::hash_pool_name());
+  if (!pool)
+    return fail(self, 503, "unavailable", "the hash pool is restarting; retry");
+  actors::hash_job job{signup, *b.name, *b.password, signup ? b.display_name.value_or("") : "",
+                       self->state.req.client_gone, actors::peer_key(self->state.req.remote)};
+  self->request(pool, 30s, actors::run_atom::value, std::move(job)).then(on_ok, on_err);
 }
 
 void answer_user(request_actor* self, const accounts::result<accounts::user>& found) {

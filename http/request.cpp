@@ -55,6 +55,8 @@ http_response account_error_response(const accounts::error& err) {
     case accounts::errc::not_found: status = 404; break;
     case accounts::errc::forbidden: status = 403; break;
     case accounts::errc::storage: status = 500; break;
+    case accounts::errc::rate_limited:
+      return retry_error(429, code, err.message, static_cast<int64_t>(std::max<uint64_t>(1, err.retry_ms)));
     default: break;
   }
   return error(status, code, err.message);
@@ -183,8 +185,20 @@ void serve_admin(request_actor* self) {
   }
   if (token.empty())
     return fail(self, 401, "unauthorized", "send Authorization: Bearer <admin token>");
-  if (!token_matches(token, st.ctx->admin_token))
+  // Guessing is limited per client IP: past its failures budget a caller is refused
+  // before its token is compared (a right guess would not pass either).
+  auto* budgets = st.ctx->budgets.get();
+  auto ip = actors::peer_key(st.req.remote);
+  auto now = runtime::now_ms();
+  if (budgets)
+    if (auto wait = budgets->admin_failures_per_ip.wait_ms(ip, now); wait > 0)
+      return fail_retry(self, 429, "rate_limited", "too many failed admin authentications", wait);
+  if (!token_matches(token, st.ctx->admin_token)) {
+    if (budgets)
+      if (auto wait = budgets->admin_failures_per_ip.spend(ip, now); wait > 0)
+        return fail_retry(self, 429, "rate_limited", "too many failed admin authentications", wait);
     return fail(self, 401, "unauthorized", "invalid admin token");
+  }
   audit.who = "admin-token";
   if (st.tgt.bad_query)
     return fail(self, 400, "bad_value", "malformed query string");
@@ -256,6 +270,7 @@ http_response error(unsigned status, std::string_view code, std::string_view mes
 
 http_response retry_error(unsigned status, std::string_view code, std::string_view message,
                           int64_t retry_ms) {
+  retry_ms = std::max<int64_t>(1, retry_ms);
   std::string out;
   protocol::json_writer w{out};
   w.begin_object().field("code", code).field("message", message)
@@ -267,15 +282,18 @@ http_response retry_error(unsigned status, std::string_view code, std::string_vi
 }
 
 http_response error(const caf::error& err) {
+  auto retry = actors::retry_ms_of(err);
   if (err.category() == caf::atom("sb_acct")) {
     accounts::error e{static_cast<accounts::errc>(err.code()), ""};
-    if (err.context().match_elements<std::string>())
+    if (err.context().match_elements<std::string>()
+        || err.context().match_elements<std::string, int64_t>())
       e.message = err.context().get_as<std::string>(0);
+    e.retry_ms = static_cast<uint64_t>(std::max<int64_t>(0, retry));
     return account_error_response(e);
   }
   auto [code, message] = actors::describe(err);
-  if (auto wait = actors::retry_ms_of(err); wait > 0)
-    return retry_error(status_of(code), code, message, wait);
+  if (retry > 0)
+    return retry_error(status_of(code), code, message, retry);
   return error(status_of(code), code, message);
 }
 

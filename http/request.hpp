@@ -71,7 +71,8 @@ http_response error(unsigned status, std::string_view code, std::string_view mes
 http_response retry_error(unsigned status, std::string_view code, std::string_view message,
                           int64_t retry_ms);
 
-/// An error of an actor request (chat, accounts, timeouts) as the chat API reports it.
+/// An error of an actor request (chat, accounts, timeouts) as the chat API reports it
+/// (with Retry-After and retry_ms when the error carries a retry hint).
 http_response error(const caf::error& err);
 
 /// Parses the request's body by `schema` into the state; false after answering 400 with

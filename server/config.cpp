@@ -89,7 +89,25 @@ node_config::node_config() {
     .add(presence_grace_ms, "presence-grace-ms",
          "a dropped last device stays online this long (default: 5000)")
     .add(presence_batch_ms, "presence-batch-ms", "presence fan-out period (default: 1000)")
-    .add(admin_token, "admin-token", "bearer token of /admin/api/; empty disables it (default)")
+    .add(admin_token, "admin-token",
+         "bearer token of /admin/api/, at least 32 characters; empty disables it (default)")
+    .add(login_rate, "login-rate", "log-in attempts/s per client IP (default: 5)")
+    .add(login_burst, "login-burst", "log-in burst per client IP (default: 30)")
+    .add(signup_rate, "signup-rate", "sign-ups/s per client IP (default: 1)")
+    .add(signup_burst, "signup-burst", "sign-up burst per client IP (default: 30)")
+    .add(admin_failure_rate, "admin-failure-rate",
+         "failed admin authentications/s per client IP (default: 1)")
+    .add(admin_failure_burst, "admin-failure-burst",
+         "failed admin authentication burst per client IP (default: 10)")
+    .add(login_backoff_after, "login-backoff-after",
+         "failed log-ins in a row before an account's backoff starts, 0 = none (default: 5)")
+    .add(login_backoff_base_ms, "login-backoff-base-ms",
+         "first backoff wait, doubled per further failure (default: 1000)")
+    .add(login_backoff_max_ms, "login-backoff-max-ms", "longest backoff wait (default: 900000)")
+    .add(hash_threads, "hash-threads", "password hashing threads, 0 = min(2, cores) (default: 0)")
+    .add(hash_queue, "hash-queue", "sign-ups and log-ins waiting for a hash (default: 64)")
+    .add(hash_max_wait_ms, "hash-max-wait-ms",
+         "a queued sign-up or log-in not started by then is dropped (default: 5000)")
     .add(log_level, "log-level", "structured log level: debug, info, warn, error, off (default: info)")
     .add(password_hash, "password-hash", "argon2id cost: interactive or min (default: interactive)")
     .add(session_ttl_s, "session-ttl-s", "lifetime of a login session, s (default: 2592000)");
@@ -142,6 +160,22 @@ std::string node_config::load(int argc, char** argv) {
     return "http-header-timeout-ms must be at least 100";
   if (data_dir.empty())
     return "data-dir must not be empty";
+  if (!admin_token.empty() && admin_token.size() < min_admin_token_chars)
+    return "admin-token must be at least " + std::to_string(min_admin_token_chars)
+           + " characters, got " + std::to_string(admin_token.size())
+           + " (pick a long random secret, e.g. `openssl rand -hex 32`)";
+  for (auto [v, name] : {std::pair{login_rate, "login-rate"}, {login_burst, "login-burst"},
+                         {signup_rate, "signup-rate"}, {signup_burst, "signup-burst"},
+                         {admin_failure_rate, "admin-failure-rate"},
+                         {admin_failure_burst, "admin-failure-burst"}})
+    if (!(v >= 0))
+      return std::string{name} + " must not be negative";
+  if (hash_queue < 1)
+    return "hash-queue must be at least 1";
+  if (hash_threads > 64)
+    return "hash-threads must be within 0..64";
+  if (login_backoff_max_ms < login_backoff_base_ms)
+    return "login-backoff-max-ms must be at least login-backoff-base-ms";
   if (clustered()) {
     if (cluster_port == 0)
       return "cluster.port is required with cluster.etcd (this node's BASP listener)";

@@ -12,6 +12,9 @@ namespace sb::server {
 /// All settings of one node. Defaults are what `switchboard` runs with when given nothing.
 class node_config : public caf::actor_system_config {
 public:
+  /// Shortest admin token the node starts with.
+  static constexpr size_t min_admin_token_chars = 32;
+
   node_config();
 
   /// Directory of the node's RocksDB data. Default: ./data.
@@ -78,8 +81,32 @@ public:
   size_t presence_grace_ms = 5000;
   /// Period of the coalesced presence fan-out, ms. Default: 1000.
   size_t presence_batch_ms = 1000;
-  /// Bearer token for the operator API under /admin/api/; empty disables it. Default: "".
+  /// Bearer token for the operator API under /admin/api/; empty disables it. At least 32
+  /// characters (the node refuses to start with a shorter one). Default: "".
   std::string admin_token;
+  /// Log-in attempts per second per client IP, and burst (429 rate_limited past it).
+  /// Default: 5, 30.
+  double login_rate = 5;
+  double login_burst = 30;
+  /// Sign-ups per second per client IP, and burst. Default: 1, 30.
+  double signup_rate = 1;
+  double signup_burst = 30;
+  /// Failed operator API authentications per second per client IP, and burst. Default: 1, 10.
+  double admin_failure_rate = 1;
+  double admin_failure_burst = 10;
+  /// Failed log-ins in a row an account takes before its backoff starts (0: no backoff).
+  /// Default: 5.
+  size_t login_backoff_after = 5;
+  /// First backoff wait, doubled per further failure, and its cap, ms. Default: 1000, 900000.
+  size_t login_backoff_base_ms = 1000;
+  size_t login_backoff_max_ms = 900000;
+  /// Password hashing threads; 0 = min(2, cores). Each holds 64 MiB while it hashes.
+  /// Default: 0.
+  size_t hash_threads = 0;
+  /// Sign-ups and log-ins waiting for a hashing thread (503 overloaded past it). Default: 64.
+  size_t hash_queue = 64;
+  /// A queued sign-up or log-in not started within this is dropped (503), ms. Default: 5000.
+  size_t hash_max_wait_ms = 5000;
   /// Structured log level: debug, info, warn, error or off. Default: info.
   std::string log_level = "info";
   /// argon2id cost: "interactive" (default) or "min" (tests and benchmarks only).

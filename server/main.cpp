@@ -26,6 +26,7 @@
 #include "actors/budgets.hpp"
 #include "actors/channel_census.hpp"
 #include "actors/connection.hpp"
+#include "actors/hash_pool.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/message_types.hpp"
 #include "actors/names.hpp"
@@ -129,6 +130,9 @@ int main(int argc, char** argv) {
     aopts.memlimit = crypto_pwhash_MEMLIMIT_MIN;
   }
   aopts.token_ttl_ms = std::max<uint64_t>(cfg.session_ttl_s, 1) * 1000;
+  aopts.free_login_failures = static_cast<uint32_t>(cfg.login_backoff_after);
+  aopts.backoff_base_ms = cfg.login_backoff_base_ms;
+  aopts.max_backoff_ms = cfg.login_backoff_max_ms;
   auto accounts = std::make_unique<sb::accounts::service>(
     **db, [gen = ids.get()] { return gen->next(); }, aopts);
   auto workspaces = std::make_unique<sb::accounts::workspaces>(
@@ -184,8 +188,20 @@ int main(int argc, char** argv) {
   rates.reads_per_user_burst = static_cast<double>(cfg.reads_per_user_burst);
   rates.reads_per_ip_rate = static_cast<double>(cfg.reads_per_ip_rate);
   rates.reads_per_ip_burst = static_cast<double>(cfg.reads_per_ip_burst);
-  ctx->budgets = std::make_shared<sb::actors::node_budgets>(rates);
   ctx->census = std::make_shared<sb::actors::channel_census>();
+  sb::actors::auth_limits auth;
+  auth.login_rate = cfg.login_rate;
+  auth.login_burst = cfg.login_burst;
+  auth.signup_rate = cfg.signup_rate;
+  auth.signup_burst = cfg.signup_burst;
+  auth.admin_failure_rate = cfg.admin_failure_rate;
+  auth.admin_failure_burst = cfg.admin_failure_burst;
+  auth.hash_threads = cfg.hash_threads != 0
+                        ? cfg.hash_threads
+                        : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 2);
+  auth.hash_queue = cfg.hash_queue;
+  auth.hash_max_wait_ms = static_cast<int64_t>(cfg.hash_max_wait_ms);
+  ctx->budgets = std::make_shared<sb::actors::node_budgets>(rates, auth);
 
   int rc = clean;
   {
@@ -209,7 +225,8 @@ int main(int argc, char** argv) {
       // and supervisors requests go to are registered (bounded wait).
       auto ready = [&ctx] {
         namespace a = sb::actors;
-        for (auto& name : {a::blocking_worker_name(), a::reader_name(), a::admin_worker_name(),
+        for (auto& name : {a::blocking_worker_name(), a::hash_pool_name(), a::reader_name(),
+                           a::admin_worker_name(),
                            a::directory_name(), a::supervisor_name("channels"),
                            a::supervisor_name("users"), a::supervisor_name("connections")})
           if (!ctx->names->get(name.kind, name.key))

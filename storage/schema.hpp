@@ -23,7 +23,7 @@ inline constexpr std::uint32_t storage_format_version = 3;
 /// All integers are be64, so keys of one owner form one contiguous range.
 enum class table : std::uint8_t {
   user_names,         ///< lowercased user name -> be64 user id (unique: put_record_if_absent)
-  user_accounts,      ///< be64 user -> account record (accounts/accounts.cpp)
+  user_accounts,      ///< be64 user -> account record; be64 user | 0x01 -> log-in backoff
   sessions,           ///< SHA-256(token), 32 bytes -> be64 user | be64 expiry ms
   workspaces,         ///< be64 workspace -> workspace record (accounts/workspaces.cpp)
   workspace_members,  ///< be64 workspace | be64 user -> u8 role (1 member, 2 owner)
@@ -82,6 +82,13 @@ inline std::string user_name_key(std::string_view lowered_name) {
   return std::string{lowered_name};
 }
 inline std::string user_account_key(std::uint64_t user) { return keys::id_key(user); }
+/// The log-in backoff of a user (accounts/accounts.hpp), in `user_accounts` beside the
+/// record: be64 user | 0x01, so it lives (and moves) with the user's home partition.
+inline std::string login_failures_key(std::uint64_t user) {
+  auto k = keys::id_key(user);
+  k.push_back('\x01');
+  return k;
+}
 /// `token_hash`: the 32-byte SHA-256 of a session token (never the token itself).
 inline std::string session_key(std::span<const unsigned char> token_hash) {
   return std::string{reinterpret_cast<const char*>(token_hash.data()), token_hash.size()};

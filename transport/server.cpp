@@ -26,8 +26,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -1054,6 +1057,8 @@ private:
       r.content_type = std::string(it->value());
     r.body = std::move(req.body());
     r.remote = remote_;
+    gone_ = std::make_shared<std::atomic<bool>>(false);
+    r.client_gone = gone_;
     version_ = req.version();
     keep_alive_ = req.keep_alive();
     parser_.reset();
@@ -1088,6 +1093,26 @@ private:
     } catch (...) {
       on_response(seq, {500, json_error("internal", "handler failed"), "application/json", {}});
     }
+    if (awaiting_ && seq == seq_)
+      watch_client(seq);
+  }
+
+  /// While a request waits for its answer: notices the client closing its connection
+  /// (end of stream or reset; sets gone_). Pipelined bytes end the watch (they are the
+  /// next request's, read after this answer).
+  void watch_client(uint64_t seq) {
+    watching_ = true;
+    stream_.socket().async_wait(
+      tcp::socket::wait_read,
+      [self = shared_from_this(), seq](beast::error_code ec) {
+        self->watching_ = false;
+        if (ec || !self->awaiting_ || seq != self->seq_)
+          return;
+        char b;
+        auto n = ::recv(self->stream_.socket().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+          self->gone_->store(true);
+      });
   }
 
   void on_response_timeout(uint64_t seq, beast::error_code ec) {
@@ -1103,12 +1128,22 @@ private:
       return; // late answer to a request that already timed out
     awaiting_ = false;
     response_timer_.cancel();
+    stop_watching();
     write_response(std::move(resp), !keep_alive_);
+  }
+
+  void stop_watching() {
+    if (!watching_)
+      return;
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored); // only the watch is pending while a request waits
+    watching_ = false;
   }
 
   void respond_error(unsigned status, std::string_view code, std::string_view message) {
     awaiting_ = false;
     response_timer_.cancel();
+    stop_watching();
     write_response({status, json_error(code, message), "application/json", {}}, true);
   }
 
@@ -1239,6 +1274,9 @@ private:
   bool keep_alive_ = true;
   bool awaiting_ = false;
   bool chunk_ext_too_long_ = false;
+  bool watching_ = false;                   // a watch_client wait is pending
+  std::shared_ptr<std::atomic<bool>> gone_; // the waiting request's client_gone
+  bool refuse_;
 };
 
 // ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 // Limits and close codes are documented in docs/transport.md.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -119,6 +120,9 @@ struct http_request {
   std::string content_type;  ///< Content-Type header, "" if absent
   std::string body;          ///< At most max_http_body_bytes.
   std::string remote;        ///< Peer "ip:port".
+  /// Becomes true once the client closed (or reset) its connection while this request
+  /// waits for its answer (work for it may then be dropped). Never null from the server.
+  std::shared_ptr<const std::atomic<bool>> client_gone;
 };
 
 /// The application's answer to one http_request.

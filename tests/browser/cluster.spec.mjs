@@ -12,7 +12,7 @@ import path from 'node:path';
 import { artifacts, assert, assertEq, eventually, killServer, log, newPage, spawnServer } from './lib.mjs';
 
 const tid = (id) => `[data-testid="${id}"]`;
-const token = 'browser-cluster-admin-secret';
+const token = 'browser-cluster-admin-secret-012345';
 
 function freePort() {
   return new Promise((resolve, reject) => {

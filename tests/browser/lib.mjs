@@ -91,7 +91,7 @@ export async function killServer(proc) {
 
 /// A running server; restart() stops it and starts it again on the same port and data dir;
 /// stop() kills it by PID and removes its temp dir.
-export async function startServer({ adminToken = 'browser-test-admin-secret' } = {}) {
+export async function startServer({ adminToken = 'browser-test-admin-secret-0123456789' } = {}) {
   const bin = process.env.SB_SERVER;
   if (!bin || !fs.existsSync(bin)) throw new Error('SB_SERVER must name the built switchboard binary, got ' + bin);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-browser-'));

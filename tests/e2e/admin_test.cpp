@@ -17,7 +17,7 @@ using sb::storage::testing::temp_dir;
 
 namespace {
 
-const std::string token = "ops-secret-token";
+const std::string token = "ops-secret-token-0123456789abcdef";
 
 /// An admin call; returns (status, parsed body or nullopt).
 struct admin_result {

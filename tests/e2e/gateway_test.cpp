@@ -438,7 +438,7 @@ TEST_CASE("thread replies carry the root's reply count and last reply") {
 
 TEST_CASE("kill a channel actor mid-stream: restarted, seq continues, nothing acked lost") {
   temp_dir dir;
-  chat_node node{dir, {"--admin-token=ops-secret", "--conn-rate=10000", "--conn-burst=10000"}};
+  chat_node node{dir, {"--admin-token=ops-secret-0123456789abcdef-gateway", "--conn-rate=10000", "--conn-burst=10000"}};
   REQUIRE(node.start() == "");
   auto [a_id, alice] = node.user("alice");
   auto ch = node.channel(alice, "general");
@@ -466,7 +466,7 @@ TEST_CASE("kill a channel actor mid-stream: restarted, seq continues, nothing ac
     }
     if (i == 40 || i == 80) {
       auto k = node.http("POST", "/admin/api/actors/stop",
-                         R"({"kind":"channel","key":")" + ch + "\"}", "ops-secret");
+                         R"({"kind":"channel","key":")" + ch + "\"}", "ops-secret-0123456789abcdef-gateway");
       CHECK(k.status == 200);
       ++kills;
     }

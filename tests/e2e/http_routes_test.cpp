@@ -72,7 +72,7 @@ void check_405(const raw_response& r, const std::string& allow) {
 
 TEST_CASE("HTTP API: a wrong method on a known path is 405 with Allow") {
   temp_dir dir;
-  chat_node node{dir, {"--admin-token=routes-test-secret"}};
+  chat_node node{dir, {"--admin-token=routes-test-secret-0123456789abcdef"}};
   REQUIRE(node.start() == "");
   auto port = node.port();
   auto [ada, token] = node.user("ada");
@@ -121,7 +121,7 @@ TEST_CASE("HTTP API: a wrong method on a known path is 405 with Allow") {
   }
 
   SUBCASE("operator API and /metrics") {
-    const std::string admin = "routes-test-secret";
+    const std::string admin = "routes-test-secret-0123456789abcdef";
     check_405(request(port, "POST", "/admin/api/overview", admin), "get");
     check_405(request(port, "GET", "/admin/api/actors/stop", admin), "post");
     check_405(request(port, "DELETE", "/admin/api/audit", admin), "get");

@@ -238,7 +238,7 @@ TEST_CASE("presence batching: 120 users connecting at once get a few frames each
 TEST_CASE("a connection over half its outbox sheds typing first; every channel event arrives") {
   temp_dir dir;
   chat_node node{dir, {"--outbox-max-bytes=262144", "--outbox-max-frames=4096",
-                       "--admin-token=ops-secret", "--conn-rate=100000", "--conn-burst=100000",
+                       "--admin-token=ops-secret-0123456789abcdef-presence", "--conn-rate=100000", "--conn-burst=100000",
                        "--channel-rate=100000", "--channel-burst=100000"}};
   REQUIRE(node.start() == "");
   auto [a_id, alice] = node.user("alice");
@@ -253,7 +253,7 @@ TEST_CASE("a connection over half its outbox sheds typing first; every channel e
   REQUIRE(!session.empty());
   auto outbox_of_slow = [&]() -> uint64_t {
     auto r = http_call("127.0.0.1", node.port(), "GET", "/admin/api/actors/connection/" + session,
-                       "", "Bearer ops-secret", 10s);
+                       "", "Bearer ops-secret-0123456789abcdef-presence", 10s);
     REQUIRE_MESSAGE(r.status == 200, r.body);
     auto f = parse_frame(r.body);
     uint64_t bytes = 0;

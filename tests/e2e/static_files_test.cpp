@@ -44,7 +44,7 @@ std::string body_of(const std::string& response) {
 
 TEST_CASE("static files: web client, admin console, 404 and traversal refusals") {
   temp_dir dir;
-  chat_node node{dir, {"--admin-token=static-test-secret"}};
+  chat_node node{dir, {"--admin-token=static-test-secret-0123456789abcdef"}};
   REQUIRE(node.start() == "");
   auto port = node.port();
 

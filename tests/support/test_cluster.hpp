@@ -100,7 +100,7 @@ struct cluster_seen {
 /// `n` are up). `extra` flags go to every node (e.g. higher rate limits).
 class test_cluster {
 public:
-  static inline const std::string admin_token = "cluster-ops-token";
+  static inline const std::string admin_token = "cluster-ops-token-0123456789abcdef";
   static constexpr int lease_ttl_ms = 2000;
 
   explicit test_cluster(int n, std::vector<std::string> extra = {}) : extra_(std::move(extra)) {

@@ -134,6 +134,7 @@ TEST_CASE("error codes have stable snake_case names") {
   CHECK(std::string{accounts::to_string(errc::invalid_token)} == "invalid_token");
   CHECK(std::string{accounts::to_string(errc::not_found)} == "not_found");
   CHECK(std::string{accounts::to_string(errc::storage)} == "storage");
+  CHECK(std::string{accounts::to_string(errc::rate_limited)} == "rate_limited");
 }
 
 TEST_CASE("sign up, log in, authenticate, get, find") {
@@ -262,9 +263,8 @@ TEST_CASE("wrong password and unknown user are indistinguishable invalid_credent
   auto wrong = f.svc->log_in("erin", "wrong password");
   auto unknown = f.svc->log_in("frank", "wrong password");
   auto malformed = f.svc->log_in("not a name!", "wrong password");
-  auto huge = f.svc->log_in("erin", std::string(100'000, 'r'));
   auto empty = f.svc->log_in("erin", "");
-  for (auto* r : {&wrong, &unknown, &malformed, &huge, &empty}) {
+  for (auto* r : {&wrong, &unknown, &malformed, &empty}) {
     REQUIRE_FALSE(r->has_value());
     CHECK(r->code() == errc::invalid_credentials);
     CHECK(r->error().message == wrong.error().message);
@@ -273,6 +273,68 @@ TEST_CASE("wrong password and unknown user are indistinguishable invalid_credent
   CHECK(f.svc->log_in("erin", "right password").has_value());
   CHECK(f.svc->log_in("ERIN", "right password").has_value());
   CHECK(f.svc->log_in("erin", "Right password").code() == errc::invalid_credentials);
+}
+
+TEST_CASE("a password over max_login_password_bytes is refused before any hashing") {
+  fixture f;
+  f.sign_up_ok("erin", "right password");
+  auto huge = f.svc->log_in("erin", std::string(accounts::max_login_password_bytes + 1, 'r'));
+  CHECK(huge.code() == errc::bad_password);
+  CHECK(f.svc->log_in("frank", std::string(100'000, 'r')).code() == errc::bad_password);
+  // Not counted as a failure: after four wrong ones the right password still passes.
+  for (int i = 0; i < 4; ++i)
+    CHECK(f.svc->log_in("erin", "wrong password").code() == errc::invalid_credentials);
+  CHECK(f.svc->log_in("erin", "right password").has_value());
+}
+
+TEST_CASE("log-in backoff: after 5 failures each attempt waits, doubling, capped; a success resets") {
+  auto o = fast_options();
+  o.backoff_base_ms = 1000;
+  o.max_backoff_ms = 3000;
+  fixture f{o};
+  f.sign_up_ok("gina", "right password");
+  for (int i = 0; i < 5; ++i)
+    CHECK(f.svc->log_in("gina", "wrong password").code() == errc::invalid_credentials);
+  // The 6th waits 1 s from the last failure, even with the right password.
+  auto locked = f.svc->log_in("gina", "right password");
+  REQUIRE_FALSE(locked.has_value());
+  CHECK(locked.code() == errc::rate_limited);
+  CHECK(locked.error().retry_ms == 1000);
+  CHECK(*f.svc->login_wait_ms("gina") == 1000);
+  f.now += 400;
+  CHECK(f.svc->log_in("gina", "wrong password").error().retry_ms == 600); // not counted
+  f.now += 600;
+  CHECK(f.svc->log_in("gina", "wrong password").code() == errc::invalid_credentials); // 6th
+  CHECK(f.svc->log_in("gina", "right password").error().retry_ms == 2000);
+  f.now += 2000;
+  CHECK(f.svc->log_in("gina", "wrong password").code() == errc::invalid_credentials); // 7th
+  CHECK(f.svc->log_in("gina", "right password").error().retry_ms == 3000); // capped (not 4000)
+  // Survives a reopen (the count is stored in the account's partition).
+  f.reopen();
+  CHECK(f.svc->log_in("gina", "right password").error().retry_ms == 3000);
+  f.now += 3000;
+  CHECK(f.svc->log_in("gina", "right password").has_value());
+  CHECK(*f.svc->login_wait_ms("gina") == 0);
+  // Reset: four failures are taken again, the fifth too, then the wait.
+  for (int i = 0; i < 5; ++i)
+    CHECK(f.svc->log_in("gina", "wrong password").code() == errc::invalid_credentials);
+  CHECK(f.svc->log_in("gina", "wrong password").code() == errc::rate_limited);
+  // Unknown names have no backoff; other accounts are not affected.
+  for (int i = 0; i < 8; ++i)
+    CHECK(f.svc->log_in("nobody", "wrong password").code() == errc::invalid_credentials);
+  CHECK(*f.svc->login_wait_ms("nobody") == 0);
+  f.sign_up_ok("hugo", "right password");
+  CHECK(f.svc->log_in("hugo", "right password").has_value());
+}
+
+TEST_CASE("free_login_failures = 0 turns the backoff off") {
+  auto o = fast_options();
+  o.free_login_failures = 0;
+  fixture f{o};
+  f.sign_up_ok("ivan", "right password");
+  for (int i = 0; i < 20; ++i)
+    CHECK(f.svc->log_in("ivan", "wrong password").code() == errc::invalid_credentials);
+  CHECK(f.svc->log_in("ivan", "right password").has_value());
 }
 
 TEST_CASE("tokens and passwords are stored only hashed") {

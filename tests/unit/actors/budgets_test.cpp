@@ -52,3 +52,16 @@ TEST_CASE("peer keys ignore the port and group an IPv6 /64") {
   CHECK(peer_key("[2001:db8:1:2::5]:1") == peer_key("[2001:db8:1:2:ffff::9]:7"));
   CHECK(peer_key("[2001:db8:1:2::5]:1") != peer_key("[2001:db8:1:3::5]:1"));
 }
+
+TEST_CASE("wait_ms looks without spending") {
+  budget_table t{10, 2};
+  CHECK(t.wait_ms(7, 0) == 0); // no bucket: full
+  CHECK(t.spend(7, 0) == 0);
+  CHECK(t.spend(7, 0) == 0);
+  auto w = t.wait_ms(7, 0);
+  CHECK(w > 0);
+  CHECK(w <= 101);
+  CHECK(t.wait_ms(7, 0) == w); // looking spent nothing
+  CHECK(t.wait_ms(7, 200) == 0);
+  CHECK(t.spend(7, 200) == 0);
+}
