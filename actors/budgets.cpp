@@ -29,6 +29,8 @@ void budget_table::make_room(shard& s, int64_t now_ms) {
 }
 
 int64_t budget_table::spend(uint64_t key, int64_t now_ms, double cost) {
+  if (rate_ <= 0)
+    return 0; // rate 0: no limit
   cost = std::min(cost, burst_);
   auto& s = shard_of(key);
   std::lock_guard lock{s.m};
@@ -47,12 +49,12 @@ int64_t budget_table::spend(uint64_t key, int64_t now_ms, double cost) {
     b.tokens -= cost;
     return 0;
   }
-  if (rate_ <= 0)
-    return 60'000;
   return static_cast<int64_t>((cost - b.tokens) * 1000.0 / rate_) + 1;
 }
 
 int64_t budget_table::wait_ms(uint64_t key, int64_t now_ms, double cost) {
+  if (rate_ <= 0)
+    return 0;
   cost = std::min(cost, burst_);
   auto& s = shard_of(key);
   std::lock_guard lock{s.m};
@@ -64,8 +66,6 @@ int64_t budget_table::wait_ms(uint64_t key, int64_t now_ms, double cost) {
     tokens = std::min(burst_, tokens + static_cast<double>(now_ms - i->second.at_ms) * rate_ / 1000.0);
   if (tokens >= cost)
     return 0;
-  if (rate_ <= 0)
-    return 60'000;
   return static_cast<int64_t>((cost - tokens) * 1000.0 / rate_) + 1;
 }
 

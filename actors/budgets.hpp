@@ -18,7 +18,8 @@
 
 namespace sb::actors {
 
-/// Keyed token buckets: `rate` tokens per second up to `burst` per key.
+/// Keyed token buckets: `rate` tokens per second up to `burst` per key; rate 0 = no limit
+/// (every spend succeeds, no bucket is kept).
 class budget_table {
 public:
   budget_table(double rate_per_s, double burst, size_t max_keys = 65536);
