@@ -60,12 +60,14 @@ void fail_request(request_actor* self, const caf::error& err) {
     if (err.code() == static_cast<uint8_t>(rt::errc::shutting_down))
       return fail(self, 503, "shutting_down", "the supervisor is stopping");
   }
-  if (actors::describe(err).first != "internal")
-    return fail(self, err); // a chat error (e.g. unavailable: a peer node is down), as the API maps it
+  // Before the chat API's mapping, which reads these two as 503 unavailable / timeout:
+  // the operator API's table (docs/protocol.md) says 409 actor_gone and 504 timeout.
   if (err == caf::sec::request_receiver_down)
     return fail(self, 409, "actor_gone", "the actor stopped while the request was made");
   if (err == caf::sec::request_timeout)
     return fail(self, 504, "timeout", "the actor did not answer in time");
+  if (actors::describe(err).first != "internal")
+    return fail(self, err); // a chat error (e.g. unavailable: a peer node is down), as the API maps it
   fail(self, 500, "internal", "unexpected error");
 }
 

@@ -3,6 +3,7 @@
 #include "http/serve.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include <sodium.h>
 
@@ -113,6 +114,25 @@ bool token_matches(std::string_view given, const std::string& expected) {
   return sodium_memcmp(a, b, sizeof a) == 0;
 }
 
+/// True when the request has no body or declares it JSON. A browser may send a cross-site
+/// "simple" POST (text/plain, form types) without asking first; a JSON body it may not, so
+/// requiring the type keeps another site's page from writing (docs/protocol.md).
+bool json_or_empty(const http_request& req) {
+  if (req.body.empty())
+    return true;
+  std::string_view type{req.content_type};
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t'))
+    type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t'))
+    type.remove_prefix(1);
+  constexpr std::string_view want = "application/json";
+  return type.size() == want.size()
+         && std::equal(type.begin(), type.end(), want.begin(), [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) == b;
+            });
+}
+
 /// Runs the matched route, or answers 404 / 405.
 void dispatch(request_actor* self, route_table::match& m) {
   if (!m.hit) {
@@ -216,7 +236,10 @@ caf::behavior request_impl(request_actor* self, actors::node_context_ptr ctx, ht
   st.tgt = parse_target(st.req.target, admin);
   bool api = st.tgt.path_ok ? !st.tgt.segments.empty() && st.tgt.segments[0] == "api"
                             : raw_path == "/api" || raw_path.substr(0, 5) == "/api/";
-  if (admin)
+  if ((admin || api) && !json_or_empty(st.req))
+    fail(self, 415, "unsupported_media_type",
+         "send a request body as Content-Type: application/json");
+  else if (admin)
     serve_admin(self);
   else if (api)
     serve_api(self);

@@ -36,7 +36,34 @@ std::string find_unknown_key(const caf::settings& xs, const caf::config_option_s
   return {};
 }
 
+/// The items of a comma-separated list, trimmed, empty ones dropped.
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto end = list.find(',', start);
+    if (end == std::string::npos)
+      end = list.size();
+    auto item = list.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty())
+      out.push_back(std::move(item));
+    start = end + 1;
+  }
+  return out;
+}
+
 } // namespace
+
+transport::origin_rules node_config::origin_rules() const {
+  transport::origin_rules r;
+  for (auto& item : split_list(allowed_origins))
+    r.allowed_origins.push_back(transport::normal_origin(item));
+  for (auto& item : split_list(allowed_hosts))
+    r.allowed_hosts.push_back(transport::normal_host(item));
+  return r;
+}
 
 node_config::node_config() {
   // Every chat message type, so what crosses to another node serializes.
@@ -66,7 +93,14 @@ node_config::node_config() {
     .add(heartbeat_interval_ms, "heartbeat-interval-ms", "heartbeat interval (default: 30000)")
     .add(identify_timeout_ms, "identify-timeout-ms", "time to identify (default: 10000)")
     .add(conn_rate, "conn-rate", "client ops/s per connection (default: 20)")
+    .add(max_subscriptions, "max-subscriptions",
+         "channels one connection may subscribe to, 1..100000 (default: 1000)")
     .add(conn_burst, "conn-burst", "client op burst per connection (default: 40)")
+    .add(allowed_origins, "allowed-origins",
+         "comma-separated origins besides the node's own whose pages may call the API and "
+         "open /ws, * = any (default: none)")
+    .add(allowed_hosts, "allowed-hosts",
+         "comma-separated Host names the node answers to, else 421 (default: any)")
     .add(channel_rate, "channel-rate", "messages/s per channel (default: 2000)")
     .add(channel_burst, "channel-burst", "message burst per channel (default: 4000)")
     .add(replay_cache_bytes, "replay-cache-bytes",
@@ -170,6 +204,14 @@ std::string node_config::load(int argc, char** argv) {
                          {admin_failure_burst, "admin-failure-burst"}})
     if (!(v >= 0))
       return std::string{name} + " must not be negative";
+  for (auto& item : split_list(allowed_origins))
+    if (transport::normal_origin(item).empty())
+      return "allowed-origins: '" + item + "' is not an origin (scheme://host[:port], or *)";
+  for (auto& item : split_list(allowed_hosts))
+    if (transport::normal_host(item).empty())
+      return "allowed-hosts: '" + item + "' is not a host name";
+  if (max_subscriptions < 1 || max_subscriptions > 100000)
+    return "max-subscriptions must be within 1..100000";
   if (hash_queue < 1)
     return "hash-queue must be at least 1";
   if (hash_threads > 64)

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "transport/origin_policy.hpp"
+
 #include <caf/actor_system_config.hpp>
 
 namespace sb::server {
@@ -48,6 +50,13 @@ public:
   /// Client ops per second per connection, and burst. Default: 20, 40.
   size_t conn_rate = 20;
   size_t conn_burst = 40;
+  /// Channels one connection may be subscribed to (ready's channels count). Default: 1000.
+  size_t max_subscriptions = 1000;
+  /// Cross-site rules (transport/origin_policy.hpp), comma-separated: origins besides the
+  /// node's own whose pages may call the API and open /ws ("*" = any), and the Host names
+  /// the node answers to (empty = any). Read them parsed with origin_rules().
+  std::string allowed_origins;
+  std::string allowed_hosts;
   /// Messages per second per channel, and burst. Default: 2000, 4000.
   size_t channel_rate = 2000;
   size_t channel_burst = 4000;
@@ -141,6 +150,8 @@ public:
   /// or a human-readable reason to stop (unknown option, bad value, unknown key in the
   /// file). CAF 0.17 silently ignores unknown config-file keys, so they are checked here.
   std::string load(int argc, char** argv);
+  /// allowed_origins and allowed_hosts, normalised (after load() accepted them).
+  transport::origin_rules origin_rules() const;
 
   /// True if `--help` was given (CAF printed the help text; exit 0).
   bool help_printed() const { return cli_helptext_printed; }

@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (RLIMIT_FSIZE, a quota) must fail the write with EFBIG, which the
+  // store answers as storage_failed, not kill the node with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   sb::server::node_config cfg;
   if (auto why = cfg.load(argc, argv); !why.empty()) {
@@ -169,6 +172,7 @@ int main(int argc, char** argv) {
   lim.identify_timeout = std::chrono::milliseconds(cfg.identify_timeout_ms);
   lim.conn_rate_per_s = static_cast<double>(cfg.conn_rate);
   lim.conn_burst = static_cast<double>(cfg.conn_burst);
+  lim.max_channels_per_user = static_cast<uint32_t>(cfg.max_subscriptions);
   lim.channel_rate_per_s = static_cast<double>(cfg.channel_rate);
   lim.channel_burst = static_cast<double>(cfg.channel_burst);
   lim.channel_idle = std::chrono::milliseconds(cfg.channel_idle_ms);
@@ -246,6 +250,7 @@ int main(int argc, char** argv) {
       topts.max_connections = cfg.max_connections;
       topts.max_connections_per_ip = cfg.max_connections_per_ip;
       topts.header_timeout = std::chrono::milliseconds(cfg.http_header_timeout_ms);
+      topts.origins = cfg.origin_rules();
       sb::transport::server listener{
         topts,
         [&sys, ctx](sb::transport::http_request req, sb::transport::http_responder respond) {

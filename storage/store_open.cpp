@@ -9,17 +9,21 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
+#include "runtime/log.hpp"
 #include "storage/keys.hpp"
 #include "storage/store_internal.hpp"
 
@@ -51,6 +55,37 @@ status from_rocks(const rocksdb::Status& s, const std::string& context) {
 using detail::from_rocks;
 
 namespace {
+
+/// RocksDB's own diagnostics, as our log records (event=rocksdb) instead of its LOG file.
+/// Why: Debian's librocksdb is built with assertions, and once an append to the LOG file
+/// fails (disk full, RLIMIT_FSIZE) the next LOG write asserts in WritableFileWriter and
+/// aborts the process; the store must instead answer `storage_failed` and go on. Only
+/// warnings and worse are kept: RocksDB's messages hold file names, keys (ids) and codes,
+/// never message text.
+class store_logger final : public rocksdb::Logger {
+public:
+  store_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override { emit(runtime::log::level::warn, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel lvl, const char* format, va_list ap) override {
+    if (lvl < GetInfoLogLevel() || lvl == rocksdb::InfoLogLevel::HEADER_LEVEL)
+      return;
+    emit(lvl >= rocksdb::InfoLogLevel::ERROR_LEVEL ? runtime::log::level::error
+                                                   : runtime::log::level::warn,
+         format, ap);
+  }
+
+private:
+  static void emit(runtime::log::level lvl, const char* format, va_list ap) {
+    if (!runtime::log::enabled(lvl))
+      return;
+    char text[512];
+    int n = std::vsnprintf(text, sizeof text, format, ap);
+    if (n < 0)
+      return;
+    runtime::log::write(lvl, "rocksdb", {{"detail", std::string_view{text}}});
+  }
+};
 
 /// Merge operator of `threads`: values and operands are be64(count) | be64(last_reply_seq).
 class thread_counter_merge final : public rocksdb::AssociativeMergeOperator {
@@ -194,6 +229,7 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   if (opts.path.empty())
     return status{errc::invalid_argument, "store_options.path is empty"};
   rocksdb::DBOptions dbo;
+  dbo.info_log = std::make_shared<store_logger>();
   dbo.max_background_jobs = opts.max_background_jobs;
   // Lets one writer's WAL write overlap another's memtable insert (see commit_pool.hpp).
   dbo.enable_pipelined_write = true;

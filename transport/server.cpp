@@ -1043,6 +1043,11 @@ private:
     if (st_->stopping.load())
       return do_shutdown();
     auto& req = parser_->get();
+    if (auto refused = judge_request_origin(req); !refused.empty())
+      return refused == "host" ? refuse_request(req, 421, "misdirected_host",
+                                                "this node does not serve that Host")
+                               : refuse_request(req, 403, "origin_not_allowed",
+                                                "requests from this Origin are not allowed");
     if (websocket::is_upgrade(req) && path_of(req.target()) == "/ws") {
       stream_.expires_never();
       auto ws = std::make_shared<ws_session>(stream_.release_socket(), std::move(token_), st_);
@@ -1095,6 +1100,30 @@ private:
     }
     if (awaiting_ && seq == seq_)
       watch_client(seq);
+  }
+
+  /// "host" or "origin" when origin_policy refuses the request, else "".
+  template <class Request>
+  std::string_view judge_request_origin(const Request& req) const {
+    auto value = [&](http::field f) {
+      auto it = req.find(f);
+      return it == req.end() ? std::string_view{} : std::string_view{it->value()};
+    };
+    switch (judge_origin(st_->opts.origins, value(http::field::host), value(http::field::origin))) {
+      case origin_verdict::misdirected_host: return "host";
+      case origin_verdict::origin_not_allowed: return "origin";
+      default: return {};
+    }
+  }
+
+  /// Answers a request (or an upgrade) the application never sees, then closes.
+  template <class Request>
+  void refuse_request(const Request& req, unsigned status, std::string_view code,
+                      std::string_view message) {
+    version_ = req.version();
+    keep_alive_ = false;
+    parser_.reset();
+    respond_error(status, code, message);
   }
 
   /// While a request waits for its answer: notices the client closing its connection

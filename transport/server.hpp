@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "protocol/close_codes.hpp"
+#include "transport/origin_policy.hpp"
 
 namespace sb::transport {
 
@@ -73,6 +74,9 @@ struct server_options {
   /// How long stop() lets WebSocket sessions flush and close before it drops them.
   /// Default: 2 s.
   std::chrono::milliseconds stop_timeout{2000};
+  /// Host and Origin rules for every request and /ws upgrade (transport/origin_policy.hpp).
+  /// Default: any Host; Origin only this node's own.
+  origin_rules origins;
 };
 
 /// Thread-safe handle to one WebSocket session; may outlive it (then calls are no-ops).

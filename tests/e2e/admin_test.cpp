@@ -287,6 +287,10 @@ TEST_CASE("overview, topology paging and search, top actors, channel and connect
       }
     CHECK(saw_hot);
   }
+  // ?node= names another node's tree: a node alone has none.
+  auto other = admin(node, "GET", "/admin/api/topology?node=3");
+  CHECK(other.status == 404);
+  CHECK(other.code() == "unknown_node");
   CHECK(node.stop() == 0);
 }
 

@@ -379,6 +379,39 @@ TEST_CASE("bad input gets an error frame or the documented close; the server ser
   CHECK(node.stop() == 0);
 }
 
+TEST_CASE("subscriptions per connection are capped (--max-subscriptions): too_many_channels") {
+  temp_dir dir;
+  chat_node node{dir, {"--max-subscriptions=2"}};
+  REQUIRE(node.start() == "");
+  auto [a_id, alice] = node.user("alice");
+  std::vector<std::string> chans;
+  for (int i = 0; i < 3; ++i)
+    chans.push_back(node.channel(alice, "c" + std::to_string(i)));
+  gateway_client a;
+  REQUIRE(a.open(node.port(), alice) == ""); // ready subscribes the first two
+  auto subscribe = [&](const std::string& ch, const std::string& req) {
+    REQUIRE(a.ws.send_text(R"({"op":"subscribe","req":")" + req + R"(","channel":")" + ch + "\"}")
+            == "");
+    return a.reply(req, 5s);
+  };
+  int refused = 0;
+  for (size_t i = 0; i < chans.size(); ++i) {
+    auto r = subscribe(chans[i], "s" + std::to_string(i));
+    REQUIRE(r);
+    if (r->op() == "error") {
+      CHECK(r->str("code") == "too_many_channels");
+      ++refused;
+    } else {
+      CHECK(r->op() == "subscribed");
+    }
+  }
+  CHECK(refused == 1); // two fit (already subscribed ones stay fine), the third does not
+  // The connection goes on.
+  REQUIRE(a.send(chans[0], "still here", "ok") == "");
+  CHECK(a.reply("ok")->op() == "ack");
+  CHECK(node.stop() == 0);
+}
+
 TEST_CASE("a join made anywhere reaches every online device of the new member at once") {
   temp_dir dir;
   chat_node node{dir};
