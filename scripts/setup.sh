@@ -12,6 +12,7 @@ packages=(
   libsimdjson-dev       # JSON parsing
   libsodium-dev         # password hashing, random tokens
   doctest-dev           # unit tests
+  python3               # docs_codes_test: every answered error code documented and tested
   etcd-server etcd-client  # cluster membership, ownership, fencing; tests start their own etcd on private ports
   chromium nodejs       # browser tests: headless chromium driven by playwright-core (node)
 )
