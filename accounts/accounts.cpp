@@ -14,9 +14,11 @@
 #include <optional>
 #include <stdexcept>
 #include <unordered_map>
+#include <vector>
 
 #include "accounts/record_codec.hpp"
 #include "cluster/placement.hpp"
+#include "storage/event.hpp"
 #include "storage/keys.hpp"
 #include "storage/schema.hpp"
 
@@ -77,6 +79,91 @@ bool is_display_text(std::string_view s) noexcept {
   return true;
 }
 
+namespace {
+
+/// The code points of strict display text (is_display_text already said yes).
+std::vector<std::uint32_t> code_points(std::string_view s) {
+  std::vector<std::uint32_t> out;
+  for (std::size_t i = 0; i < s.size();) {
+    auto b = static_cast<unsigned char>(s[i]);
+    std::size_t len = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+    std::uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1f) : len == 3 ? (b & 0x0f) : (b & 0x07);
+    for (std::size_t k = 1; k < len; ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    out.push_back(cp);
+    i += len;
+  }
+  return out;
+}
+
+/// Direction overrides, embeddings, isolates and marks: they reorder what follows them, so
+/// "\u202Egnp.exe" shows as "exe.png".
+bool is_bidi_control(std::uint32_t cp) {
+  return cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e)
+         || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/// Characters that draw nothing: a name made of (or padded with) them impersonates another.
+bool is_invisible(std::uint32_t cp) {
+  return cp == 0x00ad || cp == 0x034f || cp == 0x115f || cp == 0x1160 || cp == 0x17b4
+         || cp == 0x17b5 || cp == 0x180e || cp == 0x200b || (cp >= 0x2060 && cp <= 0x2064)
+         || cp == 0x2028 || cp == 0x2029 || cp == 0x3164 || cp == 0xfeff || cp == 0xffa0
+         || (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0x1d173 && cp <= 0x1d17a)
+         || cp == 0xe0001;
+}
+
+bool is_space(std::uint32_t cp) {
+  return cp == 0x20 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a)
+         || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+bool is_joiner(std::uint32_t cp) { return cp == 0x200c || cp == 0x200d; }
+bool is_tag(std::uint32_t cp) { return cp >= 0xe0020 && cp <= 0xe007f; }
+
+} // namespace
+
+bool is_name_text(std::string_view s) noexcept {
+  if (s.empty() || !is_display_text(s))
+    return false;
+  std::vector<std::uint32_t> cps;
+  try {
+    cps = code_points(s);
+  } catch (...) {
+    return false;
+  }
+  if (is_space(cps.front()) || is_space(cps.back()))
+    return false;
+  bool visible = false;
+  for (std::size_t i = 0; i < cps.size(); ++i) {
+    auto cp = cps[i];
+    if (is_bidi_control(cp) || is_invisible(cp))
+      return false;
+    if (is_joiner(cp)) {
+      // ZWJ joins emoji (a family), ZWNJ shapes Persian and Indic words: only ever
+      // between two drawn characters, never at an end or beside another joiner or space.
+      if (i == 0 || i + 1 == cps.size())
+        return false;
+      auto before = cps[i - 1], after = cps[i + 1];
+      if (is_joiner(before) || is_joiner(after) || is_space(before) || is_space(after))
+        return false;
+      continue;
+    }
+    if (is_tag(cp)) {
+      // Tags only spell a subdivision flag after U+1F3F4 (the black flag).
+      if (i == 0 || (cps[i - 1] != 0x1f3f4 && !is_tag(cps[i - 1])))
+        return false;
+      continue;
+    }
+    if (!is_space(cp))
+      visible = true;
+  }
+  return visible;
+}
+
+bool channel_name_ok(std::string_view s) noexcept {
+  return s.size() <= storage::max_channel_name_bytes && is_name_text(s);
+}
+
 std::uint64_t system_now_ms() {
   using namespace std::chrono;
   return static_cast<std::uint64_t>(
@@ -120,7 +207,7 @@ bool password_length_ok(std::string_view pw) {
 }
 
 bool display_name_ok(std::string_view s) {
-  return s.size() <= max_display_name_bytes && is_display_text(s);
+  return s.size() <= max_display_name_bytes && is_name_text(s);
 }
 
 /// 43 chars of the URL-safe base64 alphabet.
@@ -430,7 +517,8 @@ result<user> service::sign_up(std::string_view name, std::string_view password,
     display_name = name;
   if (!display_name_ok(display_name))
     return error{errc::bad_name,
-                 "display name must be at most 64 bytes of UTF-8 without control characters"};
+                 "display name must be 1-64 bytes of UTF-8 without control, invisible or "
+                 "direction-override characters, nor spaces at either end"};
   // Cheap early answer before spending a hash; the claim below is what decides.
   auto existing = lookup_name(db_, *lowered);
   if (!existing)

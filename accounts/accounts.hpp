@@ -140,6 +140,17 @@ struct options {
 /// control characters or DEL: the rule for display names and workspace names.
 bool is_display_text(std::string_view s) noexcept;
 
+/// Whether `s` is fit to name a person, workspace or channel: display text (above) with at
+/// least one drawn character, no space at either end, no bidi controls (U+202A-E, U+2066-9,
+/// LRM/RLM/ALM), no invisible characters (zero-width space, word joiner, BOM, soft hyphen,
+/// Hangul fillers, line/paragraph separators...), ZWJ/ZWNJ only between two drawn
+/// characters, tag characters only in a subdivision flag. Names people see must not
+/// impersonate each other or reorder the text around them.
+bool is_name_text(std::string_view s) noexcept;
+
+/// A channel's name: 1..80 bytes (storage::max_channel_name_bytes) of name text.
+bool channel_name_ok(std::string_view s) noexcept;
+
 /// Unix time in ms from the system clock (the default clock of `service`).
 std::uint64_t system_now_ms();
 

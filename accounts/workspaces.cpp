@@ -41,7 +41,7 @@ error no_such_workspace(std::uint64_t ws) {
 
 /// 1..max_workspace_name_bytes bytes of display text (accounts' rule for names).
 bool workspace_name_ok(std::string_view s) {
-  return !s.empty() && s.size() <= max_workspace_name_bytes && is_display_text(s);
+  return !s.empty() && s.size() <= max_workspace_name_bytes && is_name_text(s);
 }
 
 // -- keys ---------------------------------------------------------------------------------
@@ -152,7 +152,8 @@ result<workspace> workspaces::create(std::string_view name, std::uint64_t owner,
                                      const std::function<bool(std::uint64_t)>& id_fits) {
   if (!workspace_name_ok(name))
     return error{errc::bad_name,
-                 "workspace name must be 1-80 bytes of UTF-8 without control characters"};
+                 "workspace name must be 1-80 bytes of UTF-8 without control, invisible or "
+                 "direction-override characters, nor spaces at either end"};
   if (!next_id_ || !now_ms_)
     return error{errc::storage, "workspaces: no id generator or clock"};
   workspace w;

@@ -87,7 +87,10 @@ size_t budget_table::keys() const {
 
 node_budgets::node_budgets(const budget_rates& r, const auth_limits& a)
   : reads_per_user(r.reads_per_user_rate, r.reads_per_user_burst),
-    reads_per_ip(r.reads_per_ip_rate, r.reads_per_ip_burst), auth(a),
+    reads_per_ip(r.reads_per_ip_rate, r.reads_per_ip_burst),
+    writes_per_user(r.writes_per_user_rate, r.writes_per_user_burst),
+    write_bytes_per_user(r.write_bytes_per_user_rate, r.write_bytes_per_user_burst),
+    creations_per_user(r.creations_per_user_rate, r.creations_per_user_burst), auth(a),
     logins_per_ip(a.login_rate, a.login_burst), signups_per_ip(a.signup_rate, a.signup_burst),
     admin_failures_per_ip(a.admin_failure_rate, a.admin_failure_burst) {}
 
@@ -101,6 +104,24 @@ int64_t node_budgets::spend_read(uint64_t user, uint64_t ip, int64_t now_ms) {
     return wait;
   }
   return 0;
+}
+
+int64_t node_budgets::spend_write(uint64_t user, size_t bytes, int64_t now_ms) {
+  if (auto wait = writes_per_user.spend(user, now_ms); wait > 0)
+    return wait;
+  if (bytes == 0)
+    return 0;
+  if (auto wait = write_bytes_per_user.spend(user, now_ms, static_cast<double>(bytes)); wait > 0) {
+    writes_per_user.refund(user);
+    return wait;
+  }
+  return 0;
+}
+
+void node_budgets::refund_write(uint64_t user, size_t bytes) {
+  writes_per_user.refund(user);
+  if (bytes > 0)
+    write_bytes_per_user.refund(user, static_cast<double>(bytes));
 }
 
 std::string_view peer_ip(std::string_view remote) {

@@ -73,6 +73,18 @@ struct budget_rates {
   /// The same HTTP reads per client IP (every account behind it). Default: 60/s, 200.
   double reads_per_ip_rate = 60;
   double reads_per_ip_burst = 200;
+  /// Writes per user (messages, edits, deletes, reactions, pins over either door, summed
+  /// over every channel of the node): per second and burst. Default: 50/s, 500.
+  double writes_per_user_rate = 50;
+  double writes_per_user_burst = 500;
+  /// Bytes of text those writes carry, per user: per second and burst. Default: 256 KiB/s,
+  /// 2 MiB (a durable log one account can grow by at most ~21 GiB a day).
+  double write_bytes_per_user_rate = 256 * 1024;
+  double write_bytes_per_user_burst = 2 * 1024 * 1024;
+  /// Channels and workspaces created per user: per second and burst. Default: 0.2/s
+  /// (12 a minute), 30.
+  double creations_per_user_rate = 0.2;
+  double creations_per_user_burst = 30;
 };
 
 /// Rates of the log-in door and the password hashing pool (server/config.hpp; documented
@@ -113,6 +125,20 @@ struct node_budgets {
   /// Spends one read of `user` (and of `ip`, unless 0) at `now_ms`: 0 when both had a
   /// token, else the ms until both would (nothing is spent then).
   int64_t spend_read(uint64_t user, uint64_t ip, int64_t now_ms);
+
+  /// Writes by their author (channel actors charge them when the write is accepted, after
+  /// the channel's own rate and the nonce check: a retry of a stored write costs nothing).
+  budget_table writes_per_user;
+  /// The text bytes of those writes by their author.
+  budget_table write_bytes_per_user;
+  /// Spends one write of `bytes` text bytes of `user`: 0 when both tables had the tokens,
+  /// else the ms until both would (nothing is spent then).
+  int64_t spend_write(uint64_t user, size_t bytes, int64_t now_ms);
+  /// Gives a write back (it was refused after being charged).
+  void refund_write(uint64_t user, size_t bytes);
+
+  /// Channel and workspace creations by their creator (the directory charges them).
+  budget_table creations_per_user;
 
   /// The rates below were made from, and the hashing pool's bounds.
   auth_limits auth;

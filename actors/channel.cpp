@@ -19,6 +19,7 @@
 #include "actors/cluster_metrics.hpp"
 #include "actors/chat_error.hpp"
 #include "actors/names.hpp"
+#include "actors/budgets.hpp"
 #include "actors/chat_metrics.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/fencing.hpp"
@@ -135,6 +136,22 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
         return **original;
     }
   }
+  // The author's budget across every channel and both doors (a retry of a stored nonce,
+  // answered above, costs nothing); refunded if the write is refused below.
+  const size_t charged_bytes = d.text.size() + d.emoji.size();
+  const bool charged = is_content(d.kind) && st.ctx->budgets != nullptr;
+  if (charged)
+    if (auto wait = st.ctx->budgets->spend_write(d.author, charged_bytes, now_ms()); wait > 0) {
+      chat_metrics::get().user_write_rate_limited.inc();
+      return make_chat_error(chat_errc::rate_limited,
+                             "write rate limit of this user, retry after " + std::to_string(wait)
+                               + " ms",
+                             wait);
+    }
+  auto refund = [&] {
+    if (charged)
+      st.ctx->budgets->refund_write(d.author, charged_bytes);
+  };
   d.channel_id = st.id;
   d.seq = st.next_seq;
   d.id = st.ctx->ids->next();
@@ -143,8 +160,10 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
   if (top_level)
     hints.ordinal = st.message_count + 1;
   storage::batch batch;
-  if (auto s = st.ctx->db->prepare(d, batch, hints, rows); !s.ok())
+  if (auto s = st.ctx->db->prepare(d, batch, hints, rows); !s.ok()) {
+    refund();
     return make_chat_error(chat_errc::bad_request, s.message());
+  }
   auto addr = self->address();
   auto seq = d.seq;
   auto s = st.ctx->writer->submit(
@@ -156,8 +175,10 @@ caf::result<storage::event> append(channel_self* self, storage::event d) {
       if (auto hdl = caf::actor_cast<caf::actor>(addr))
         caf::anon_send(hdl, committed_atom::value, seq, result.ok(), result.to_string());
     });
-  if (!s.ok())
+  if (!s.ok()) {
+    refund();
     return make_chat_error(chat_errc::overloaded, "durable writer busy, retry");
+  }
   ++st.next_seq;
   if (top_level)
     ++st.message_count; // a failed write restarts the actor, which reloads the count

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/chat_error.hpp"
 
@@ -84,6 +85,8 @@ caf::error check_append(channel_self* self, const storage::event& d,
         return make_chat_error(chat_errc::bad_request, "a DM has only a topic to change");
       if (st.archived && d.attribute != storage::channel_attr_archived)
         return make_chat_error(chat_errc::archived, "the channel is archived");
+      if (d.attribute == storage::channel_attr_name && !accounts::channel_name_ok(d.text))
+        return make_chat_error(chat_errc::bad_name, channel_name_rule);
       if (d.attribute == storage::channel_attr_archived && (d.text == "1") == st.archived)
         return make_chat_error(chat_errc::bad_request,
                                st.archived ? "already archived" : "not archived");

@@ -28,6 +28,7 @@ const char* to_string(chat_errc x) noexcept {
     case chat_errc::archived: return "archived";
     case chat_errc::bad_value: return "bad_value";
     case chat_errc::deleted: return "deleted";
+    case chat_errc::bad_name: return "bad_name";
   }
   return "internal";
 }

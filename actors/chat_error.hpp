@@ -24,7 +24,13 @@ enum class chat_errc : uint8_t {
   bad_value,        ///< a value out of range (e.g. mark_read past the head)
   unavailable,      ///< the channel's node cannot serve now (fenced, or its owner is down)
   deleted,          ///< the message is deleted: no edit, reaction, pin or delete of it
+  bad_name,         ///< a channel name people could not read as it is (accounts::is_name_text)
 };
+
+/// What a channel name must be (the message of `bad_name`).
+inline constexpr const char* channel_name_rule =
+  "channel name must be 1-80 bytes of UTF-8 without control, invisible or direction-override "
+  "characters, nor spaces at either end";
 
 /// Stable snake_case code of a chat error, e.g. "forbidden".
 const char* to_string(chat_errc x) noexcept;

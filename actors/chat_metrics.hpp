@@ -29,6 +29,8 @@ struct chat_metrics {
   runtime::metrics::counter& conn_rate_limited;
   /// Sends refused by a channel's token bucket.
   runtime::metrics::counter& channel_rate_limited;
+  /// Writes refused by their author's write budget (actors/budgets.hpp).
+  runtime::metrics::counter& user_write_rate_limited;
   /// Requests to /admin/api/ (any outcome).
   runtime::metrics::counter& admin_requests;
   /// Read cursors moved (mark_read over WS or HTTP), durable.
@@ -75,6 +77,8 @@ struct chat_metrics {
                     "Client ops refused by the per-connection rate limit."),
       r.add_counter("sb_channel_rate_limited_total",
                     "Sends refused by the per-channel rate limit."),
+      r.add_counter("sb_user_write_rate_limited_total",
+                    "Writes refused by their author's write budget (both doors)."),
       r.add_counter("sb_admin_requests_total", "Operator API requests (any outcome)."),
       r.add_counter("sb_read_marks_total", "Read cursors moved by mark_read (durable)."),
       r.add_counter("sb_ephemeral_shed_total",

@@ -15,11 +15,13 @@
 #include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/account_home.hpp"
+#include "actors/budgets.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/directory_detail.hpp"
 #include "actors/names.hpp"
 #include "actors/peer_request.hpp"
 #include "cluster/placement.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/registry.hpp"
 #include "storage/ids.hpp"
 #include "storage/keys.hpp"
@@ -76,18 +78,43 @@ void leave_channels(self_ptr self, node_context_ptr ctx, uint64_t by, uint64_t u
 
 // -- channel creation and DMs ----------------------------------------------------------
 
+/// Charges one creation (a channel or a workspace) of `who`; the error to answer when
+/// their budget is spent (actors/budgets.hpp), else none.
+caf::error creation_refused(const node_context& ctx, uint64_t who) {
+  if (!ctx.budgets)
+    return {};
+  auto wait = ctx.budgets->creations_per_user.spend(who, runtime::now_ms());
+  if (wait <= 0)
+    return {};
+  return make_chat_error(chat_errc::rate_limited,
+                         "too many channels or workspaces created, retry after "
+                           + std::to_string(wait) + " ms",
+                         wait);
+}
+
+/// Gives a creation back (it failed after being charged).
+void refund_creation(const node_context& ctx, uint64_t who) {
+  if (ctx.budgets)
+    ctx.budgets->creations_per_user.refund(who);
+}
+
 /// Creates a channel: channel_created then the creator's member_join. The workspace's
 /// channel index entry is written first, unsynced: the synced channel_created write makes
 /// it durable too (one WAL), and browsing skips an entry whose channel never got created.
 caf::result<channel_summary> create_channel(self_ptr self, node_context_ptr ctx, uint64_t who,
                                             std::string name, std::string kind,
                                             uint64_t workspace) {
+  if (!accounts::channel_name_ok(name))
+    return make_chat_error(chat_errc::bad_name, channel_name_rule);
   // The workspace's home writes its channel index (the channel itself lives wherever its
   // id's partition is).
   if (auto elsewhere = at_home<channel_summary>(self, ctx, workspace_home_of(workspace),
                                                 create_channel_atom::value, who, name, kind,
                                                 workspace))
     return std::move(*elsewhere);
+  // Charged at the workspace's home only, so a forwarded creation counts once.
+  if (auto refused = creation_refused(*ctx, who))
+    return refused;
   // A workspace's channels are drawn in its partition, so they live where the workspace
   // does: the channel's own rules read its workspace's members (point reads), which only
   // the home holds. The default workspace has every user and needs no read: its channels
@@ -97,9 +124,11 @@ caf::result<channel_summary> create_channel(self_ptr self, node_context_ptr ctx,
     for (int tries = 1; tries < 4096 && cluster::partition_of(id) != workspace_home(workspace);
          ++tries)
       id = ctx->ids->next();
-    if (cluster::partition_of(id) != workspace_home(workspace))
+    if (cluster::partition_of(id) != workspace_home(workspace)) {
+      refund_creation(*ctx, who);
       return make_chat_error(chat_errc::storage_failed,
                              "could not draw a channel id in its workspace's partition");
+    }
   }
   auto rp = self->make_response_promise<channel_summary>();
   blocking<uint64_t>(
@@ -107,6 +136,7 @@ caf::result<channel_summary> create_channel(self_ptr self, node_context_ptr ctx,
     [ctx, who, workspace, id](outcome<uint64_t>& out) {
       if (workspace != accounts::default_workspace)
         if (auto err = workspace_guard(*ctx->workspaces, workspace, who)) {
+          refund_creation(*ctx, who); // not a member: nothing was created
           out.err = *err;
           return;
         }
@@ -327,7 +357,10 @@ caf::behavior directory_impl(self_ptr self, node_context_ptr ctx) {
     [self, ctx](open_dm_atom, uint64_t who, std::vector<uint64_t>& others) {
       return open_dm(self, ctx, who, std::move(others));
     },
-    [self, ctx](workspace_create_atom, uint64_t who, std::string& name) {
+    [self, ctx](workspace_create_atom, uint64_t who,
+                std::string& name) -> caf::result<workspace_card> {
+      if (auto refused = creation_refused(*ctx, who))
+        return refused;
       return plain_read<workspace_card>(self, ctx, [ctx, who, name](outcome<workspace_card>& out) {
         // Drawn in a partition this node owns: the new workspace's rows are ours to write.
         auto ours = [&ctx](uint64_t id) {
@@ -335,8 +368,10 @@ caf::behavior directory_impl(self_ptr self, node_context_ptr ctx) {
                  == channel_route::where::local;
         };
         auto ws = ctx->workspaces->create(name, who, ours);
-        if (!ws)
+        if (!ws) {
+          refund_creation(*ctx, who); // a bad name: nothing was created
           out.err = account_error(ws.error());
+        }
         else
           out.value = card_of(*ws);
       });

@@ -127,7 +127,10 @@ std::string server_proc::launch(const options& o, const std::vector<std::string>
                                 // would throttle setting up thousands of users (0: off).
                                 "--login-rate=0",
                                 "--signup-rate=0",
-                                "--reads-per-ip-rate=0"};
+                                "--reads-per-ip-rate=0",
+                                // Publishers write flat out as few users, by design.
+                                "--writes-per-user-rate=0", "--write-bytes-per-user-rate=0",
+                                "--creations-per-user-per-min=0"};
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), o.server_args.begin(), o.server_args.end());
   // Truncated here, not only in the child: wait_listening must never read an older log.

@@ -54,10 +54,8 @@ void create_channel(request_actor* self) {
   auto kind = b.kind.value_or("public");
   if (kind != "public" && kind != "private")
     return fail(self, 400, "bad_value", "kind must be public or private");
-  if (!b.name || b.name->empty() || b.name->size() > storage::max_channel_name_bytes)
-    return fail(self, 400, "bad_value", "name must be 1..80 bytes");
-  if (!protocol::utf8_length(*b.name))
-    return fail(self, 400, "bad_utf8", "name is not valid UTF-8");
+  if (!b.name)
+    return fail(self, 400, "missing_field", "name is required");
   uint64_t workspace = accounts::default_workspace;
   if (b.workspace) {
     auto v = parse_u64(*b.workspace);
@@ -139,9 +137,6 @@ void patch_channel(request_actor* self) {
   auto& b = self->state.body;
   std::vector<std::pair<std::string, std::string>> attrs;
   if (b.name) {
-    if (b.name->empty() || b.name->size() > storage::max_channel_name_bytes
-        || !protocol::utf8_length(*b.name))
-      return fail(self, 400, "bad_value", "name must be 1..80 bytes of UTF-8");
     attrs.emplace_back(std::string{storage::channel_attr_name}, *b.name);
   }
   if (b.topic) {

@@ -118,6 +118,17 @@ node_config::node_config() {
     .add(reads_per_user_burst, "reads-per-user-burst", "history/thread read burst per user (default: 60)")
     .add(reads_per_ip_rate, "reads-per-ip-rate", "HTTP history/thread reads/s per client IP (default: 60)")
     .add(reads_per_ip_burst, "reads-per-ip-burst", "HTTP history/thread read burst per IP (default: 200)")
+    .add(writes_per_user_rate, "writes-per-user-rate",
+         "messages, edits, deletes, reactions and pins/s per user, both doors (default: 50; 0 = off)")
+    .add(writes_per_user_burst, "writes-per-user-burst", "write burst per user (default: 500)")
+    .add(write_bytes_per_user_rate, "write-bytes-per-user-rate",
+         "text bytes/s those writes carry per user (default: 262144; 0 = off)")
+    .add(write_bytes_per_user_burst, "write-bytes-per-user-burst",
+         "text byte burst per user (default: 2097152)")
+    .add(creations_per_user_per_min, "creations-per-user-per-min",
+         "channels and workspaces created per minute per user (default: 12; 0 = off)")
+    .add(creations_per_user_burst, "creations-per-user-burst",
+         "channel/workspace creation burst per user (default: 30)")
     .add(channel_idle_ms, "channel-idle-ms", "idle time before a channel passivates (default: 60000)")
     .add(presence_idle_ms, "presence-idle-ms", "no activity for this long is away (default: 600000)")
     .add(presence_grace_ms, "presence-grace-ms",

@@ -81,6 +81,16 @@ public:
   /// The same HTTP reads per client IP: per second and burst. Default: 60, 200.
   size_t reads_per_ip_rate = 60;
   size_t reads_per_ip_burst = 200;
+  /// Writes (messages, edits, deletes, reactions, pins; both doors, every channel) per
+  /// user: per second and burst. Default: 50, 500.
+  size_t writes_per_user_rate = 50;
+  size_t writes_per_user_burst = 500;
+  /// Text bytes of those writes per user: per second and burst. Default: 256 KiB, 2 MiB.
+  size_t write_bytes_per_user_rate = 256 * 1024;
+  size_t write_bytes_per_user_burst = 2 * 1024 * 1024;
+  /// Channels and workspaces created per user: per minute and burst. Default: 12, 30.
+  size_t creations_per_user_per_min = 12;
+  size_t creations_per_user_burst = 30;
   /// Idle time after which a channel actor passivates, ms. Default: 60000.
   size_t channel_idle_ms = 60000;
   /// No activity on any device for this long makes a user away, ms. Default: 600000.

@@ -192,6 +192,12 @@ int main(int argc, char** argv) {
   rates.reads_per_user_burst = static_cast<double>(cfg.reads_per_user_burst);
   rates.reads_per_ip_rate = static_cast<double>(cfg.reads_per_ip_rate);
   rates.reads_per_ip_burst = static_cast<double>(cfg.reads_per_ip_burst);
+  rates.writes_per_user_rate = static_cast<double>(cfg.writes_per_user_rate);
+  rates.writes_per_user_burst = static_cast<double>(cfg.writes_per_user_burst);
+  rates.write_bytes_per_user_rate = static_cast<double>(cfg.write_bytes_per_user_rate);
+  rates.write_bytes_per_user_burst = static_cast<double>(cfg.write_bytes_per_user_burst);
+  rates.creations_per_user_rate = static_cast<double>(cfg.creations_per_user_per_min) / 60.0;
+  rates.creations_per_user_burst = static_cast<double>(cfg.creations_per_user_burst);
   ctx->census = std::make_shared<sb::actors::channel_census>();
   sb::actors::auth_limits auth;
   auth.login_rate = cfg.login_rate;

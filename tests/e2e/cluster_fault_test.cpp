@@ -51,7 +51,8 @@ using clock_type = std::chrono::steady_clock;
 
 /// Chat nodes for bursts: rate limits far above what the tests send.
 const std::vector<std::string> burst_flags{"--conn-rate=100000", "--conn-burst=100000",
-                                           "--channel-rate=100000", "--channel-burst=100000"};
+                                           "--channel-rate=100000", "--channel-burst=100000",
+                                           "--writes-per-user-rate=0", "--write-bytes-per-user-rate=0"};
 
 /// Wall-clock Unix ms: what event `time` fields and the cluster event log use.
 int64_t wall_ms() {

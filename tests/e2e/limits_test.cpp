@@ -66,7 +66,8 @@ TEST_CASE("the per-connection rate limit answers rate_limited with a retry time,
 TEST_CASE("a slow consumer is closed with 4004 when its outbox is full; others keep up") {
   temp_dir dir;
   chat_node node{dir, {"--outbox-max-bytes=65536", "--outbox-max-frames=64", "--conn-rate=100000",
-                       "--conn-burst=100000", "--channel-rate=100000", "--channel-burst=100000"}};
+                       "--conn-burst=100000", "--channel-rate=100000", "--channel-burst=100000",
+                       "--writes-per-user-rate=0", "--write-bytes-per-user-rate=0"}};
   REQUIRE(node.start() == "");
   auto [id, alice] = node.user("alice");
   auto ch = node.channel(alice, "firehose");

@@ -240,7 +240,8 @@ TEST_CASE("a connection over half its outbox sheds typing first; every channel e
   temp_dir dir;
   chat_node node{dir, {"--outbox-max-bytes=262144", "--outbox-max-frames=4096",
                        "--admin-token=ops-secret-0123456789abcdef-presence", "--conn-rate=100000", "--conn-burst=100000",
-                       "--channel-rate=100000", "--channel-burst=100000"}};
+                       "--channel-rate=100000", "--channel-burst=100000",
+                       "--writes-per-user-rate=0", "--write-bytes-per-user-rate=0"}};
   REQUIRE(node.start() == "");
   auto [a_id, alice] = node.user("alice");
   auto [b_id, bob] = node.user("bob");

@@ -187,6 +187,17 @@ TEST_CASE("channel settings: rename, topic, archive; events carry them; archived
   CHECK(node.http("PATCH", "/api/channels/" + ch, R"({"topic":"launch week"})", te).status == 403);
   CHECK(node.http("PATCH", "/api/channels/" + ch, R"({})", ta).status == 400);
   CHECK(node.http("PATCH", "/api/channels/" + ch, R"({"name":""})", ta).status == 400);
+  // Names people see must not reorder or hide text (bidi override, zero-width space).
+  for (const char* bad : {R"({"name":"\u202Egnp.exe"})", R"({"name":"gen\u200Beral"})",
+                          R"({"name":" general"})"}) {
+    auto r = node.http("PATCH", "/api/channels/" + ch, bad, ta);
+    CHECK_MESSAGE(r.status == 400, bad);
+    CHECK_MESSAGE(r.body.find("\"code\":\"bad_name\"") != std::string::npos, r.body);
+    auto c = node.http("POST", "/api/channels", std::string{bad}.insert(1, R"("kind":"public",)"), ta);
+    CHECK_MESSAGE(c.status == 400, bad);
+    CHECK_MESSAGE(c.body.find("\"code\":\"bad_name\"") != std::string::npos, c.body);
+  }
+  CHECK(node.http("POST", "/api/channels", R"({"name":"caf\u00e9 \u5c71\u7530"})", ta).status == 201);
   CHECK(node.http("PATCH", "/api/channels/" + ch, R"({"topic":")" + std::string(1001, 't') + "\"}",
                   ta)
           .status == 400);

@@ -257,6 +257,42 @@ TEST_CASE("bad names, passwords and display names are rejected") {
   CHECK(f.svc->find("dn1").code() == errc::not_found);
 }
 
+TEST_CASE("names refuse bidi controls, invisible characters and blank padding") {
+  using sb::accounts::is_name_text;
+  // Bidi controls reorder what follows: "\u202Egnp.exe" reads as "exe.png".
+  for (const char* bidi : {"\xe2\x80\xae" "gnp.exe", "a\xe2\x80\xaa" "b", "a\xe2\x81\xa6" "b",
+                           "a\xe2\x81\xa9", "a\xe2\x80\x8f", "a\xe2\x80\x8e" "b", "a\xd8\x9c" "b"})
+    CHECK_MESSAGE(!is_name_text(bidi), bidi);
+  // Invisible characters: zero-width space, word joiner, BOM, soft hyphen, Hangul filler,
+  // line separator; a name of only spaces; spaces at either end.
+  for (const char* hidden : {"ad\xe2\x80\x8bmin", "ad\xe2\x81\xa0min", "\xef\xbb\xbf" "admin",
+                             "ad\xc2\xad" "min", "\xe3\x85\xa4", "a\xe2\x80\xa8" "b", "   ",
+                             " admin", "admin ", "\xc2\xa0" "admin", "\xe3\x80\x80"})
+    CHECK_MESSAGE(!is_name_text(hidden), hidden);
+  // ZWJ and ZWNJ only between two drawn characters.
+  CHECK_FALSE(is_name_text("\xe2\x80\x8d" "admin"));
+  CHECK_FALSE(is_name_text("admin\xe2\x80\x8c"));
+  CHECK_FALSE(is_name_text("ad\xe2\x80\x8d\xe2\x80\x8dmin"));
+  CHECK_FALSE(is_name_text("ad \xe2\x80\x8dmin"));
+  CHECK_FALSE(is_name_text(""));
+  // What people really write stays allowed: accents, CJK, RTL letters (no controls), an
+  // emoji family (ZWJ), Persian with a ZWNJ, a subdivision flag (tags), inner spaces.
+  for (const char* fine : {"Zo\xc3\xab", "\xe5\xb1\xb1\xe7\x94\xb0", "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d",
+                           "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7",
+                           "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xb1\xd9\x88\xd9\x85",
+                           "\xf0\x9f\x8f\xb4\xf3\xa0\x81\xa7\xf3\xa0\x81\xa2\xf3\xa0\x81\xb3\xf3\xa0\x81\xa3\xf3\xa0\x81\xb4\xf3\xa0\x81\xbf",
+                           "Ada Lovelace", "#general"})
+    CHECK_MESSAGE(is_name_text(fine), fine);
+  CHECK_FALSE(is_name_text("a\xf3\xa0\x81\xa7")); // a tag after a letter
+  // Sign-up applies it to display names.
+  fixture f;
+  CHECK(f.svc->sign_up("dnx", "password1", "\xe2\x80\xae" "nimda").code() == errc::bad_name);
+  CHECK(f.svc->sign_up("dny", "password1", "ad\xe2\x80\x8bmin").code() == errc::bad_name);
+  CHECK(f.svc->find("dnx").code() == errc::not_found);
+  CHECK(sb::accounts::channel_name_ok(std::string(80, 'c')));
+  CHECK_FALSE(sb::accounts::channel_name_ok(std::string(81, 'c')));
+}
+
 TEST_CASE("wrong password and unknown user are indistinguishable invalid_credentials") {
   fixture f;
   f.sign_up_ok("erin", "right password");

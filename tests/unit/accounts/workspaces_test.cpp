@@ -106,6 +106,9 @@ TEST_CASE("bad workspace names are rejected with bad_name and write nothing") {
     "del\x7f",                                          // DEL
     "c1\xc2\x85",                                       // C1 control (NEL)
     std::string("nul\0x", 5),                           // NUL
+    "\xe2\x80\xae" "gnp.exe",                              // bidi override
+    "a\xe2\x80\x8b" "b",                                   // zero-width space
+    " padded",                                          // space at an end
   };
   for (auto& name : bad) {
     auto r = f.ws->create(name, 1);
