@@ -150,15 +150,6 @@ private:
   std::string buf_;
 };
 
-/// One gauge or counter of /metrics (no labels), or -1.
-double metric(chat_node& node, const std::string& name) {
-  auto r = node.http("GET", "/metrics");
-  auto pos = r.body.find("\n" + name + " ");
-  if (pos == std::string::npos)
-    return -1;
-  return std::stod(r.body.substr(pos + name.size() + 2));
-}
-
 /// Milliseconds from connecting to `ready` for one new session of `token`; -1 on failure.
 int64_t time_to_ready(uint16_t port, const std::string& token) {
   auto t0 = clock_type::now();

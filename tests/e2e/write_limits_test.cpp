@@ -13,14 +13,6 @@ using sb::storage::testing::temp_dir;
 
 namespace {
 
-double metric(chat_node& node, const std::string& name) {
-  auto r = node.http("GET", "/metrics");
-  auto pos = r.body.find("\n" + name + " ");
-  if (pos == std::string::npos)
-    return -1;
-  return std::stod(r.body.substr(pos + name.size() + 2));
-}
-
 std::string message_json(const std::string& text, const std::string& nonce = "") {
   std::string j = R"({"text":")" + text + "\"";
   if (!nonce.empty())

@@ -246,4 +246,13 @@ public:
   std::vector<json_frame> seen;
 };
 
+/// One gauge or counter of the node's /metrics (no labels), or -1.
+inline double metric(chat_node& node, const std::string& name) {
+  auto r = node.http("GET", "/metrics");
+  auto pos = r.body.find("\n" + name + " ");
+  if (pos == std::string::npos)
+    return -1;
+  return std::stod(r.body.substr(pos + name.size() + 2));
+}
+
 } // namespace sb::testing
