@@ -5,6 +5,7 @@
 // so a token revoked during a lookup can never be put (back) into the cache.
 #include "accounts/accounts.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -366,6 +367,70 @@ error backoff_error(std::uint64_t wait_ms) {
                wait_ms};
 }
 
+// -- the session index --------------------------------------------------------------------
+
+/// Index rows read per scan: a user over the cap (sessions from before the cap, or a cap
+/// lowered since) is brought back under it a page at a time, one page per log-in.
+constexpr std::size_t index_page = 4096;
+
+std::uint64_t key_of_hash(const token_hash& h) {
+  auto key = storage::keys::get_be64(reinterpret_cast<const char*>(h.data()));
+  return key == 0 ? 1 : key; // 0 means "every session" in revoked_atom
+}
+
+std::string id_of_hash(const token_hash& h) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < 8; ++i) {
+    out.push_back(digits[h[i] >> 4]);
+    out.push_back(digits[h[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string index_value(std::uint64_t created_ms, std::uint64_t expires_ms) {
+  std::string v;
+  storage::keys::put_be64(v, created_ms);
+  storage::keys::put_be64(v, expires_ms);
+  return v;
+}
+
+struct index_entry {
+  token_hash hash{};
+  std::uint64_t created_ms = 0;
+  std::uint64_t expires_ms = 0;
+};
+
+/// Up to `limit` of `user`'s index rows, in key order (corrupt ones skipped).
+result<std::vector<index_entry>> load_index(const storage::store& db, std::uint64_t user,
+                                            std::size_t limit) {
+  auto prefix = storage::schema::session_index_prefix(user);
+  auto page = db.scan_records(table::user_accounts, prefix, "", limit);
+  if (!page)
+    return storage_error(page.error());
+  std::vector<index_entry> out;
+  out.reserve(page->size());
+  for (auto& [key, value] : *page) {
+    auto v = storage::keys::decode_pair(value);
+    if (key.size() != prefix.size() + crypto_hash_sha256_BYTES || !v)
+      continue;
+    index_entry e;
+    std::memcpy(e.hash.data(), key.data() + prefix.size(), e.hash.size());
+    e.created_ms = v->first;
+    e.expires_ms = v->second;
+    out.push_back(e);
+  }
+  return out;
+}
+
+/// The two deletes that end one session: its row and its index row.
+void end_session_ops(std::vector<storage::record_op>& ops, std::uint64_t user,
+                     const token_hash& h) {
+  ops.push_back({table::sessions, token_key(h), std::nullopt});
+  ops.push_back({table::user_accounts, storage::schema::session_index_key(user, h),
+                 std::nullopt});
+}
+
 } // namespace
 
 // -- token cache ---------------------------------------------------------------------------
@@ -470,6 +535,16 @@ std::optional<std::uint32_t> home_of_token(std::string_view token) {
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || len != sizeof raw)
     return std::nullopt;
   return raw[0];
+}
+
+std::string session_id(std::string_view token) {
+  if (!token_well_formed(token))
+    return {};
+  return id_of_hash(hash_token(token));
+}
+
+std::uint64_t session_key(std::string_view token) {
+  return key_of_hash(hash_token(token));
 }
 
 service::service(storage::store& db, std::function<std::uint64_t()> next_id, options opts,
@@ -632,14 +707,60 @@ result<session> service::log_in(std::string_view name, std::string_view password
   s.who = std::move(rec->who);
 
   auto h = hash_token(s.token);
+  auto now = now_ms_();
   std::string value;
   storage::keys::put_be64(value, s.who.id);
   storage::keys::put_be64(value, s.expires_ms);
-  if (auto st = db_.put_record(table::sessions, token_key(h), value, db_.options().sync); !st.ok())
+  const std::array<storage::record_op, 2> ops{{
+    {table::sessions, token_key(h), std::move(value)},
+    {table::user_accounts, storage::schema::session_index_key(s.who.id, h),
+     index_value(now, s.expires_ms)},
+  }};
+  if (auto st = db_.write_records(ops, db_.options().sync); !st.ok())
     return storage_error(st);
   // A fresh random token cannot have been revoked yet: cache it regardless of the epoch.
   cache_->insert(h, {s.who.id, s.expires_ms}, std::nullopt);
+  if (opts_.max_sessions_per_user > 0)
+    s.ended = end_oldest_sessions(s.who.id, h, now);
   return s;
+}
+
+std::vector<std::uint64_t> service::end_oldest_sessions(std::uint64_t user,
+                                                        const std::array<unsigned char, 32>& keep,
+                                                        std::uint64_t now) {
+  auto index = load_index(db_, user, index_page);
+  if (!index)
+    return {}; // the new session stands; the next log-in tries again
+  std::vector<index_entry> live;
+  std::vector<storage::record_op> ops;
+  for (auto& e : *index) {
+    if (e.expires_ms <= now)
+      end_session_ops(ops, user, e.hash); // dead: tidy it away
+    else if (e.hash != keep)
+      live.push_back(e);
+  }
+  std::vector<std::uint64_t> ended;
+  auto room = opts_.max_sessions_per_user - 1; // the new one takes a place
+  if (live.size() > room) {
+    std::sort(live.begin(), live.end(), [](const index_entry& a, const index_entry& b) {
+      return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.hash < b.hash;
+    });
+    for (std::size_t i = 0; i < live.size() - room; ++i) {
+      end_session_ops(ops, user, live[i].hash);
+      ended.push_back(key_of_hash(live[i].hash));
+    }
+  }
+  if (ops.empty())
+    return ended;
+  // Synced when it ends live sessions: a restart must not bring one back.
+  if (auto st = db_.write_records(ops, !ended.empty() && db_.options().sync); !st.ok())
+    return {};
+  for (std::size_t i = 0; i < ops.size(); i += 2) {
+    token_hash h;
+    std::memcpy(h.data(), ops[i].key.data(), h.size());
+    cache_->evict(h, true); // after the delete: see the epoch note at the top
+  }
+  return ended;
 }
 
 result<user> service::authenticate(std::string_view token) {
@@ -664,7 +785,9 @@ result<user> service::authenticate(std::string_view token) {
   }
   if (cached->expires_ms <= now) {
     // Expired: forget it (unsynced; losing this delete only leaves a dead entry).
-    (void) db_.delete_record(table::sessions, token_key(h), false);
+    std::vector<storage::record_op> ops;
+    end_session_ops(ops, cached->user_id, h);
+    (void) db_.write_records(ops, false);
     cache_->evict(h, true);
     return error{errc::invalid_token, token_message};
   }
@@ -689,10 +812,63 @@ result<bool> service::log_out(std::string_view token) {
     cache_->evict(h, true);
     return error{errc::invalid_token, token_message};
   }
-  if (auto st = db_.delete_record(table::sessions, key, db_.options().sync); !st.ok())
+  std::vector<storage::record_op> ops;
+  if (auto v = storage::keys::decode_pair(**raw))
+    end_session_ops(ops, v->first, h);
+  else
+    ops.push_back({table::sessions, key, std::nullopt});
+  if (auto st = db_.write_records(ops, db_.options().sync); !st.ok())
     return storage_error(st);
   cache_->evict(h, true); // after the delete: see the epoch note at the top
   return true;
+}
+
+result<std::vector<session_info>> service::sessions_of(std::uint64_t user) const {
+  auto index = load_index(db_, user, index_page);
+  if (!index)
+    return index.error();
+  auto now = now_ms_();
+  std::vector<session_info> out;
+  for (auto& e : *index)
+    if (e.expires_ms > now)
+      out.push_back({id_of_hash(e.hash), e.created_ms, e.expires_ms});
+  std::sort(out.begin(), out.end(), [](const session_info& a, const session_info& b) {
+    return a.created_ms != b.created_ms ? a.created_ms > b.created_ms : a.id < b.id;
+  });
+  auto most = opts_.max_sessions_per_user > 0 ? opts_.max_sessions_per_user : 1000;
+  if (out.size() > most)
+    out.resize(most);
+  return out;
+}
+
+result<std::vector<std::uint64_t>> service::revoke_sessions(std::uint64_t user,
+                                                            std::string_view only,
+                                                            std::string_view keep) {
+  auto index = load_index(db_, user, index_page);
+  if (!index)
+    return index.error();
+  std::vector<storage::record_op> ops;
+  std::vector<token_hash> gone;
+  std::vector<std::uint64_t> keys;
+  auto now = now_ms_();
+  for (auto& e : *index) {
+    auto id = id_of_hash(e.hash);
+    if ((!only.empty() && id != only) || id == keep)
+      continue;
+    end_session_ops(ops, user, e.hash);
+    gone.push_back(e.hash);
+    if (e.expires_ms > now)
+      keys.push_back(key_of_hash(e.hash));
+  }
+  if (!only.empty() && keys.empty())
+    return error{errc::not_found, "no such session"};
+  if (ops.empty())
+    return keys;
+  if (auto st = db_.write_records(ops, db_.options().sync); !st.ok())
+    return storage_error(st);
+  for (auto& h : gone)
+    cache_->evict(h, true); // after the delete: see the epoch note at the top
+  return keys;
 }
 
 result<std::string> service::sweep_expired_tokens(std::string_view after,
@@ -703,16 +879,31 @@ result<std::string> service::sweep_expired_tokens(std::string_view after,
     return storage_error(page.error());
   auto now = now_ms_();
   std::vector<storage::record_op> gone;
+  std::size_t expired = 0;
   for (auto& [key, value] : *page) {
     auto v = storage::keys::decode_pair(value);
-    if (v && v->second <= now)
-      gone.push_back({table::sessions, key, std::nullopt});
+    if (!v || key.size() != crypto_hash_sha256_BYTES)
+      continue;
+    token_hash h;
+    std::memcpy(h.data(), key.data(), h.size());
+    if (v->second <= now) {
+      end_session_ops(gone, v->first, h);
+      ++expired;
+      continue;
+    }
+    // A session from before the index: give it its row (created = its log-in, from the TTL).
+    auto ikey = storage::schema::session_index_key(v->first, h);
+    auto has = db_.get_record(table::user_accounts, ikey);
+    if (has && !has->has_value()) {
+      auto created = v->second > opts_.token_ttl_ms ? v->second - opts_.token_ttl_ms : 0;
+      gone.push_back({table::user_accounts, std::move(ikey), index_value(created, v->second)});
+    }
   }
   if (!gone.empty()) {
     // Unsynced: a lost delete only leaves a dead entry for the next sweep.
     if (auto st = db_.write_records(gone, false); !st.ok())
       return storage_error(st);
-    deleted += gone.size();
+    deleted += expired;
   }
   if (page->size() < max_entries)
     return std::string{};

@@ -6,6 +6,9 @@
 //                                           | str display_name | str argon2id hash
 //                                           (str = be16 len + bytes)
 //   sessions       <SHA-256(token), 32B> -> be64 user id | be64 expiry ms
+//   user_accounts  <be64 id> 0x02 <SHA-256(token)> -> be64 created ms | be64 expiry ms
+//                                           (the user's session index, written and deleted
+//                                           in one batch with the session row)
 //   user_accounts  <be64 id> 0x01        -> be64 failed log-ins | be64 last failure unix ms
 //                                           (the log-in backoff; absent = none; deleted by
 //                                           a successful log-in)
@@ -26,11 +29,18 @@
 // failure; one earlier is refused `rate_limited` with the wait, before any hashing. A
 // successful log-in deletes the count.
 //
+// Sessions per user (docs/protocol.md, "Sessions"): a user lists their sessions and revokes
+// one, or all but the current one, by a public id (16 hex digits of the token's SHA-256;
+// it cannot be turned back into the token). A log-in past `max_sessions_per_user` ends the
+// user's oldest sessions. Sessions made before the index existed get their index row from
+// the expiry sweep.
+//
 // Defaults: argon2id at libsodium's INTERACTIVE limits, sessions valid 30 days, up to
 // 100,000 token hashes cached in memory (LRU); backoff after 5 failures, from 1 s up to
-// 15 min.
+// 15 min; 100 sessions per user.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -40,6 +50,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <sodium.h>
 
@@ -114,7 +125,25 @@ struct session {
   user who;
   std::string token;
   std::uint64_t expires_ms = 0; ///< Unix ms
+  /// Session keys (`session_key`) of the user's oldest sessions this log-in ended to stay
+  /// within max_sessions_per_user: their connections should close.
+  std::vector<std::uint64_t> ended;
 };
+
+/// One of a user's live sessions as they list it (never the token or its full hash).
+struct session_info {
+  std::string id;               ///< 16 lowercase hex digits (`session_id`)
+  std::uint64_t created_ms = 0; ///< Unix ms of the log-in
+  std::uint64_t expires_ms = 0; ///< Unix ms
+  friend bool operator==(const session_info&, const session_info&) = default;
+};
+
+/// The public id of a token's session: the first 8 bytes of SHA-256(token) in hex; "" for a
+/// malformed token.
+std::string session_id(std::string_view token);
+/// The key a connection and a revocation agree on for one session: the first 8 bytes of
+/// SHA-256(token) as a big-endian number (the id's value), never 0 ("every session").
+std::uint64_t session_key(std::string_view token);
 
 /// Settings of `service`.
 struct options {
@@ -126,6 +155,8 @@ struct options {
   std::size_t memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
   /// Token hashes kept in memory (LRU); 0 disables the cache. Default: 100,000.
   std::size_t max_cached_tokens = 100'000;
+  /// Live sessions a user keeps; a log-in past it ends the oldest. 0 = no cap. Default: 100.
+  std::size_t max_sessions_per_user = 100;
   /// Failed log-ins in a row an account takes before the backoff starts; 0 disables the
   /// backoff. Default: 5.
   std::uint32_t free_login_failures = 5;
@@ -187,8 +218,19 @@ public:
   /// Errors: invalid_token (malformed or unknown), storage.
   result<bool> log_out(std::string_view token);
 
+  /// `user`'s live sessions, newest first (at most max_sessions_per_user, or 1,000 without a
+  /// cap). Errors: storage.
+  result<std::vector<session_info>> sessions_of(std::uint64_t user) const;
+
+  /// Revokes `user`'s session whose id is `only`, or, with `only` empty, every one of
+  /// theirs except the one whose id is `keep` ("" keeps none). Returns the session keys
+  /// revoked (for revoked_atom). Errors: not_found (`only` names none of theirs), storage.
+  result<std::vector<std::uint64_t>> revoke_sessions(std::uint64_t user, std::string_view only,
+                                                     std::string_view keep);
+
   /// Deletes up to `max_entries` session entries that expired before now (one bounded scan
-  /// of the `sessions` table from `after`, "" = the start). Returns the key to continue from ("" =
+  /// of the `sessions` table from `after`, "" = the start), and writes the index row of a
+  /// live one that has none (made before the index). Returns the key to continue from ("" =
   /// the scan reached the end) and adds the number deleted to `deleted`. Run periodically
   /// so abandoned sessions do not pile up. Errors: storage.
   result<std::string> sweep_expired_tokens(std::string_view after, std::size_t max_entries,
@@ -215,6 +257,12 @@ public:
 
 private:
   struct token_cache;
+
+  /// Ends `user`'s oldest live sessions past max_sessions_per_user (never `keep`, the one
+  /// just made) and tidies their expired index rows; returns the session keys ended.
+  std::vector<std::uint64_t> end_oldest_sessions(std::uint64_t user,
+                                                 const std::array<unsigned char, 32>& keep,
+                                                 std::uint64_t now);
 
   storage::store& db_;
   std::function<std::uint64_t()> next_id_;

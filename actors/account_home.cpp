@@ -128,6 +128,27 @@ caf::error unless_home(const node_context& ctx, std::optional<uint32_t> home) {
                                                    + "; retry in a few seconds");
 }
 
+std::vector<session_card> cards_of_sessions(const std::vector<accounts::session_info>& s) {
+  std::vector<session_card> out;
+  out.reserve(s.size());
+  for (auto& i : s)
+    out.push_back({i.id, i.created_ms, i.expires_ms});
+  return out;
+}
+
+/// Revokes at this node (the home) and closes the revoked sessions' connections through the
+/// user's hub, which runs here when any of their devices is connected.
+accounts::result<std::vector<uint64_t>> revoke_here(const node_context& ctx, uint64_t user,
+                                                   const std::string& only,
+                                                   const std::string& keep) {
+  auto keys = ctx.accounts->revoke_sessions(user, only, keep);
+  if (keys && !keys->empty())
+    if (auto hub = find_actor<user_actor>(ctx, user_name(user)))
+      for (auto key : *keys)
+        caf::anon_send(hub, revoked_atom::value, key);
+  return keys;
+}
+
 caf::result<user_card> card_or_error(const accounts::result<accounts::user>& u) {
   if (!u)
     return account_error(u.error());
@@ -148,6 +169,42 @@ caf::result<std::string> to_pool(caf::event_based_actor* self, const node_contex
 }
 
 } // namespace
+
+void list_sessions(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t user,
+                   std::function<void(std::vector<session_card>)> ok,
+                   std::function<void(caf::error)> fail) {
+  auto route = route_home(*ctx, accounts::home_of_user(user));
+  if (route.at == channel_route::where::unavailable)
+    return fail(route.error);
+  if (route.at == channel_route::where::local) {
+    auto out = ctx->accounts->sessions_of(user);
+    if (!out)
+      return fail(account_error(out.error()));
+    return ok(cards_of_sessions(*out));
+  }
+  ask_peer<std::vector<session_card>>(
+    self, ctx, route.owner, std::chrono::seconds(5),
+    [ok](std::vector<session_card>& out) { ok(std::move(out)); }, std::move(fail),
+    sessions_atom::value, user);
+}
+
+void revoke_sessions(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t user,
+                     std::string only, std::string keep, std::function<void(size_t)> ok,
+                     std::function<void(caf::error)> fail) {
+  auto route = route_home(*ctx, accounts::home_of_user(user));
+  if (route.at == channel_route::where::unavailable)
+    return fail(route.error);
+  if (route.at == channel_route::where::local) {
+    auto out = revoke_here(*ctx, user, only, keep);
+    if (!out)
+      return fail(account_error(out.error()));
+    return ok(out->size());
+  }
+  ask_peer<std::vector<uint64_t>>(
+    self, ctx, route.owner, std::chrono::seconds(5),
+    [ok](std::vector<uint64_t>& keys) { ok(keys.size()); }, std::move(fail),
+    revoke_sessions_atom::value, user, std::move(only), std::move(keep));
+}
 
 caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_ptr ctx) {
   return account_home_actor::behavior_type{
@@ -185,6 +242,23 @@ caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_p
       if (!out)
         return account_error(out.error());
       return *out;
+    },
+    [ctx](sessions_atom, uint64_t user) -> caf::result<std::vector<session_card>> {
+      if (auto err = unless_home(*ctx, accounts::home_of_user(user)))
+        return err;
+      auto out = ctx->accounts->sessions_of(user);
+      if (!out)
+        return account_error(out.error());
+      return cards_of_sessions(*out);
+    },
+    [ctx](revoke_sessions_atom, uint64_t user, const std::string& only,
+          const std::string& keep) -> caf::result<std::vector<uint64_t>> {
+      if (auto err = unless_home(*ctx, accounts::home_of_user(user)))
+        return err;
+      auto out = revoke_here(*ctx, user, only, keep);
+      if (!out)
+        return account_error(out.error());
+      return std::move(*out);
     },
     [ctx](user_get_atom, const std::vector<uint64_t>& ids) -> caf::result<std::vector<user_card>> {
       if (ids.size() > max_cards_per_request)

@@ -61,6 +61,19 @@ void check_users_exist(caf::event_based_actor* self, const node_context_ptr& ctx
                        std::vector<uint64_t> ids, std::function<void()> ok,
                        std::function<void(caf::error)> fail);
 
+/// `user`'s live sessions, newest first, read at their home (here or through its router).
+void list_sessions(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t user,
+                   std::function<void(std::vector<session_card>)> ok,
+                   std::function<void(caf::error)> fail);
+
+/// Revokes `user`'s session `only` (or, with `only` empty, all of theirs but `keep`; ""
+/// keeps none) at their home, where the user's hub then closes the connections identified
+/// with them (4001). Calls `ok(number revoked)`, or `fail` (accounts `not_found` when
+/// `only` is none of theirs, or why the home could not tell).
+void revoke_sessions(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t user,
+                     std::string only, std::string keep, std::function<void(size_t)> ok,
+                     std::function<void(caf::error)> fail);
+
 /// Tells user `user`'s hub `atom, xs...` (a user_actor message) if the user is online: here,
 /// or through their home's router, which takes the user id first. Dropped while the home
 /// is down (its hub, and with it the user's routing, is down too).

@@ -13,6 +13,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include "actors/audit_sampler.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/chat_metrics.hpp"
 #include "actors/interfaces.hpp"
@@ -102,10 +103,9 @@ void prune_audit(const node_context& ctx) {
 struct worker_state {
   uint64_t last_audit_id = 0;
   uint64_t ticks = 0;
-  // Unauthenticated calls are audited at most 10 per second, so a flood of bad tokens
-  // cannot grow the store without bound.
-  int64_t anon_window_ms = 0;
-  uint32_t anon_in_window = 0;
+  // Reads and calls without the token are sampled by kind (audit_sampler.hpp), so neither
+  // a polling console nor a flood of bad tokens grows the store with its rate.
+  audit_sampler sampler;
   // Rate sampling: one sample a second, rates over the last 5 s.
   struct sample {
     std::chrono::steady_clock::time_point at;
@@ -145,6 +145,25 @@ void sample_rates(worker_state& ws, const node_context& ctx) {
   r.p99_ms = window.quantile(0.99) * 1000;
 }
 
+/// Writes one audit record; `count` calls of its kind from `first_ms` (0: one call, now).
+void write_audit(worker_state& ws, const node_context& ctx, const audit_kind& k,
+                 const std::string& query, const std::string& target, int64_t now,
+                 uint64_t count, int64_t first_ms, bool sync) {
+  auto id = std::max(ws.last_audit_id + 1, static_cast<uint64_t>(unix_ms()) << 16);
+  ws.last_audit_id = id;
+  std::string v;
+  protocol::json_writer w{v};
+  w.begin_object().field("id", std::to_string(id)).key("time").sint(now)
+    .field("who", k.who).field("method", k.method).field("path", k.path)
+    .field("query", query).field("target", target)
+    .field("status", uint64_t{k.status}).field("code", k.code).field("count", count);
+  if (first_ms != 0)
+    w.key("first").sint(first_ms);
+  w.end_object();
+  if (auto s = ctx.db->put_record(storage::table::audit, audit_key(id), v, sync); !s.ok())
+    runtime::log::error("audit_write_failed", {{"path", k.path}});
+}
+
 /// The interface plus the once-a-second sampling tick, which only the worker sends itself.
 using admin_worker_behavior = admin_worker_actor::extend<caf::reacts_to<tick_atom>>::behavior_type;
 
@@ -154,33 +173,22 @@ caf::behavior admin_worker(rt::supervised_actor* self, node_context_ptr ctx) {
   return admin_worker_behavior{
     [self, ctx, ws](tick_atom) {
       sample_rates(*ws, *ctx);
+      for (auto& r : ws->sampler.roll(unix_ms()))
+        write_audit(*ws, *ctx, r.kind, r.query, {}, r.last_ms, r.count, r.first_ms, false);
       if (ws->ticks++ % audit_prune_every_ticks == 0)
         prune_audit(*ctx);
       self->delayed_send(self, 1s, tick_atom::value);
     },
     [ctx, ws](audit_atom, audit_record& rec) {
       auto now = unix_ms();
-      if (rec.who != "admin-token") {
-        if (now - ws->anon_window_ms >= 1000) {
-          ws->anon_window_ms = now;
-          ws->anon_in_window = 0;
-        }
-        if (++ws->anon_in_window > 10)
-          return;
-      }
-      auto id = std::max(ws->last_audit_id + 1, static_cast<uint64_t>(now) << 16);
-      ws->last_audit_id = id;
-      std::string v;
-      protocol::json_writer w{v};
-      w.begin_object().field("id", std::to_string(id)).key("time").sint(now)
-        .field("who", rec.who).field("method", rec.method).field("path", rec.path)
-        .field("query", rec.query).field("target", rec.target)
-        .field("status", uint64_t{rec.status}).field("code", rec.code).end_object();
-      // Actions are synced before the next record; reads ride on the next sync (a clean
-      // shutdown flushes them too).
-      bool sync = rec.method != "GET";
-      if (auto s = ctx->db->put_record(storage::table::audit, audit_key(id), v, sync); !s.ok())
-        runtime::log::error("audit_write_failed", {{"path", rec.path}});
+      audit_kind k{std::move(rec.who), std::move(rec.method), std::move(rec.path), rec.status,
+                   std::move(rec.code)};
+      // Actions with the token, one by one and synced before the next record; the rest
+      // sampled, riding on the next sync (a clean shutdown flushes them too).
+      bool action = k.who == "admin-token" && k.method != "GET";
+      if (!action && !ws->sampler.admit(k, rec.query, now))
+        return;
+      write_audit(*ws, *ctx, k, rec.query, rec.target, now, 1, 0, action);
     },
     [ctx](audit_page_atom, uint64_t after,
           uint32_t limit) -> caf::result<std::vector<std::string>, uint64_t> {

@@ -300,6 +300,18 @@ typename Inspector::result_type inspect(Inspector& f, user_card& x) {
   return f(caf::meta::type_name("user_card"), x.id, x.name, x.display_name);
 }
 
+/// One of a user's sessions as they list it (accounts::session_info across nodes).
+struct session_card {
+  std::string id; ///< 16 hex digits; never the token
+  uint64_t created_ms = 0;
+  uint64_t expires_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_card& x) {
+  return f(caf::meta::type_name("session_card"), x.id, x.created_ms, x.expires_ms);
+}
+
 /// A workspace as its lists show it.
 struct workspace_card {
   uint64_t id = 0;
@@ -613,6 +625,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb::actors, user_get_atom, "userget")
   CAF_ADD_ATOM(switchboard, sb::actors, user_find_atom, "userfind")
   CAF_ADD_ATOM(switchboard, sb::actors, user_hub_atom, "userhub")
+  CAF_ADD_ATOM(switchboard, sb::actors, sessions_atom, "sessions")
+  CAF_ADD_ATOM(switchboard, sb::actors, revoke_sessions_atom, "revokesess")
   CAF_ADD_ATOM(switchboard, sb::actors, presence_delta_atom, "pres_delta")
   CAF_ADD_ATOM(switchboard, sb::actors, presence_sync_atom, "pres_sync")
   CAF_ADD_ATOM(switchboard, sb::actors, workspaces_of_atom, "wsof")
@@ -640,6 +654,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (std::vector<uint64_t>))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::user_card))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::user_card>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::actors::session_card))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::session_card>))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::workspace_card))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::actors::workspace_card>))
   CAF_ADD_TYPE_ID(switchboard, (sb::actors::browse_entry))

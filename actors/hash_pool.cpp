@@ -17,6 +17,8 @@
 #include "actors/blocking_worker.hpp"
 #include "actors/budgets.hpp"
 #include "actors/chat_error.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/names.hpp"
 #include "protocol/json_writer.hpp"
 #include "runtime/actor_stats.hpp"
 #include "runtime/log.hpp"
@@ -56,6 +58,12 @@ caf::result<std::string> run_job(const node_context& ctx, const hash_job& j) {
   auto s = ctx.accounts->log_in(j.name, j.password);
   if (!s)
     return account_error(s.error());
+  // Sessions the cap ended (accounts.hpp): their connections close with 4001. This is the
+  // user's home, where their hub runs if any device is connected.
+  if (!s->ended.empty())
+    if (auto hub = find_actor<user_actor>(ctx, user_name(s->who.id)))
+      for (auto key : s->ended)
+        caf::anon_send(hub, revoked_atom::value, key);
   w.begin_object().field("token", s->token).field("expires", s->expires_ms).key("user");
   write_user(w, s->who);
   w.end_object();

@@ -78,6 +78,12 @@ using account_home_actor = caf::typed_actor<
   caf::replies_to<authenticate_atom, std::string>::with<user_card>,
   /// (token) -> whether a session was revoked.
   caf::replies_to<logout_atom, std::string>::with<bool>,
+  /// (user) -> their live sessions, newest first (docs/protocol.md, "Sessions").
+  caf::replies_to<sessions_atom, uint64_t>::with<std::vector<session_card>>,
+  /// (user, only id or "" for all, id to keep or "") -> the session keys revoked; the
+  /// caller tells the user's hub (revoked_atom).
+  caf::replies_to<revoke_sessions_atom, uint64_t, std::string, std::string>::with<
+    std::vector<uint64_t>>,
   /// (user ids, all of this home) -> the cards of those that exist, in the same order.
   caf::replies_to<user_get_atom, std::vector<uint64_t>>::with<std::vector<user_card>>,
   /// (name) -> the user.

@@ -6,7 +6,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <sodium.h>
 
 #include <caf/make_message.hpp>
 #include <caf/send.hpp>
@@ -366,12 +365,7 @@ void with_user(caf::event_based_actor* self, const node_context_ptr& ctx, uint64
 }
 
 uint64_t session_key(std::string_view token) {
-  unsigned char h[crypto_generichash_BYTES_MIN];
-  crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(token.data()),
-                     token.size(), nullptr, 0);
-  uint64_t key = 0;
-  std::memcpy(&key, h, sizeof key);
-  return key == 0 ? 1 : key; // 0 means "every session" in revoked_atom
+  return accounts::session_key(token);
 }
 
 } // namespace sb::actors

@@ -6,6 +6,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "actors/account_home.hpp"
 #include "actors/chat_messages.hpp"
 #include "actors/admin_worker.hpp"
 #include "actors/interfaces.hpp"
@@ -66,47 +67,57 @@ void stop_actor(request_actor* self, const body_fields& b) {
       [self](caf::error& err) { fail_request(self, err); });
 }
 
+/// Closes the user's connections on this node with 4007, then revokes every session of
+/// theirs at their home (so no token of theirs identifies again, and their connections on
+/// other nodes close with 4001), then {"user","closed","revoked","close_code"}.
 void disconnect_user(request_actor* self, const std::string& id_text) {
   auto id = parse_u64(id_text);
   if (!id)
     return fail(self, 400, "bad_value", "the user id must be an unsigned integer");
   self->state.audit->target = "user/" + id_text;
+  struct gather {
+    size_t remaining = 0, closed = 0;
+  };
+  auto g = std::make_shared<gather>();
+  auto revoke = [self, g, id_text, user = *id] {
+    actors::revoke_sessions(
+      self, self->state.ctx, user, {}, {},
+      [self, g, id_text](size_t revoked) {
+        runtime::log::info("admin_disconnect", {{"user", id_text},
+                                                {"sessions", std::to_string(g->closed)},
+                                                {"revoked", std::to_string(revoked)}});
+        std::string out;
+        protocol::json_writer w{out};
+        w.begin_object().field("user", id_text).field("closed", uint64_t{g->closed})
+          .field("revoked", uint64_t{revoked})
+          .field("close_code", uint64_t{close_disconnected}).end_object();
+        ok(self, std::move(out));
+      },
+      [self](caf::error err) { fail_request(self, err); });
+  };
   auto u = self->state.ctx->names->get("user", id_text);
   if (!u)
-    return fail(self, 404, "unknown_actor", "the user has no sessions on this node");
+    return revoke();
   self->request(u, probe_timeout, admin_probe_atom::value)
     .then(
-      [self, id_text](user_probe& p) {
-        struct gather {
-          size_t remaining = 0, closed = 0;
-        };
-        auto g = std::make_shared<gather>();
-        auto finish = [self, g, id_text] {
-          runtime::log::info("admin_disconnect",
-                             {{"user", id_text}, {"sessions", std::to_string(g->closed)}});
-          std::string out;
-          protocol::json_writer w{out};
-          w.begin_object().field("user", id_text).field("closed", uint64_t{g->closed})
-            .field("close_code", uint64_t{close_disconnected}).end_object();
-          ok(self, std::move(out));
-        };
+      [self, g, revoke](user_probe& p) {
         g->remaining = p.devices.size();
         for (auto& d : p.devices)
           self->request(d, probe_timeout, admin_probe_atom::value, close_disconnected)
             .then(
-              [g, finish](connection_probe&) {
+              [g, revoke](connection_probe&) {
                 ++g->closed;
                 if (--g->remaining == 0)
-                  finish();
+                  revoke();
               },
-              [g, finish](caf::error&) {
+              [g, revoke](caf::error&) {
                 if (--g->remaining == 0)
-                  finish();
+                  revoke();
               });
         if (p.devices.empty())
-          finish();
+          revoke();
       },
-      [self](caf::error& err) { fail_request(self, err); });
+      [revoke](caf::error&) { revoke(); }); // the hub just ended: nothing left to close here
 }
 
 /// Pages through the channels supervisor and asks each running channel to passivate if

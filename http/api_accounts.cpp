@@ -3,6 +3,8 @@
 // (actors/account_home.hpp; this node when it runs alone). Before anything is queued a
 // call is checked (docs/protocol.md, "Log-in limits"): password size (400), the client
 // IP's budget (429), the account's backoff (429).
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 
 #include "actors/account_home.hpp"
@@ -166,6 +168,53 @@ void logout(request_actor* self) {
     [self](caf::error err) { fail(self, err); }, actors::logout_atom::value, st.token);
 }
 
+/// GET /api/sessions: the caller's live sessions, newest first, theirs marked "current".
+void list_sessions(request_actor* self) {
+  auto current = accounts::session_id(self->state.token);
+  actors::list_sessions(
+    self, self->state.ctx, self->state.who.id,
+    [self, current](std::vector<actors::session_card> sessions) {
+      std::string out;
+      protocol::json_writer w{out};
+      w.begin_object().key("sessions").begin_array();
+      for (auto& s : sessions)
+        w.begin_object().field("id", s.id).field("created", s.created_ms)
+          .field("expires", s.expires_ms).field("current", s.id == current).end_object();
+      w.end_array().end_object();
+      ok(self, std::move(out));
+    },
+    [self](caf::error err) { fail(self, err); });
+}
+
+/// Answers {"revoked":n} once the sessions are gone and their connections told (4001).
+void revoke(request_actor* self, std::string only, std::string keep) {
+  actors::revoke_sessions(
+    self, self->state.ctx, self->state.who.id, std::move(only), std::move(keep),
+    [self](size_t n) {
+      std::string out;
+      protocol::json_writer w{out};
+      w.begin_object().field("revoked", uint64_t{n}).end_object();
+      ok(self, std::move(out));
+    },
+    [self](caf::error err) { fail(self, err); });
+}
+
+/// DELETE /api/sessions/{id}: ends one of the caller's sessions (their own current one too).
+void revoke_session(request_actor* self) {
+  auto id = std::string{arg(self, "id")};
+  bool well_formed = id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+                       return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                     });
+  if (!well_formed)
+    return fail(self, 404, "not_found", "no such session");
+  revoke(self, std::move(id), {});
+}
+
+/// DELETE /api/sessions: ends every session of the caller's but the one asking.
+void revoke_other_sessions(request_actor* self) {
+  revoke(self, {}, accounts::session_id(self->state.token));
+}
+
 void me(request_actor* self) {
   ok(self, user_json(self->state.who));
 }
@@ -202,6 +251,9 @@ void add_account_routes(std::vector<route>& out) {
     {"POST", "/api/signup", access::open, signup},
     {"POST", "/api/login", access::open, login},
     {"POST", "/api/logout", access::user, logout},
+    {"GET", "/api/sessions", access::user, list_sessions},
+    {"DELETE", "/api/sessions", access::user, revoke_other_sessions},
+    {"DELETE", "/api/sessions/{id}", access::user, revoke_session},
     {"GET", "/api/me", access::user, me},
     {"GET", "/api/users", access::user, find_user},
     {"GET", "/api/users/{id}", access::user, get_user},

@@ -133,6 +133,9 @@ public:
   /// Lifetime of a login session in seconds; open connections of an expired one close
   /// with 4001. Default: 30 days.
   size_t session_ttl_s = 30 * 24 * 3600;
+  /// Live sessions a user keeps; a log-in past it ends their oldest (4001). 1..10000.
+  /// Default: 100.
+  size_t max_sessions_per_user = 100;
 
   /// Cluster mode (docs/cluster.md): etcd's client address "host:port"; empty (the
   /// default) runs the node alone, with no etcd and no middleman.

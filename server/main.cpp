@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   }
   aopts.token_ttl_ms = std::max<uint64_t>(cfg.session_ttl_s, 1) * 1000;
   aopts.free_login_failures = static_cast<uint32_t>(cfg.login_backoff_after);
+  aopts.max_sessions_per_user = cfg.max_sessions_per_user;
   aopts.backoff_base_ms = cfg.login_backoff_base_ms;
   aopts.max_backoff_ms = cfg.login_backoff_max_ms;
   auto accounts = std::make_unique<sb::accounts::service>(

@@ -89,6 +89,20 @@ inline std::string login_failures_key(std::uint64_t user) {
   k.push_back('\x01');
   return k;
 }
+/// Where a user's session index rows start (accounts/accounts.hpp): be64 user | 0x02, in
+/// `user_accounts`, so a user's sessions are listed by one prefix scan at their home.
+inline std::string session_index_prefix(std::uint64_t user) {
+  auto k = keys::id_key(user);
+  k.push_back('\x02');
+  return k;
+}
+/// One session's index row: be64 user | 0x02 | the 32-byte SHA-256 of its token.
+inline std::string session_index_key(std::uint64_t user,
+                                     std::span<const unsigned char> token_hash) {
+  auto k = session_index_prefix(user);
+  k.append(reinterpret_cast<const char*>(token_hash.data()), token_hash.size());
+  return k;
+}
 /// `token_hash`: the 32-byte SHA-256 of a session token (never the token itself).
 inline std::string session_key(std::span<const unsigned char> token_hash) {
   return std::string{reinterpret_cast<const char*>(token_hash.data()), token_hash.size()};

@@ -521,8 +521,51 @@ TEST_CASE("identify from any node, and a bad token is refused everywhere") {
       CHECK(o.close_code == 4001);
     }
   // A fresh login still works anywhere.
-  auto again = c.node(2).http("POST", "/api/login", R"({"name":"dora","password":"correct horse"})");
-  CHECK(again.status == 200);
+  auto login = [&](uint32_t n) {
+    auto l = c.node(n).http("POST", "/api/login", R"({"name":"dora","password":"correct horse"})");
+    auto f = parse_frame(l.body);
+    return l.status == 200 && f ? f->str("token") : std::string{};
+  };
+  auto again = login(2);
+  REQUIRE(!again.empty());
+  // Her sessions are listed from every node, and each node revokes one of them by id at
+  // her home (at least two of the three ask it over the cluster).
+  std::vector<std::string> extra;
+  for (uint32_t n : c.ids()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20)); // listed newest first
+    extra.push_back(login(n));
+    REQUIRE(!extra.back().empty());
+  }
+  for (uint32_t n : c.ids()) {
+    auto l = c.node(n).http("GET", "/api/sessions", "", again);
+    REQUIRE_MESSAGE(l.status == 200, l.body);
+    auto f = parse_frame(l.body);
+    REQUIRE(f);
+    simdjson::dom::array list;
+    REQUIRE(!f->root["sessions"].get(list));
+    CHECK(list.size() == 4);
+  }
+  for (size_t i = 0; i < extra.size(); ++i) {
+    auto n = c.ids()[i];
+    auto l = parse_frame(c.node(n).http("GET", "/api/sessions", "", extra[i]).body);
+    REQUIRE(l);
+    std::string id;
+    simdjson::dom::array mine;
+    REQUIRE(!l->root["sessions"].get(mine));
+    for (auto e : mine) {
+      bool current = false;
+      std::string_view v;
+      if (!e["current"].get(current) && current && !e["id"].get(v))
+        id = std::string{v};
+    }
+    REQUIRE(id.size() == 16);
+    auto r = c.node(n).http("DELETE", "/api/sessions/" + id, "", again);
+    INFO("revoke on node " << n << ": " << r.body);
+    CHECK(r.status == 200);
+    for (uint32_t m : c.ids())
+      CHECK(c.node(m).http("GET", "/api/me", "", extra[i]).status == 401);
+  }
+  CHECK(c.node(1).http("GET", "/api/me", "", again).status == 200);
 }
 
 TEST_CASE("a user's home node down: identify answers unavailable, not a hang") {

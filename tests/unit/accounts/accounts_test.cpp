@@ -191,7 +191,7 @@ TEST_CASE("duplicate names are refused case-insensitively, leaving no stray reco
   f.close();
   auto kvs = scan_records(path);
   CHECK(count_in(kvs, "user_names") == 1);
-  CHECK(count_in(kvs, "user_accounts") == 1);
+  CHECK(count_in(kvs, "user_accounts") == 2); // the record and the log-in's session index row
 }
 
 TEST_CASE("concurrent sign-ups of one name: exactly one wins") {
@@ -404,8 +404,12 @@ TEST_CASE("tokens and passwords are stored only hashed") {
       found_hash_key = true;
       CHECK(v.size() == 16);
     }
-    if (table == "user_accounts")
+    if (table == "user_accounts" && k.size() == 8) // the record; its session index row aside
       CHECK(v.find("$argon2id$") != std::string::npos);
+    if (table == "user_accounts" && k.size() > 8) {
+      CHECK(k.size() == 8 + 1 + 32); // user | 0x02 | SHA-256(token)
+      CHECK(k.substr(9) == expected_key);
+    }
   }
   CHECK(found_hash_key);
   CHECK(count_in(kvs, "sessions") == 1);
@@ -529,6 +533,130 @@ TEST_CASE("sweeping deletes only expired sessions, in bounded pages") {
   deleted = 0;
   CHECK(f.svc->sweep_expired_tokens("", 100, deleted)->empty());
   CHECK(deleted == 0);
+}
+
+TEST_CASE("a user lists their sessions newest first and revokes one, or all but one") {
+  fixture f;
+  auto u = f.sign_up_ok("nina");
+  auto other = f.sign_up_ok("oscar");
+  auto t0 = f.now.load();
+  std::vector<accounts::session> s;
+  for (int i = 0; i < 4; ++i) {
+    f.now = t0 + static_cast<std::uint64_t>(i) * 1000;
+    s.push_back(f.log_in_ok("nina"));
+  }
+  auto theirs = f.log_in_ok("oscar");
+  auto list = f.svc->sessions_of(u.id);
+  REQUIRE(list.has_value());
+  REQUIRE(list->size() == 4);
+  for (int i = 0; i < 4; ++i) {
+    auto& e = (*list)[static_cast<std::size_t>(3 - i)];
+    CHECK(e.id == accounts::session_id(s[static_cast<std::size_t>(i)].token));
+    CHECK(e.created_ms == t0 + static_cast<std::uint64_t>(i) * 1000);
+    CHECK(e.expires_ms == s[static_cast<std::size_t>(i)].expires_ms);
+  }
+  // The id is 16 hex digits whose value is the session key; it is not the token.
+  auto id = accounts::session_id(s[0].token);
+  CHECK(id.size() == 16);
+  CHECK(std::stoull(id, nullptr, 16) == accounts::session_key(s[0].token));
+  CHECK(s[0].token.find(id) == std::string::npos);
+  CHECK(accounts::session_id("short").empty());
+
+  REQUIRE(f.svc->authenticate(s[1].token).has_value()); // cached: the revoke must evict it
+  auto one = f.svc->revoke_sessions(u.id, accounts::session_id(s[1].token), "");
+  REQUIRE(one.has_value());
+  CHECK(*one == std::vector<std::uint64_t>{accounts::session_key(s[1].token)});
+  CHECK(f.svc->authenticate(s[1].token).code() == errc::invalid_token);
+  CHECK(f.svc->sessions_of(u.id)->size() == 3);
+  // Someone else's session, or one already gone, is not found and nothing is revoked.
+  CHECK(f.svc->revoke_sessions(u.id, accounts::session_id(theirs.token), "").code()
+        == errc::not_found);
+  CHECK(f.svc->revoke_sessions(u.id, accounts::session_id(s[1].token), "").code()
+        == errc::not_found);
+  CHECK(f.svc->authenticate(theirs.token).has_value());
+
+  auto rest = f.svc->revoke_sessions(u.id, "", accounts::session_id(s[3].token));
+  REQUIRE(rest.has_value());
+  CHECK(rest->size() == 2);
+  CHECK(f.svc->authenticate(s[0].token).code() == errc::invalid_token);
+  CHECK(f.svc->authenticate(s[2].token).code() == errc::invalid_token);
+  CHECK(f.svc->authenticate(s[3].token).has_value());
+  f.reopen();
+  CHECK(f.svc->authenticate(s[0].token).code() == errc::invalid_token);
+  CHECK(f.svc->authenticate(s[3].token).has_value());
+  REQUIRE(f.svc->sessions_of(u.id)->size() == 1);
+  CHECK(f.svc->sessions_of(other.id)->size() == 1);
+  // log_out drops the index row with the session.
+  REQUIRE(f.svc->log_out(s[3].token).has_value());
+  CHECK(f.svc->sessions_of(u.id)->empty());
+  CHECK(f.svc->revoke_sessions(u.id, "", "")->empty());
+}
+
+TEST_CASE("a log-in past max_sessions_per_user ends the oldest sessions") {
+  accounts::options o = fast_options();
+  o.max_sessions_per_user = 3;
+  fixture f{o};
+  auto u = f.sign_up_ok("pat");
+  auto t0 = f.now.load();
+  std::vector<accounts::session> s;
+  for (int i = 0; i < 3; ++i) {
+    f.now = t0 + static_cast<std::uint64_t>(i);
+    s.push_back(f.log_in_ok("pat"));
+    CHECK(s.back().ended.empty());
+  }
+  REQUIRE(f.svc->authenticate(s[0].token).has_value()); // cached
+  f.now = t0 + 10;
+  auto fourth = f.log_in_ok("pat");
+  CHECK(fourth.ended == std::vector<std::uint64_t>{accounts::session_key(s[0].token)});
+  CHECK(f.svc->authenticate(s[0].token).code() == errc::invalid_token);
+  for (auto* t : {&s[1].token, &s[2].token, &fourth.token})
+    CHECK(f.svc->authenticate(*t).has_value());
+  CHECK(f.svc->sessions_of(u.id)->size() == 3);
+  f.reopen();
+  CHECK(f.svc->authenticate(s[0].token).code() == errc::invalid_token);
+
+  // A lower cap after a restart: the next log-in brings the user under it at once.
+  f.close();
+  f.opts.max_sessions_per_user = 1;
+  f.open();
+  f.now = t0 + 20;
+  auto last = f.log_in_ok("pat");
+  CHECK(last.ended.size() == 3);
+  CHECK(f.svc->sessions_of(u.id)->size() == 1);
+  CHECK(f.svc->sessions_of(u.id)->front().id == accounts::session_id(last.token));
+}
+
+TEST_CASE("the sweep indexes a session made before the index, so revoke-all reaches it") {
+  accounts::options o = fast_options();
+  o.token_ttl_ms = 10'000;
+  fixture f{o};
+  auto u = f.sign_up_ok("quinn");
+  auto t0 = f.now.load();
+  auto s = f.log_in_ok("quinn");
+  // Make it look like a session of the previous version: no index row.
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(s.token.data()),
+                     s.token.size());
+  REQUIRE(f.db->delete_record(storage::table::user_accounts,
+                              storage::schema::session_index_key(u.id, digest), true)
+            .ok());
+  CHECK(f.svc->sessions_of(u.id)->empty());
+  std::size_t deleted = 0;
+  REQUIRE(f.svc->sweep_expired_tokens("", 100, deleted).has_value());
+  CHECK(deleted == 0);
+  auto list = f.svc->sessions_of(u.id);
+  REQUIRE(list->size() == 1);
+  CHECK(list->front().id == accounts::session_id(s.token));
+  CHECK(list->front().created_ms == t0); // expiry - TTL
+  CHECK(f.svc->revoke_sessions(u.id, "", "")->size() == 1);
+  CHECK(f.svc->authenticate(s.token).code() == errc::invalid_token);
+  // An expired session's sweep removes its index row as well.
+  auto s2 = f.log_in_ok("quinn");
+  f.now = t0 + 20'000;
+  REQUIRE(f.svc->sweep_expired_tokens("", 100, deleted).has_value());
+  CHECK(deleted == 1);
+  f.now = t0;
+  CHECK(f.svc->sessions_of(u.id)->empty());
 }
 
 TEST_CASE("users and sessions persist across store reopen") {

@@ -127,6 +127,10 @@ TEST_CASE_FIXTURE(fixture, "operator probes round-trip") {
 }
 
 TEST_CASE_FIXTURE(fixture, "directory and audit structs round-trip") {
+  auto sess = round_trip(session_card{"0123456789abcdef", 5, 9});
+  CHECK(sess.id == "0123456789abcdef");
+  CHECK(sess.created_ms == 5);
+  CHECK(sess.expires_ms == 9);
   auto card = round_trip(user_card{7, "ada", "Ada L."});
   CHECK(card.id == 7);
   CHECK(card.name == "ada");
