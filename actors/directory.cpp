@@ -87,7 +87,7 @@ caf::error creation_refused(const node_context& ctx, uint64_t who) {
   if (wait <= 0)
     return {};
   return make_chat_error(chat_errc::rate_limited,
-                         "too many channels or workspaces created, retry after "
+                         "too many channels, workspaces or DMs created, retry after "
                            + std::to_string(wait) + " ms",
                          wait);
 }
@@ -232,26 +232,43 @@ caf::result<channel_summary> open_dm(self_ptr self, node_context_ptr ctx, uint64
     return rp;
   }
   std::string key = storage::schema::dm_key(members);
+  // A new DM is a creation (the set's home charges it); reopening one that exists is free,
+  // and one that fails is given back.
+  auto known = ctx->db->get_record(storage::table::dms, key);
+  bool charged = !known || !*known;
+  if (charged)
+    if (auto refused = creation_refused(*ctx, who)) {
+      rp.deliver(std::move(refused));
+      return rp;
+    }
+  auto give_back = [ctx, who, charged] {
+    if (charged)
+      refund_creation(*ctx, who);
+  };
   // The channel id is drawn in the set's partition, so the channel lives where its claim
   // does (1 in 256 ids; bounded like a user id's draw).
   auto fresh = ctx->ids->next();
   for (int tries = 1; tries < 4096 && cluster::partition_of(fresh) != home; ++tries)
     fresh = ctx->ids->next();
-  if (cluster::partition_of(fresh) != home)
-    return make_chat_error(chat_errc::storage_failed, "could not draw a DM id in its partition");
+  if (cluster::partition_of(fresh) != home) {
+    give_back();
+    rp.deliver(make_chat_error(chat_errc::storage_failed, "could not draw a DM id in its partition"));
+    return rp;
+  }
   // Claiming the member set's channel id is a synced write: on the blocking worker, once
   // every other member is known to exist (each checked at their home).
   std::vector<uint64_t> others_only;
   for (auto m : members)
     if (m != who)
       others_only.push_back(m);
-  auto claim = [self, ctx, rp, who, members, key, fresh]() mutable {
+  auto claim = [self, ctx, rp, who, members, key, fresh, give_back]() mutable {
   blocking<uint64_t>(
     self, ctx, rp,
-    [ctx, members, key, fresh](outcome<uint64_t>& out) {
+    [ctx, members, key, fresh, give_back](outcome<uint64_t>& out) {
       auto put =
         ctx->db->put_record_if_absent(storage::table::dms, key, storage::keys::id_key(fresh));
       if (!put) {
+        give_back();
         out.err = storage_failed("could not store the DM");
         return;
       }
@@ -259,6 +276,7 @@ caf::result<channel_summary> open_dm(self_ptr self, node_context_ptr ctx, uint64
         out.value = fresh;
         return;
       }
+      give_back(); // it existed after all (opened meanwhile): nothing was created
       auto existing = ctx->db->get_record(storage::table::dms, key);
       if (!existing || !*existing || (*existing)->size() != 8)
         out.err = storage_failed("could not read the DM");
@@ -270,7 +288,10 @@ caf::result<channel_summary> open_dm(self_ptr self, node_context_ptr ctx, uint64
     });
   };
   check_users_exist(self, ctx, std::move(others_only), std::move(claim),
-                    [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+                    [give_back, rp](caf::error err) mutable {
+                      give_back();
+                      rp.deliver(std::move(err));
+                    });
   return rp;
 }
 

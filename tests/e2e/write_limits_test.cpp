@@ -121,3 +121,28 @@ TEST_CASE("channel and workspace creation is budgeted per user; refused creation
   CHECK(mine.body.find("one too many") == std::string::npos);
   CHECK(node.http("POST", "/api/channels", R"({"name":"bobs"})", bob).status == 201);
 }
+
+TEST_CASE("a new DM is a creation; reopening one, or a refused one, costs nothing") {
+  temp_dir dir;
+  chat_node node{dir, {"--creations-per-user-per-min=1", "--creations-per-user-burst=2"}};
+  REQUIRE(node.start() == "");
+  auto [a_id, alice] = node.user("alice");
+  auto [b_id, bob] = node.user("bob");
+  auto [c_id, carol] = node.user("carol");
+  auto [d_id, dave] = node.user("dave");
+  auto dm = [&](const std::string& with) {
+    return node.http("POST", "/api/dms", R"({"user":")" + with + "\"}", alice);
+  };
+  for (int i = 0; i < 4; ++i) // no such user: refused, given back
+    CHECK(dm("123456789").status == 404);
+  CHECK(dm(b_id).status == 200);
+  for (int i = 0; i < 5; ++i) // the same DM again: it exists, nothing is charged
+    CHECK(dm(b_id).status == 200);
+  CHECK(dm(c_id).status == 200);
+  auto over = dm(d_id);
+  CHECK(over.status == 429);
+  CHECK(over.body.find("\"code\":\"rate_limited\"") != std::string::npos);
+  CHECK(dm(b_id).status == 200); // a DM that exists opens past the budget too
+  // Dave opens his own.
+  CHECK(node.http("POST", "/api/dms", R"({"user":")" + a_id + "\"}", dave).status == 200);
+}
