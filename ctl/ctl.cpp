@@ -7,7 +7,7 @@
 //     actors [--sort=mailbox|handled|restarts] [--kind=k] [--limit=n]
 //     show <kind> <key>                one actor's detail (raw JSON)
 //     stop <kind> <key>                kill it as a crash would (its supervisor restarts it)
-//     disconnect <user>                close every session of a user (4007)
+//     disconnect <user>                close a user's connections (4007), revoke their sessions
 //     passivate                        stop idle channel actors now
 //     audit [--after=id] [--limit=n]   the audit log, oldest first
 //

@@ -20,7 +20,7 @@
 //   actor-sort       sort select (mailbox|handled|restarts)          actor-kind    kind filter select
 //   actor-detail     detail panel                    restarts      restart count of the shown actor
 //   actor-state      state of the shown actor        stop-button   stop (kill; its supervisor restarts it)
-//   disconnect-button close the user's sessions     passivate-button  passivate idle channels
+//   disconnect-button close and revoke the user's    passivate-button  passivate idle channels
 //   action-result    outcome of the last action      logout-button forget the token
 //   cluster          cluster panel (cluster mode)    cluster-self  this node: state, lease, controller
 //   cluster-nodes    nodes table                     cluster-node  one row (data-node, data-state, data-link)
@@ -487,10 +487,10 @@ async function stopActor(sel) {
 }
 
 async function disconnectUser(user) {
-  if (!confirm(`Disconnect every session of user ${user}? Clients are closed with 4007.`)) return;
+  if (!confirm(`Disconnect user ${user}? Their clients are closed with 4007 and every session of theirs is revoked (they log in again).`)) return;
   try {
     const r = await api('POST', `users/${encodeURIComponent(user)}/disconnect`, {});
-    state.lastAction = `closed ${r.closed} session(s)`;
+    state.lastAction = `closed ${r.closed} connection(s), revoked ${r.revoked} session(s)`;
   } catch (e) {
     state.lastAction = `disconnect failed: ${e.code}`;
   }
