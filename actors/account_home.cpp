@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include <caf/stateful_actor.hpp>
@@ -149,6 +150,25 @@ accounts::result<std::vector<uint64_t>> revoke_here(const node_context& ctx, uin
   return keys;
 }
 
+/// revoke_here on the blocking worker (the revocation is a synced write), then `ok(keys)`
+/// or `fail` in `self`.
+void revoke_blocking(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t user,
+                     std::string only, std::string keep,
+                     std::function<void(std::vector<uint64_t>)> ok,
+                     std::function<void(caf::error)> fail) {
+  using outcome = std::optional<accounts::result<std::vector<uint64_t>>>;
+  auto out = std::make_shared<outcome>();
+  run_blocking(
+    self, ctx, [ctx, user, only, keep, out] { out->emplace(revoke_here(*ctx, user, only, keep)); },
+    [out, ok, fail] {
+      auto& r = **out;
+      if (!r)
+        return fail(account_error(r.error()));
+      ok(std::move(*r));
+    },
+    fail);
+}
+
 caf::result<user_card> card_or_error(const accounts::result<accounts::user>& u) {
   if (!u)
     return account_error(u.error());
@@ -194,12 +214,10 @@ void revoke_sessions(caf::event_based_actor* self, const node_context_ptr& ctx, 
   auto route = route_home(*ctx, accounts::home_of_user(user));
   if (route.at == channel_route::where::unavailable)
     return fail(route.error);
-  if (route.at == channel_route::where::local) {
-    auto out = revoke_here(*ctx, user, only, keep);
-    if (!out)
-      return fail(account_error(out.error()));
-    return ok(out->size());
-  }
+  if (route.at == channel_route::where::local)
+    return revoke_blocking(
+      self, ctx, user, std::move(only), std::move(keep),
+      [ok](std::vector<uint64_t> keys) { ok(keys.size()); }, std::move(fail));
   ask_peer<std::vector<uint64_t>>(
     self, ctx, route.owner, std::chrono::seconds(5),
     [ok](std::vector<uint64_t>& keys) { ok(keys.size()); }, std::move(fail),
@@ -251,14 +269,16 @@ caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_p
         return account_error(out.error());
       return cards_of_sessions(*out);
     },
-    [ctx](revoke_sessions_atom, uint64_t user, const std::string& only,
-          const std::string& keep) -> caf::result<std::vector<uint64_t>> {
+    [self, ctx](revoke_sessions_atom, uint64_t user, std::string& only,
+                std::string& keep) -> caf::result<std::vector<uint64_t>> {
       if (auto err = unless_home(*ctx, accounts::home_of_user(user)))
         return err;
-      auto out = revoke_here(*ctx, user, only, keep);
-      if (!out)
-        return account_error(out.error());
-      return std::move(*out);
+      auto rp = self->make_response_promise<std::vector<uint64_t>>();
+      revoke_blocking(
+        self, ctx, user, std::move(only), std::move(keep),
+        [rp](std::vector<uint64_t> keys) mutable { rp.deliver(std::move(keys)); },
+        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [ctx](user_get_atom, const std::vector<uint64_t>& ids) -> caf::result<std::vector<user_card>> {
       if (ids.size() > max_cards_per_request)
