@@ -253,13 +253,23 @@ caf::behavior account_home_handlers(caf::event_based_actor* self, node_context_p
         return err;
       return card_or_error(ctx->accounts->authenticate(token));
     },
-    [ctx](logout_atom, const std::string& token) -> caf::result<bool> {
+    [self, ctx](logout_atom, const std::string& token) -> caf::result<bool> {
       if (auto err = unless_home(*ctx, accounts::home_of_token(token)))
         return err;
-      auto out = ctx->accounts->log_out(token);
-      if (!out)
-        return account_error(out.error());
-      return *out;
+      // The delete is a synced write: on the blocking worker, not this router's thread.
+      auto rp = self->make_response_promise<bool>();
+      auto out = std::make_shared<std::optional<accounts::result<bool>>>();
+      run_blocking(
+        self, ctx, [ctx, token, out] { out->emplace(ctx->accounts->log_out(token)); },
+        [rp, out]() mutable {
+          auto& r = **out;
+          if (r)
+            rp.deliver(*r);
+          else
+            rp.deliver(account_error(r.error()));
+        },
+        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [ctx](sessions_atom, uint64_t user) -> caf::result<std::vector<session_card>> {
       if (auto err = unless_home(*ctx, accounts::home_of_user(user)))

@@ -157,10 +157,10 @@ void revoked(request_actor* self) {
 void logout(request_actor* self) {
   auto& st = self->state;
   auto route = actors::route_home(*st.ctx, accounts::home_of_token(st.token));
-  if (route.at == actors::channel_route::where::local) {
-    st.ctx->accounts->log_out(st.token);
-    return revoked(self);
-  }
+  if (route.at == actors::channel_route::where::local) // the delete is a synced write
+    return actors::run_blocking(
+      self, st.ctx, [ctx = st.ctx, token = st.token] { ctx->accounts->log_out(token); },
+      [self] { revoked(self); }, [self](caf::error err) { fail(self, err); });
   if (route.at == actors::channel_route::where::unavailable)
     return fail(self, route.error);
   actors::ask_peer<bool>(
