@@ -151,11 +151,22 @@ accounts::result<std::vector<uint64_t>> revoke_here(const node_context& ctx, uin
 }
 
 /// revoke_here on the blocking worker (the revocation is a synced write), then `ok(keys)`
-/// or `fail` in `self`.
+/// or `fail` in `self`. Only a revocation that ends a session goes there, so the jobs one
+/// user queues are bounded by the sessions they made (each a log-in, budgeted and hashed).
 void revoke_blocking(caf::event_based_actor* self, const node_context_ptr& ctx, uint64_t user,
                      std::string only, std::string keep,
                      std::function<void(std::vector<uint64_t>)> ok,
                      std::function<void(caf::error)> fail) {
+  auto live = ctx->accounts->sessions_of(user); // a prefix read, here
+  if (!live)
+    return fail(account_error(live.error()));
+  bool any = std::any_of(live->begin(), live->end(), [&](const accounts::session_info& s) {
+    return (only.empty() || s.id == only) && s.id != keep;
+  });
+  if (!any && !only.empty())
+    return fail(account_error(accounts::error{accounts::errc::not_found, "no such session"}));
+  if (!any)
+    return ok({});
   using outcome = std::optional<accounts::result<std::vector<uint64_t>>>;
   auto out = std::make_shared<outcome>();
   run_blocking(
