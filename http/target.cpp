@@ -23,11 +23,19 @@ target parse_target(std::string_view raw, bool plus_is_space) {
   t.path = std::string{raw.substr(0, q)};
   if (q != std::string_view::npos)
     t.query = std::string{raw.substr(q + 1)};
-  if (auto path = boost::urls::parse_path(t.path); path && !t.path.empty() && t.path[0] == '/') {
+  // Boost.URL checks the characters and escapes; the segments are split here, because its
+  // segment view drops a leading "." ("/./api/me" would be "/api/me").
+  if (boost::urls::parse_path(t.path) && !t.path.empty() && t.path[0] == '/') {
     t.path_ok = true;
-    for (auto seg : *path)
-      if (!seg.empty())
-        t.segments.emplace_back(seg.data(), seg.size());
+    std::string_view rest = t.path;
+    while (!rest.empty()) {
+      const auto slash = rest.find('/');
+      if (slash != 0)
+        t.segments.emplace_back(rest.substr(0, slash));
+      if (slash == std::string_view::npos)
+        break;
+      rest.remove_prefix(slash + 1);
+    }
   }
   if (!t.query.empty()) {
     auto params = boost::urls::parse_query(t.query);

@@ -14,6 +14,7 @@ packages=(
   doctest-dev           # unit tests
   python3               # docs_codes_test: every answered error code documented and tested
   etcd-server etcd-client  # cluster membership, ownership, fencing; tests start their own etcd on private ports
+  clang libclang-rt-14-dev  # fuzz/: libFuzzer harnesses (scripts/fuzz.sh)
   chromium nodejs       # browser tests: headless chromium driven by playwright-core (node)
 )
 

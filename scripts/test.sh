@@ -5,6 +5,7 @@
 #      Debian's headless chromium, screenshots in build/test/artifacts/).
 #   2. A second build dir with AddressSanitizer + UndefinedBehaviorSanitizer; the unit
 #      tests again (fault and e2e tests kill processes and are not meaningful under ASan).
+#   3. The libFuzzer harnesses of fuzz/ (clang, ASan+UBSan), 30 s each (scripts/fuzz.sh).
 # Output ends with CTest's summary of the main run. Exit status is non-zero on any failure.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,6 +22,10 @@ echo "== tests: unit under ASan+UBSan"
 asan_rc=0
 (cd "$asan" && ctest -L unit --output-on-failure -j "$jobs") || asan_rc=$?
 
+echo "== fuzz: each harness 30 s"
+fuzz_rc=0
+"$root/scripts/fuzz.sh" 30 || fuzz_rc=$?
+
 main="$root/build/test"
 echo "== build: RelWithDebInfo, -Werror ($main)"
 cmake -S "$root" -B "$main" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_WERROR=ON >/dev/null
@@ -32,4 +37,7 @@ main_rc=0
 if [ "$asan_rc" -ne 0 ]; then
   echo "FAILED: unit tests under ASan+UBSan (see above)"
 fi
-exit $(( main_rc != 0 || asan_rc != 0 ))
+if [ "$fuzz_rc" -ne 0 ]; then
+  echo "FAILED: a fuzz harness (see above; inputs in build/fuzz/artifacts/)"
+fi
+exit $(( main_rc != 0 || asan_rc != 0 || fuzz_rc != 0 ))

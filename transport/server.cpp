@@ -14,6 +14,7 @@
 // Frame contents are never logged. Only listener errors go to stderr.
 #include "transport/server.hpp"
 #include "transport/peer_key.hpp"
+#include "transport/request_reader.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -114,8 +115,6 @@ constexpr size_t linger_max_bytes = 1 << 20;
 constexpr auto refuse_linger = std::chrono::milliseconds(200);
 constexpr size_t max_lingering_refusals = 256;
 constexpr size_t refuse_drain_bytes = 64 * 1024;
-/// Longest chunk extension (the `;name=value` part of one chunk-size line); beyond it 400.
-constexpr size_t max_chunk_extension_bytes = 1024;
 /// Pause before accepting again after an accept error (e.g. out of file descriptors).
 constexpr auto accept_retry = std::chrono::milliseconds(50);
 /// At most one accept-error line per this interval; the others are counted.
@@ -229,10 +228,6 @@ std::string json_error(std::string_view code, std::string_view message) {
 
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
-}
-
-bool is_http_parse_error(const beast::error_code& ec) {
-  return ec.category() == http::make_error_code(http::error::bad_method).category();
 }
 
 /// A whole 503 response with a JSON error body, serialized once; refusals write these bytes
@@ -965,16 +960,15 @@ private:
 /// response, repeats (keep-alive). Hands the socket to a ws_session on GET /ws upgrades.
 /// The header of each request must arrive within header_timeout (from the accept, or from
 /// its first byte on a keep-alive connection), the body within handshake_timeout; the read
-/// buffer is bounded by max_http_header_bytes, chunk extensions by max_chunk_extension_bytes.
+/// buffer is bounded by max_http_header_bytes, chunk extensions by max_chunk_extension_bytes
+/// (request_reader).
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   http_session(tcp::socket&& socket, conn_token token, std::shared_ptr<shared_state> st)
     : stream_(std::move(socket)), strand_(stream_.get_executor()), response_timer_(strand_),
-      st_(std::move(st)), token_(std::move(token)) {
-    // Bounded: a chunk-size line or a trailer that never ends cannot grow it (Beast's parser
-    // keeps such a line in the buffer until its CRLF arrives; a full buffer fails the read
-    // with buffer_overflow). A complete header always fits: header_limit is the same.
-    buffer_.max_size(st_->opts.max_http_header_bytes);
+      st_(std::move(st)), token_(std::move(token)),
+      reader_(st_->opts.max_http_header_bytes, st_->opts.max_http_body_bytes),
+      buffer_(reader_.buffer()) {
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec)
@@ -987,12 +981,7 @@ public:
 
 private:
   void do_read() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(
-      std::min<size_t>(st_->opts.max_http_header_bytes, UINT32_MAX)));
-    parser_->body_limit(st_->opts.max_http_body_bytes);
-    parser_->on_chunk_header(chunk_header_cb_);
-    chunk_ext_too_long_ = false;
+    reader_.start();
     // On a keep-alive connection the header deadline starts with the next request's first
     // byte; the wait for it is the keep-alive idle time.
     if (seq_ > 0 && buffer_.size() == 0)
@@ -1018,7 +1007,7 @@ private:
 
   void do_read_header() {
     stream_.expires_after(st_->opts.header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
+    http::async_read_header(stream_, buffer_, reader_.parser(),
                             beast::bind_front_handler(&http_session::on_read_header,
                                                       shared_from_this()));
   }
@@ -1026,14 +1015,14 @@ private:
   void on_read_header(beast::error_code ec, std::size_t) {
     if (ec)
       return fail(ec, "read");
-    if (parser_->is_done())
+    if (reader_.parser().is_done())
       return on_read({}, 0);
     do_read_body();
   }
 
   void do_read_body() {
     stream_.expires_after(st_->opts.handshake_timeout);
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(stream_, buffer_, reader_.parser(),
                      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
   }
 
@@ -1042,7 +1031,7 @@ private:
       return fail(ec, "read");
     if (st_->stopping.load())
       return do_shutdown();
-    auto& req = parser_->get();
+    auto& req = reader_.parser().get();
     if (auto refused = judge_request_origin(req); !refused.empty())
       return refused == "host" ? refuse_request(req, 421, "misdirected_host",
                                                 "this node does not serve that Host")
@@ -1051,7 +1040,7 @@ private:
     if (websocket::is_upgrade(req) && path_of(req.target()) == "/ws") {
       stream_.expires_never();
       auto ws = std::make_shared<ws_session>(stream_.release_socket(), std::move(token_), st_);
-      return ws->run(parser_->release());
+      return ws->run(reader_.parser().release());
     }
     http_request r;
     r.method = std::string(req.method_string());
@@ -1066,7 +1055,7 @@ private:
     r.client_gone = gone_;
     version_ = req.version();
     keep_alive_ = req.keep_alive();
-    parser_.reset();
+    reader_.reset();
     if (buffer_.size() == 0)
       buffer_.shrink_to_fit();
     const uint64_t seq = ++seq_;
@@ -1122,7 +1111,7 @@ private:
                       std::string_view message) {
     version_ = req.version();
     keep_alive_ = false;
-    parser_.reset();
+    reader_.reset();
     respond_error(status, code, message);
   }
 
@@ -1206,49 +1195,15 @@ private:
     do_read();
   }
 
-  /// Ends an HTTP read that failed: end of stream closes; a too-large body answers 413, a
-  /// too-large header or trailer 431, a too-long chunk extension or a malformed request
-  /// 400 (all then close); anything else (timeout, reset) just drops.
+  /// Ends an HTTP read that failed: end of stream closes; what request_reader refuses is
+  /// answered (then closes); anything else (timeout, reset) just drops.
   void fail(beast::error_code ec, const char* what) {
     if (std::string_view(what) != "read")
       return;
     if (ec == http::error::end_of_stream)
       return do_shutdown();
-    if (ec == http::error::body_limit)
-      return respond_error(413, "body_too_large",
-                           "request body exceeds " +
-                             std::to_string(st_->opts.max_http_body_bytes) + " bytes");
-    if (ec == http::error::header_limit)
-      return respond_error(431, "header_too_large",
-                           "request header exceeds " +
-                             std::to_string(st_->opts.max_http_header_bytes) + " bytes");
-    if (ec == http::error::buffer_overflow) {
-      // The buffer is full of one unfinished line: a chunk-size line (its extension never
-      // ends) or, after the last chunk, the trailer.
-      if (!parser_ || !parser_->is_header_done() || in_trailer())
-        return respond_error(431, "header_too_large",
-                             "request trailer exceeds " +
-                               std::to_string(st_->opts.max_http_header_bytes) + " bytes");
-      return respond_error(400, "bad_request",
-                           "chunk extension exceeds " +
-                             std::to_string(max_chunk_extension_bytes) + " bytes");
-    }
-    if (ec == http::error::bad_chunk_extension && chunk_ext_too_long_)
-      return respond_error(400, "bad_request",
-                           "chunk extension exceeds " +
-                             std::to_string(max_chunk_extension_bytes) + " bytes");
-    if (is_http_parse_error(ec) && ec != http::error::partial_message)
-      return respond_error(400, "bad_request", "malformed HTTP request");
-  }
-
-  /// After a buffer_overflow in the body: the buffer holds the last-chunk line (it ended:
-  /// Beast parses a non-final chunk-size line as soon as its CRLF is in) and a trailer.
-  bool in_trailer() const {
-    const auto d = buffer_.cdata();
-    std::string_view b(static_cast<const char*>(d.data()), d.size());
-    if (b.substr(0, 2) == "\r\n")
-      b.remove_prefix(2); // the CRLF after the previous chunk's data
-    return b.find("\r\n") != std::string_view::npos;
+    if (auto refusal = reader_.refusal(ec))
+      return respond_error(refusal->status, refusal->code, refusal->message);
   }
 
   void do_shutdown() {
@@ -1282,19 +1237,11 @@ private:
   beast::tcp_stream stream_;
   net::any_io_executor strand_;
   net::steady_timer response_timer_;
-  beast::flat_buffer buffer_;
-  // The parser keeps a reference to it: declared before parser_, so it outlives it.
-  std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> chunk_header_cb_ =
-    [this](std::uint64_t, beast::string_view ext, beast::error_code& ec) {
-      if (ext.size() > max_chunk_extension_bytes) {
-        chunk_ext_too_long_ = true;
-        ec = http::error::bad_chunk_extension;
-      }
-    };
-  std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   std::shared_ptr<shared_state> st_;
   conn_token token_;
+  request_reader reader_;
+  beast::flat_buffer& buffer_; // reader_'s
   std::string remote_;
   std::chrono::steady_clock::time_point linger_deadline_;
   size_t drained_ = 0;
@@ -1302,7 +1249,6 @@ private:
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool awaiting_ = false;
-  bool chunk_ext_too_long_ = false;
   bool watching_ = false;                   // a watch_client wait is pending
   std::shared_ptr<std::atomic<bool>> gone_; // the waiting request's client_gone
   bool refuse_;
