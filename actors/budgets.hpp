@@ -118,8 +118,8 @@ struct node_budgets {
 
   /// History/thread reads by user id, one token per page whatever its limit (both doors).
   budget_table reads_per_user;
-  /// History/thread reads by peer_key of the client address (HTTP only: the WebSocket
-  /// door is counted per user and by its connection's own op budget).
+  /// History/thread reads by peer_key of the client address (both doors: a WebSocket
+  /// connection spends from its address's bucket too).
   budget_table reads_per_ip;
 
   /// Spends one read of `user` (and of `ip`, unless 0) at `now_ms`: 0 when both had a

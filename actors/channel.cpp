@@ -542,26 +542,15 @@ caf::behavior running(channel_self* self) {
   }.unbox();
 }
 
-caf::behavior channel_impl(channel_self* self, node_context_ptr ctx, uint64_t id) {
+/// Reads the durable head, members and settings, then runs.
+void load_head(channel_self* self) {
   auto& st = self->state;
-  st.ctx = ctx;
-  st.id = id;
-  st.sends = token_bucket{ctx->limits.channel_rate_per_s, ctx->limits.channel_burst};
-  self->set_down_handler([self](caf::down_msg& dm) {
-    auto& st = self->state;
-    if (dm.source.node() == self->node())
-      st.subscribers.erase(dm.source.id());
-    else
-      st.node_subs.erase(dm.source); // a relay, or the link to its node, went down
-  });
-  auto reader = find_actor<reader_actor>(*ctx, reader_name());
+  auto reader = find_actor<reader_actor>(*st.ctx, reader_name());
   if (!reader) {
     self->quit(make_chat_error(chat_errc::storage_failed, "storage reader not running"));
-    return {};
+    return;
   }
-  // Requests wait in the mailbox until the durable head and members are loaded.
-  self->set_default_handler(caf::skip);
-  self->request(reader, 10s, load_atom::value, id)
+  self->request(reader, 10s, load_atom::value, st.id)
     .then(
       [self](channel_load& l) {
         auto& s = self->state;
@@ -581,8 +570,56 @@ caf::behavior channel_impl(channel_self* self, node_context_ptr ctx, uint64_t id
         self->become(running(self));
       },
       [self](caf::error& err) { self->quit(err); });
+}
+
+/// An earlier incarnation of this channel (crashed, killed by an operator, stopped after a
+/// failed write) may still have writes in the commit queue: their seqs are taken, but the
+/// store does not show them yet, and a head read now would hand the same seqs out again,
+/// overwriting acked events (found by tests/e2e/kill_storm_test.cpp). A channel's batches
+/// complete in submit order (commit_pool), so an empty batch submitted now completes after
+/// all of them; the head is read only then. A busy writer is asked again shortly.
+void await_earlier_writes(channel_self* self) {
+  auto& st = self->state;
+  if (++st.barrier_attempts > 200) {
+    self->quit(make_chat_error(chat_errc::overloaded, "durable writer busy, retry"));
+    return;
+  }
+  auto addr = self->address();
+  auto s = st.ctx->writer->submit(st.id, storage::batch{}, [addr](const storage::status&) {
+    // Whatever the empty write's outcome, every earlier write of this channel is done.
+    if (auto hdl = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(hdl, committed_atom::value, uint64_t{0}, true, std::string{});
+  }, 0);
+  if (!s.ok())
+    self->delayed_send(self, std::chrono::milliseconds(10), committed_atom::value, uint64_t{0},
+                       false, std::string{});
+}
+
+caf::behavior channel_impl(channel_self* self, node_context_ptr ctx, uint64_t id) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.id = id;
+  st.sends = token_bucket{ctx->limits.channel_rate_per_s, ctx->limits.channel_burst};
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source.node() == self->node())
+      st.subscribers.erase(dm.source.id());
+    else
+      st.node_subs.erase(dm.source); // a relay, or the link to its node, went down
+  });
+  // Requests wait in the mailbox until the durable head and members are loaded.
+  self->set_default_handler(caf::skip);
+  await_earlier_writes(self);
   return {
-    // Loading: only the load reply (a response handler) runs; everything else waits.
+    // Loading: the barrier's completion, then the load reply (a response handler), run;
+    // everything else waits.
+    [self](committed_atom, uint64_t seq, bool ok, const std::string&) {
+      if (seq != 0)
+        return; // an earlier incarnation's write: not ours
+      if (!ok)
+        return await_earlier_writes(self); // the writer was busy: try again
+      load_head(self);
+    },
     [](idle_atom, uint64_t) {},
   };
 }

@@ -92,6 +92,7 @@ struct channel_state {
   uint64_t next_read_token = 0;
   token_bucket sends;
   uint64_t idle_generation = 0;
+  uint32_t barrier_attempts = 0; // empty writes submitted to wait for earlier writes
 
   static inline const char* name = "channel";
 };

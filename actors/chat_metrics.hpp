@@ -54,6 +54,8 @@ struct chat_metrics {
   runtime::metrics::counter& reader_skipped;
   /// Requests for local channels that do not exist, answered without starting an actor.
   runtime::metrics::counter& channel_misses;
+  /// identifies refused (1013, retry_ms) because the node answered its most at once.
+  runtime::metrics::counter& identify_refusals;
 
   /// The process-wide instance; the first call registers every metric, so /metrics lists
   /// them all from start-up on, at zero.
@@ -100,6 +102,8 @@ struct chat_metrics {
                     "Queued reads dropped unread (requester gone or deadline passed)."),
       r.add_counter("sb_channel_misses_total",
                     "Requests for channels that do not exist (no channel actor started)."),
+      r.add_counter("sb_identify_refusals_total",
+                    "identifies refused for load (closed 1013 with a retry delay)."),
     };
     return instance;
   }

@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "actors/chat_error.hpp"
+#include "actors/budgets.hpp"
 #include "actors/connection_state.hpp"
 #include "actors/names.hpp"
 #include "actors/user.hpp"
@@ -28,6 +29,8 @@ caf::behavior connection_impl(connection_self* self, node_context_ptr ctx,
   st.ctx = ctx;
   st.bridge = bridge;
   st.session = std::to_string(bridge->link()->id());
+  if (auto remote = bridge->link()->remote(); !remote.empty())
+    st.peer = peer_key(remote);
   st.ops = token_bucket{ctx->limits.conn_rate_per_s, ctx->limits.conn_burst};
   st.opened_ms = st.last_heartbeat_ms = now_ms();
   st.jitter.seed(static_cast<std::minstd_rand::result_type>(self->id() * 2654435761u

@@ -40,6 +40,7 @@ void close_with(connection_self* self, uint16_t code, std::string reason) {
   if (st.closing)
     return;
   st.closing = true;
+  st.admitted.release();
   st.bridge->link()->close(code, std::move(reason));
 }
 

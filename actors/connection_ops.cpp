@@ -148,6 +148,7 @@ void on_identified(connection_self* self, const protocol::identify_op& op,
           info.channels.push_back(to_wire(c));
         send_frame(self, protocol::encode_ready(info));
         s.now = phase::ready;
+        s.admitted.release(); // the rest (subscriptions, replays) is paced on its own
         with_user(
           self, s.ctx, s.user,
           [self](caf::actor u) { attach_to_user(self, u); },
@@ -221,6 +222,21 @@ void on_op(connection_self* self, protocol::identify_op& op) {
   if (st.now != phase::awaiting_identify) {
     send_error(self, op.req_json, "already_identified", "identify was already sent");
     return;
+  }
+  // A reconnect storm: at most so many identifies are answered at once; the others are
+  // told when to come back (spread over the backlog) and closed 1013.
+  if (st.ctx->admission) {
+    st.admitted = st.ctx->admission->try_admit();
+    if (!st.admitted) {
+      chat_metrics::get().identify_refusals.inc();
+      const auto wait = st.ctx->admission->retry_after_ms(static_cast<uint32_t>(st.jitter()));
+      const auto text = "the node is admitting other connections, retry in "
+                        + std::to_string(wait) + " ms";
+      send_frame(self, protocol::encode_error(op.req_json, "overloaded", text,
+                                              static_cast<uint64_t>(wait)));
+      close_with(self, cc::try_again_later, "overloaded; retry in " + std::to_string(wait) + " ms");
+      return;
+    }
   }
   st.now = phase::identifying;
   auto refused = [self, req = op.req_json] {
@@ -389,7 +405,7 @@ void on_op(connection_self* self, protocol::history_op& op) {
   auto& st = self->state;
   // The user's read budget, shared with the HTTP history and thread reads.
   if (st.ctx->budgets) {
-    if (auto wait = st.ctx->budgets->spend_read(st.user, 0, now_ms()); wait > 0) {
+    if (auto wait = st.ctx->budgets->spend_read(st.user, st.peer, now_ms()); wait > 0) {
       chat_metrics::get().reads_rate_limited.inc();
       send_frame(self, protocol::encode_error(h.req_json, "rate_limited",
                                               "too many history reads, retry after "

@@ -17,6 +17,7 @@
 #include <caf/error.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/admission.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
@@ -97,6 +98,10 @@ struct connection_state {
   /// revoked session ends the connection with 4001) and its session_key (user.hpp).
   std::string token;
   uint64_t session_key = 0;
+  /// The client address's key (actors/budgets.hpp peer_key): the per-IP read budget.
+  uint64_t peer = 0;
+  /// Held while this connection's identify is answered (actors/admission.hpp).
+  identify_admission::ticket admitted;
   std::unordered_map<uint64_t, channel_sub> subs;
   token_bucket ops;
   int64_t last_heartbeat_ms = 0;

@@ -90,6 +90,7 @@ struct chat_limits {
 class write_barrier;
 struct node_budgets;
 class channel_census;
+class identify_admission;
 
 /// Shared services of one node.
 struct node_context {
@@ -114,6 +115,8 @@ struct node_context {
   /// Which local channels exist (actors/channel_census.hpp), so no channel actor starts
   /// for a channel that does not; null: no check (unit tests that do not test it).
   std::shared_ptr<channel_census> census;
+  /// Bounds the identifies answered at once (actors/admission.hpp); null: unbounded.
+  std::shared_ptr<identify_admission> admission;
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

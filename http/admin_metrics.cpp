@@ -13,6 +13,7 @@
 #include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "actors/admin_worker.hpp"
+#include "actors/admission.hpp"
 #include "actors/cluster_metrics.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
@@ -173,6 +174,16 @@ void metrics(request_actor* self) {
       .sample("sb_online_users", static_cast<double>(t.users));
     w.family("sb_channel_actors", "Running channel actors.", "gauge")
       .sample("sb_channel_actors", static_cast<double>(t.channels));
+    if (auto& a = self->state.ctx->admission) {
+      w.family("sb_identifies_in_flight", "identifies being answered now.", "gauge")
+        .sample("sb_identifies_in_flight", static_cast<double>(a->in_flight()));
+      w.family("sb_identifies_in_flight_peak",
+               "Most identifies answered at once since start (at most the admission bound).",
+               "gauge")
+        .sample("sb_identifies_in_flight_peak", static_cast<double>(a->peak()));
+      w.family("sb_identifies_in_flight_max", "The admission bound (--max-identifies).", "gauge")
+        .sample("sb_identifies_in_flight_max", static_cast<double>(a->max_in_flight()));
+    }
     w.family("sb_actor_restarts_total", "Restarts performed by supervisors, by actor kind.",
              "counter");
     for (auto& [kind, k] : t.kinds)

@@ -14,6 +14,7 @@ constexpr uint16_t abnormal = 1006;          ///< Reported to on_closed: no clos
 constexpr uint16_t invalid_payload = 1007;   ///< A text frame that is not UTF-8 (RFC 6455, by Beast).
 constexpr uint16_t internal_error = 1011;    ///< ws_factory returned no handler.
 constexpr uint16_t server_restart = 1012;    ///< server::stop(); client resumes elsewhere/later.
+constexpr uint16_t try_again_later = 1013;   ///< identify refused for load; resume after retry_ms.
 constexpr uint16_t auth_failed = 4001;       ///< Bad or expired credentials; re-identify.
 constexpr uint16_t heartbeat_timeout = 4002; ///< No heartbeat in time (app layer); resume.
 constexpr uint16_t rate_limited = 4003;      ///< Too many frames (app layer); resume later.

@@ -146,6 +146,8 @@ node_config::node_config() {
          "failed admin authentication burst per client IP (default: 10)")
     .add(max_sessions_per_user, "max-sessions-per-user",
          "live sessions per user; a log-in past it ends the oldest (default: 100)")
+    .add(max_identifies, "max-identifies",
+         "identifies answered at once; others are told to retry later, 1013 (default: 128)")
     .add(login_backoff_after, "login-backoff-after",
          "failed log-ins in a row before an account's backoff starts, 0 = none (default: 5)")
     .add(login_backoff_base_ms, "login-backoff-base-ms",
@@ -229,6 +231,8 @@ std::string node_config::load(int argc, char** argv) {
     return "hash-queue must be at least 1";
   if (max_sessions_per_user < 1 || max_sessions_per_user > 10000)
     return "max-sessions-per-user must be within 1..10000";
+  if (max_identifies < 1 || max_identifies > 100000)
+    return "max-identifies must be within 1..100000";
   if (hash_threads > 64)
     return "hash-threads must be within 0..64";
   if (login_backoff_max_ms < login_backoff_base_ms)

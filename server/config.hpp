@@ -136,6 +136,9 @@ public:
   /// Live sessions a user keeps; a log-in past it ends their oldest (4001). 1..10000.
   /// Default: 100.
   size_t max_sessions_per_user = 100;
+  /// identifies answered at once; beyond it a client is refused with a retry delay and
+  /// closed 1013 (docs/protocol.md, "Reconnect storms"). 1..100000. Default: 128.
+  size_t max_identifies = 128;
 
   /// Cluster mode (docs/cluster.md): etcd's client address "host:port"; empty (the
   /// default) runs the node alone, with no etcd and no middleman.

@@ -24,6 +24,7 @@
 #include "accounts/accounts.hpp"
 #include "accounts/workspaces.hpp"
 #include "actors/budgets.hpp"
+#include "actors/admission.hpp"
 #include "actors/channel_census.hpp"
 #include "actors/connection.hpp"
 #include "actors/hash_pool.hpp"
@@ -200,6 +201,7 @@ int main(int argc, char** argv) {
   rates.creations_per_user_rate = static_cast<double>(cfg.creations_per_user_per_min) / 60.0;
   rates.creations_per_user_burst = static_cast<double>(cfg.creations_per_user_burst);
   ctx->census = std::make_shared<sb::actors::channel_census>();
+  ctx->admission = std::make_shared<sb::actors::identify_admission>(cfg.max_identifies);
   sb::actors::auth_limits auth;
   auth.login_rate = cfg.login_rate;
   auth.login_burst = cfg.login_burst;

@@ -226,6 +226,18 @@ std::string json_error(std::string_view code, std::string_view message) {
   return out;
 }
 
+/// The peer of `s` as "ip:port" or "[v6]:port" (ws_link::remote, http_request::remote);
+/// "" once the socket is gone.
+std::string remote_of(const tcp::socket& s) {
+  beast::error_code ec;
+  const auto ep = s.remote_endpoint(ec);
+  if (ec)
+    return {};
+  const auto ip = ep.address().to_string();
+  const auto port = std::to_string(ep.port());
+  return ep.address().is_v6() ? "[" + ip + "]:" + port : ip + ":" + port;
+}
+
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
@@ -518,7 +530,8 @@ private:
       return start_close(close_code::server_restart, "server restart", true);
     registered_ = true;
     try {
-      handler_ = st_->on_ws(std::make_shared<link>(weak_from_this(), id_, st_->gate_));
+      handler_ = st_->on_ws(std::make_shared<link>(weak_from_this(), id_, st_->gate_,
+                                                 remote_of(ws_.next_layer().next_layer())));
     } catch (...) {
       handler_.reset();
     }
@@ -818,10 +831,11 @@ private:
   /// The application's handle; holds the session weakly and posts through the gate.
   class link final : public ws_link {
   public:
-    link(std::weak_ptr<ws_session> s, uint64_t id, std::shared_ptr<gate> g)
-      : session_(std::move(s)), id_(id), gate_(std::move(g)) {}
+    link(std::weak_ptr<ws_session> s, uint64_t id, std::shared_ptr<gate> g, std::string remote)
+      : session_(std::move(s)), id_(id), gate_(std::move(g)), remote_(std::move(remote)) {}
 
     uint64_t id() const override { return id_; }
+    std::string remote() const override { return remote_; }
 
     bool send(frame f) override {
       std::shared_lock lock(gate_->mu); // declared first: `s` is released under the lock
@@ -859,6 +873,7 @@ private:
     std::weak_ptr<ws_session> session_;
     uint64_t id_;
     std::shared_ptr<gate> gate_;
+    std::string remote_; // fixed for the session's life
   };
 
   websocket::stream<frame_socket> ws_;
@@ -968,12 +983,7 @@ public:
     : stream_(std::move(socket)), strand_(stream_.get_executor()), response_timer_(strand_),
       st_(std::move(st)), token_(std::move(token)),
       reader_(st_->opts.max_http_header_bytes, st_->opts.max_http_body_bytes),
-      buffer_(reader_.buffer()) {
-    beast::error_code ec;
-    const auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec)
-      remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
+      buffer_(reader_.buffer()), remote_(remote_of(stream_.socket())) {}
 
   void run() {
     net::dispatch(strand_, beast::bind_front_handler(&http_session::do_read, shared_from_this()));

@@ -95,6 +95,8 @@ public:
   virtual size_t outbox_bytes() const = 0;
   /// Frames queued and not yet fully written (introspection; 0 if not tracked).
   virtual size_t outbox_frames() const { return 0; }
+  /// The client's address, "ip:port" ("[v6]:port"); "" if unknown (per-IP budgets).
+  virtual std::string remote() const { return {}; }
 };
 
 /// Receives one session's inbound events, called on that session's strand (never
@@ -123,7 +125,7 @@ struct http_request {
   std::string authorization; ///< Authorization header, "" if absent
   std::string content_type;  ///< Content-Type header, "" if absent
   std::string body;          ///< At most max_http_body_bytes.
-  std::string remote;        ///< Peer "ip:port".
+  std::string remote;        ///< Peer "ip:port" or "[v6]:port".
   /// Becomes true once the client closed (or reset) its connection while this request
   /// waits for its answer (work for it may then be dropped). Never null from the server.
   std::shared_ptr<const std::atomic<bool>> client_gone;

@@ -29,7 +29,8 @@
 //   error-banner (error frames and failed requests: "code: message")
 //
 // Behaviour: token in sessionStorage; `identify` with `resume` (the last seq held per channel)
-// after any reconnect (exponential backoff with jitter, 0.5 s .. 15 s); events deduped by
+// after any reconnect (exponential backoff with jitter, 0.5 s .. 15 s; after a 1013 refusal
+// for load no sooner than the server's retry_ms); events deduped by
 // (channel, seq); heartbeats every `heartbeat_interval`; `activity` on user input at most
 // every 30 s; `typing` at most every 2 s while typing; `mark_read` when a channel is viewed.
 // Servers without read state, presence or typing answer `unknown_op` to those ops: the
@@ -48,6 +49,7 @@
     heartbeatTimer: null,
     lastAck: 0,
     reconnectDelay: 500,
+    serverRetryMs: 0, // retry_ms of an identify refused for load (close 1013)
     reconnectTimer: null,
     channels: new Map(),      // id -> channel {id,name,kind,members,head,last_read,unread,mentions,topic,archived}
     events: new Map(),        // channel id -> Map(seq -> event)
@@ -277,8 +279,11 @@
       return;
     }
     setConnState('reconnecting');
-    const delay = Math.min(S.reconnectDelay, 15000) * (0.75 + Math.random() * 0.5);
+    let delay = Math.min(S.reconnectDelay, 15000) * (0.75 + Math.random() * 0.5);
     S.reconnectDelay = Math.min(S.reconnectDelay * 2, 15000);
+    // 1013: the server chose the delay (already jittered); never come back sooner.
+    if (code === 1013 && S.serverRetryMs) delay = Math.max(delay, S.serverRetryMs);
+    S.serverRetryMs = 0;
     S.reconnectTimer = setTimeout(connect, delay);
   }
 
@@ -347,6 +352,12 @@
   }
 
   function onErrorFrame(f) {
+    // identify refused for load (a reconnect storm): the server says when to come back,
+    // and closes 1013 next; no banner, the status line says "reconnecting".
+    if (!S.ready && f.code === 'overloaded' && typeof f.retry_ms === 'number') {
+      S.serverRetryMs = f.retry_ms;
+      return;
+    }
     const r = f.req !== undefined ? S.reqs.get(String(f.req)) : undefined;
     if (r) {
       S.reqs.delete(String(f.req));

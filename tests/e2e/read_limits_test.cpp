@@ -455,6 +455,42 @@ TEST_CASE("HTTP history reads are also limited per client IP, whichever account 
   CHECK(node.stop() == 0);
 }
 
+TEST_CASE("the per-IP read budget spans both doors: WebSocket history ops of two accounts") {
+  temp_dir dir;
+  chat_node node{dir, {"--reads-per-user-rate=100", "--reads-per-user-burst=100",
+                       "--reads-per-ip-rate=1", "--reads-per-ip-burst=8", "--conn-rate=1000",
+                       "--conn-burst=1000"}};
+  REQUIRE(node.start() == "");
+  auto [a_id, alice] = node.user("alice");
+  auto [b_id, bob] = node.user("bob");
+  auto ch = node.channel(alice, "general");
+  REQUIRE(node.http("POST", "/api/channels/" + ch + "/join", "", bob).status == 200);
+  // Two accounts, two sockets, one address: more sockets or accounts do not raise it.
+  gateway_client a, b;
+  REQUIRE(a.open(node.port(), alice) == "");
+  REQUIRE(b.open(node.port(), bob) == "");
+  auto history = [&](gateway_client& g, const std::string& req) {
+    REQUIRE(g.ws.send_text(R"({"op":"history","req":")" + req + R"(","channel":")" + ch + "\"}")
+            == "");
+    auto f = g.reply(req);
+    REQUIRE(f);
+    return *f;
+  };
+  int pages = 0;
+  for (int i = 0; i < 4; ++i)
+    pages += history(a, "a" + std::to_string(i)).op() == "history";
+  for (int i = 0; i < 4; ++i)
+    pages += history(b, "b" + std::to_string(i)).op() == "history";
+  CHECK(pages == 8);
+  auto refused = history(b, "b-over");
+  CHECK(refused.str("code") == "rate_limited");
+  CHECK(refused.num("retry_ms") > 0);
+  // ... and an HTTP read from the same address finds the same bucket empty.
+  raw_http c{node.port()};
+  CHECK(c.call(get_request("/api/channels/" + ch + "/messages", alice))->status == 429);
+  CHECK(node.stop() == 0);
+}
+
 TEST_CASE("requests for channels that do not exist start no channel actors") {
   temp_dir dir;
   chat_node node{dir, {"--reads-per-user-rate=1000000", "--reads-per-user-burst=1000000",

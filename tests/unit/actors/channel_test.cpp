@@ -345,6 +345,39 @@ TEST_CASE_FIXTURE(fixture, "a crashed channel is restarted and resumes after its
   CHECK(client_seen->acks.back().seq == 5); // recovered from storage: no seq reused
 }
 
+TEST_CASE_FIXTURE(fixture, "a channel killed with a write in flight: its restart waits for the "
+                           "write and never hands out that seq again") {
+  make_channel();
+  send_append(message(alice, "in flight when killed"));
+  sched->run(); // seq 4 assigned and handed to the writer; the write waits at the gate
+  REQUIRE(client_seen->acks.size() == 3);
+  auto first = channel();
+  caf::anon_send(find_actor(*ctx, supervisor_name("channels")), runtime::kill_child_atom::value,
+                 std::to_string(chan));
+  sched->run();
+  auto second = channel(); // restarted while seq 4 is still only in the writer's queue
+  CHECK(second.address() != first.address());
+  send_append(message(bob, "after the kill"));
+  // The new incarnation must not read its head (3: the store does not have seq 4 yet) and
+  // give seq 4 to bob, which would overwrite alice's message once both writes land.
+  sched->run();
+  CHECK(client_seen->acks.size() == 3);
+  settle();
+  REQUIRE(client_seen->acks.size() == 4);
+  CHECK(client_seen->acks.back().seq == 5);
+  CHECK(client_seen->acks.back().text == "after the kill");
+  // Both are stored, each at its own seq (alice's was never acked: a retry with its nonce
+  // would find it).
+  auto four = db->get_event(chan, 4);
+  REQUIRE(four);
+  REQUIRE(four->has_value());
+  CHECK((*four)->text == "in flight when killed");
+  auto five = db->get_event(chan, 5);
+  REQUIRE(five);
+  REQUIRE(five->has_value());
+  CHECK((*five)->text == "after the kill");
+}
+
 namespace {
 
 /// Every frame and history event text the reader serves for the channel, one string.
