@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cerrno>
 #include <atomic>
 #include <condition_variable>
@@ -38,9 +39,11 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "runtime/log.hpp"
 #include "runtime/metrics.hpp"
@@ -115,12 +118,24 @@ constexpr size_t linger_max_bytes = 1 << 20;
 constexpr auto refuse_linger = std::chrono::milliseconds(200);
 constexpr size_t max_lingering_refusals = 256;
 constexpr size_t refuse_drain_bytes = 64 * 1024;
+/// An event stream's close event gets this long to be written before the socket closes.
+constexpr auto sse_close_linger = std::chrono::seconds(2);
+/// Most frames one POST /sse/{stream} may carry (one per line).
+constexpr size_t max_frames_per_post = 64;
 /// Pause before accepting again after an accept error (e.g. out of file descriptors).
 constexpr auto accept_retry = std::chrono::milliseconds(50);
 /// At most one accept-error line per this interval; the others are counted.
 constexpr auto accept_log_interval = std::chrono::seconds(1);
 
 class ws_session;
+class sse_session;
+
+/// What stop() needs of any session with a handler (WebSocket or event stream).
+struct session_base {
+  virtual ~session_base() = default;
+  /// Any thread: flush what is queued, then close with `code`.
+  virtual void request_close(uint16_t code, std::string reason) = 0;
+};
 
 /// The per-IP cap's key of a peer (transport/peer_key.hpp: IPv4 address, IPv6 /64).
 peer_key key_of(const net::ip::address& a) {
@@ -175,10 +190,12 @@ struct shared_state {
   // WebSocket sessions that have a handler, so stop() can close them and wait.
   std::mutex reg_mu;
   std::condition_variable reg_cv;
-  std::unordered_map<uint64_t, std::weak_ptr<ws_session>> sessions;
+  std::unordered_map<uint64_t, std::weak_ptr<session_base>> sessions;
+  // The event streams among them, for POST /sse/{id}.
+  std::unordered_map<uint64_t, std::weak_ptr<sse_session>> streams;
 
   /// False once stop() began: the caller must not create a handler.
-  bool register_session(uint64_t id, std::weak_ptr<ws_session> s) {
+  bool register_session(uint64_t id, std::weak_ptr<session_base> s) {
     std::lock_guard lock(reg_mu);
     if (stopping.load())
       return false;
@@ -190,8 +207,15 @@ struct shared_state {
     {
       std::lock_guard lock(reg_mu);
       sessions.erase(id);
+      streams.erase(id);
     }
     reg_cv.notify_all();
+  }
+
+  std::shared_ptr<sse_session> find_stream(uint64_t id) {
+    std::lock_guard lock(reg_mu);
+    auto it = streams.find(id);
+    return it == streams.end() ? nullptr : it->second.lock();
   }
 };
 
@@ -438,7 +462,7 @@ size_t text_frame_header(char* out, size_t len) {
 // ws_session
 
 /// One WebSocket connection: the read loop, the bounded outbox and the close sequence.
-class ws_session : public std::enable_shared_from_this<ws_session> {
+class ws_session : public session_base, public std::enable_shared_from_this<ws_session> {
 public:
   ws_session(tcp::socket&& socket, conn_token token, std::shared_ptr<shared_state> st)
     : ws_(std::move(socket)), strand_(ws_.get_executor()), close_timer_(strand_),
@@ -491,7 +515,7 @@ public:
   }
 
   /// Any thread: flush what is queued, then close with `code`.
-  void request_close(uint16_t code, std::string reason) {
+  void request_close(uint16_t code, std::string reason) override {
     closed_.store(true, std::memory_order_release);
     net::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
       self->start_close(code, std::move(reason), false);
@@ -906,6 +930,296 @@ private:
 };
 
 // ---------------------------------------------------------------------------------------
+// sse_session
+
+/// One event stream (GET /sse), for clients behind proxies that strip WebSocket
+/// (docs/protocol.md, "Event stream fallback"). The server's frames go out as `data:` lines
+/// of one long response, under the WebSocket's outbox bounds; the client's frames come as
+/// POST /sse/{stream} requests on other connections (http_session hands them to deliver()),
+/// so the application's handler (the connection actor) is the same as for a WebSocket:
+/// identify, resume, limits and close codes alike. A close is an `event: close` carrying
+/// the code and reason, then the end of the response. Everything but enqueue, deliver and
+/// request_close runs on the session's strand.
+class sse_session : public session_base, public std::enable_shared_from_this<sse_session> {
+public:
+  sse_session(tcp::socket&& socket, conn_token token, std::shared_ptr<shared_state> st)
+    : sock_(std::move(socket)), strand_(sock_.get_executor()), close_timer_(strand_),
+      st_(std::move(st)), token_(std::move(token)) {
+    std::random_device rd; // /dev/urandom: the key proves a POST comes from the stream's reader
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+    key_ = hex;
+  }
+
+  ~sse_session() {
+    if (!finished_)
+      notify_closed(st_->stopping.load() ? close_code::server_restart : close_code::abnormal);
+  }
+
+  /// Answers GET /sse (HTTP `version`): the header, the stream's id and key, then the
+  /// handler's frames. Called on the strand.
+  void run(unsigned version) {
+    id_ = st_->next_id.fetch_add(1);
+    std::string head = version == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
+    head += "Server: switchboard\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+            "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
+    head += "event: stream\ndata: {\"stream\":\"" + std::to_string(id_) + "\",\"key\":\"" + key_ +
+            "\"}\n\n";
+    pending_.push_back(std::make_shared<const std::string>(std::move(head)));
+    raw_.insert(pending_.back().get());
+    {
+      std::lock_guard lock(st_->reg_mu);
+      if (st_->stopping.load())
+        return start_close(close_code::server_restart, "server restart");
+      st_->sessions.emplace(id_, weak_from_this());
+      st_->streams.emplace(id_, weak_from_this());
+    }
+    registered_ = true;
+    try {
+      handler_ = st_->on_ws(std::make_shared<link>(weak_from_this(), id_, st_->gate_, remote_of(sock_)));
+    } catch (...) {
+      handler_.reset();
+    }
+    if (!handler_)
+      return start_close(close_code::internal_error, "unavailable");
+    do_write();
+    do_watch();
+  }
+
+  /// Any thread: reserve outbox space (the WebSocket's bounds), then hand the frame over.
+  bool enqueue(frame f) {
+    if (!f || closed_.load(std::memory_order_acquire))
+      return false;
+    const size_t n = f->size();
+    const size_t bytes = queued_bytes_.fetch_add(n) + n;
+    const size_t frames = queued_frames_.fetch_add(1) + 1;
+    if (bytes > st_->opts.outbox_max_bytes || frames > st_->opts.outbox_max_frames) {
+      transport_metrics::get().outbox_drops.inc();
+      queued_bytes_.fetch_sub(n);
+      queued_frames_.fetch_sub(1);
+      closed_.store(true, std::memory_order_release);
+      net::post(strand_, [self = shared_from_this()] {
+        transport_metrics::get().slow_consumer_closes.inc();
+        self->start_close(close_code::slow_consumer, "slow consumer");
+      });
+      return false;
+    }
+    net::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
+      self->pending_.push_back(std::move(f));
+      self->do_write();
+    });
+    return true;
+  }
+
+  /// Any thread: whether `key` is this stream's and it is open.
+  bool accepts(std::string_view key) const {
+    // Compared in full whatever the first difference (no timing hint about the key).
+    unsigned diff = key.size() != key_.size();
+    for (size_t i = 0; i < key_.size(); ++i)
+      diff |= static_cast<unsigned char>(i < key.size() ? key[i] : 0) ^
+              static_cast<unsigned char>(key_[i]);
+    return diff == 0 && !closed_.load(std::memory_order_acquire);
+  }
+
+  /// Any thread: one frame the client POSTed (after accepts()). Frames reach the handler
+  /// in the order they are delivered.
+  void deliver(std::string text) {
+    net::post(strand_, [self = shared_from_this(), text = std::move(text)] {
+      if (self->handler_ && !self->close_started_)
+        self->handler_->on_text(text);
+    });
+  }
+
+  void request_close(uint16_t code, std::string reason) override {
+    closed_.store(true, std::memory_order_release);
+    net::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+      self->start_close(code, std::move(reason));
+    });
+  }
+
+  size_t outbox_bytes() const { return queued_bytes_.load(); }
+  size_t outbox_frames() const { return queued_frames_.load(); }
+
+private:
+  /// Writes everything pending as SSE events, one write at a time.
+  void do_write() {
+    if (writing_ || pending_.empty() || finished_)
+      return;
+    writing_ = true;
+    batch_.clear();
+    batch_.swap(pending_);
+    buffers_.clear();
+    for (auto& f : batch_) {
+      if (is_raw(f)) {
+        buffers_.push_back(net::buffer(*f));
+        continue;
+      }
+      // One `data:` line per line of the frame (our JSON frames have none inside).
+      std::string_view rest = *f;
+      for (;;) {
+        const auto nl = rest.find('\n');
+        buffers_.push_back(net::buffer(data_prefix));
+        buffers_.push_back(net::buffer(rest.data(), std::min(nl, rest.size())));
+        buffers_.push_back(net::buffer(line_end));
+        if (nl == std::string_view::npos)
+          break;
+        rest.remove_prefix(nl + 1);
+      }
+      buffers_.push_back(net::buffer(line_end));
+    }
+    net::async_write(sock_, buffers_,
+                     beast::bind_front_handler(&sse_session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    for (auto& f : batch_)
+      if (raw_.erase(f.get()) == 0) {
+        queued_bytes_.fetch_sub(f->size());
+        queued_frames_.fetch_sub(1);
+      }
+    batch_.clear();
+    if (ec)
+      return finish(close_code::abnormal);
+    if (!pending_.empty())
+      return do_write();
+    if (close_started_)
+      return finish(close_code_);
+  }
+
+  /// The client never sends on the stream's connection: a read ends only when it leaves.
+  void do_watch() {
+    sock_.async_read_some(net::buffer(watch_buf_),
+                          beast::bind_front_handler(&sse_session::on_watch, shared_from_this()));
+  }
+
+  void on_watch(beast::error_code ec, std::size_t) {
+    if (ec)
+      return finish(close_sent_ ? close_code_ : close_code::abnormal);
+    do_watch(); // stray bytes are dropped
+  }
+
+  /// After the frames already queued: `event: close` with code and reason, then the end.
+  void start_close(uint16_t code, std::string reason) {
+    closed_.store(true, std::memory_order_release);
+    if (close_started_ || finished_)
+      return;
+    close_started_ = true;
+    close_code_ = code;
+    if (reason.size() > max_close_reason)
+      reason.resize(max_close_reason);
+    std::string ev = "event: close\ndata: {\"code\":" + std::to_string(code) + ",\"reason\":\"";
+    for (char c : reason)
+      if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20)
+        ev += c;
+    ev += "\"}\n\n";
+    pending_.push_back(std::make_shared<const std::string>(std::move(ev)));
+    raw_.insert(pending_.back().get());
+    close_sent_ = true;
+    // A client that does not read cannot hold the socket: the close is bounded in time.
+    close_timer_.expires_after(sse_close_linger);
+    close_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (!e)
+        self->finish(self->close_code_);
+    });
+    if (!writing_)
+      do_write();
+  }
+
+  void finish(uint16_t code) {
+    if (finished_)
+      return;
+    close_timer_.cancel();
+    beast::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_both, ignored);
+    sock_.close(ignored);
+    notify_closed(code);
+  }
+
+  void notify_closed(uint16_t code) {
+    finished_ = true;
+    closed_.store(true, std::memory_order_release);
+    if (auto h = std::move(handler_)) {
+      try {
+        h->on_closed(code);
+      } catch (...) {
+      }
+    }
+    if (registered_) {
+      registered_ = false;
+      st_->unregister_session(id_);
+    }
+  }
+
+  /// The header and the stream/close events are written as they are, not as data lines.
+  bool is_raw(const frame& f) const { return raw_.count(f.get()) != 0; }
+
+  /// The application's handle, as ws_session's: holds the session weakly, posts through
+  /// the gate.
+  class link final : public ws_link {
+  public:
+    link(std::weak_ptr<sse_session> s, uint64_t id, std::shared_ptr<gate> g, std::string remote)
+      : session_(std::move(s)), id_(id), gate_(std::move(g)), remote_(std::move(remote)) {}
+    uint64_t id() const override { return id_; }
+    std::string remote() const override { return remote_; }
+    bool send(frame f) override {
+      std::shared_lock lock(gate_->mu);
+      if (!gate_->open)
+        return false;
+      auto s = session_.lock();
+      return s && s->enqueue(std::move(f));
+    }
+    void close(uint16_t code, std::string reason) override {
+      std::shared_lock lock(gate_->mu);
+      if (!gate_->open)
+        return;
+      if (auto s = session_.lock())
+        s->request_close(code, std::move(reason));
+    }
+    size_t outbox_bytes() const override {
+      std::shared_lock lock(gate_->mu);
+      auto s = gate_->open ? session_.lock() : nullptr;
+      return s ? s->outbox_bytes() : 0;
+    }
+    size_t outbox_frames() const override {
+      std::shared_lock lock(gate_->mu);
+      auto s = gate_->open ? session_.lock() : nullptr;
+      return s ? s->outbox_frames() : 0;
+    }
+
+  private:
+    std::weak_ptr<sse_session> session_;
+    uint64_t id_;
+    std::shared_ptr<gate> gate_;
+    std::string remote_;
+  };
+
+  static constexpr std::string_view data_prefix = "data: ";
+  static constexpr std::string_view line_end = "\n";
+
+  tcp::socket sock_;
+  net::any_io_executor strand_;
+  net::steady_timer close_timer_;
+  std::shared_ptr<shared_state> st_;
+  conn_token token_;
+  std::shared_ptr<ws_handler> handler_;
+  std::string key_;
+  uint64_t id_ = 0;
+  std::vector<frame> pending_, batch_;      // queued, and being written
+  std::vector<net::const_buffer> buffers_;  // batch_ as SSE lines
+  std::unordered_set<const std::string*> raw_; // written as is (header, events)
+  std::array<char, 512> watch_buf_{};
+  std::atomic<size_t> queued_bytes_{0}, queued_frames_{0};
+  std::atomic<bool> closed_{false};
+  uint16_t close_code_ = close_code::normal;
+  bool writing_ = false;
+  bool registered_ = false;
+  bool close_started_ = false;
+  bool close_sent_ = false;
+  bool finished_ = false;
+};
+
+// ---------------------------------------------------------------------------------------
 // http_session
 
 /// A connection refused at accept (max_connections or max_connections_per_ip reached): the
@@ -1052,6 +1366,13 @@ private:
       auto ws = std::make_shared<ws_session>(stream_.release_socket(), std::move(token_), st_);
       return ws->run(reader_.parser().release());
     }
+    if (req.method() == http::verb::get && path_of(req.target()) == "/sse") {
+      stream_.expires_never();
+      auto sse = std::make_shared<sse_session>(stream_.release_socket(), std::move(token_), st_);
+      return sse->run(req.version());
+    }
+    if (path_of(req.target()).substr(0, 5) == "/sse/")
+      return post_to_stream(req);
     http_request r;
     r.method = std::string(req.method_string());
     r.target = std::string(req.target());
@@ -1099,6 +1420,64 @@ private:
     }
     if (awaiting_ && seq == seq_)
       watch_client(seq);
+  }
+
+  /// POST /sse/{stream} with `X-Stream-Key`: the body's frames (one per line) go to that
+  /// event stream's handler, in order; 204 when they are handed over.
+  template <class Request>
+  void post_to_stream(Request& req) {
+    version_ = req.version();
+    keep_alive_ = req.keep_alive();
+    const auto path = path_of(req.target());
+    uint64_t id = 0;
+    const auto digits = path.substr(5);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if (req.method() != http::verb::post) {
+      reader_.reset();
+      awaiting_ = false;
+      return write_response({405, json_error("method_not_allowed", "use POST"), "application/json",
+                             {{"Allow", "POST"}}},
+                            !keep_alive_);
+    }
+    auto answer = [&](unsigned status, std::string_view code, std::string_view message) {
+      reader_.reset();
+      awaiting_ = false;
+      write_response({status, json_error(code, message), "application/json", {}}, !keep_alive_);
+    };
+    if (ec != std::errc{} || end != digits.data() + digits.size() || digits.empty())
+      return answer(404, "unknown_stream", "no such event stream");
+    auto stream = st_->find_stream(id);
+    if (!stream)
+      return answer(404, "unknown_stream", "no such event stream (it ended: open a new one)");
+    std::string_view key;
+    if (auto it = req.find("X-Stream-Key"); it != req.end())
+      key = std::string_view{it->value()};
+    std::vector<std::string> frames;
+    std::string_view body = req.body();
+    while (!body.empty()) {
+      const auto nl = body.find('\n');
+      auto line = body.substr(0, nl);
+      if (!line.empty() && line.back() == '\r')
+        line.remove_suffix(1);
+      if (line.size() > st_->opts.max_frame_bytes)
+        return answer(413, "frame_too_large",
+                      "a frame exceeds " + std::to_string(st_->opts.max_frame_bytes) + " bytes");
+      if (!line.empty())
+        frames.emplace_back(line);
+      if (frames.size() > max_frames_per_post)
+        return answer(413, "too_many_frames",
+                      "at most " + std::to_string(max_frames_per_post) + " frames per request");
+      if (nl == std::string_view::npos)
+        break;
+      body.remove_prefix(nl + 1);
+    }
+    if (!stream->accepts(key))
+      return answer(403, "forbidden", "wrong X-Stream-Key, or the stream is closing");
+    for (auto& f : frames)
+      stream->deliver(std::move(f));
+    reader_.reset();
+    awaiting_ = false;
+    write_response({204, {}, "application/json", {}}, !keep_alive_);
   }
 
   /// "host" or "origin" when origin_policy refuses the request, else "".
@@ -1492,7 +1871,7 @@ void server::stop() {
   auto& st = *d.st;
 
   // 1. No new sessions: sessions registering from now on close themselves at once.
-  std::vector<std::shared_ptr<ws_session>> live;
+  std::vector<std::shared_ptr<session_base>> live;
   {
     std::lock_guard reg(st.reg_mu);
     st.stopping.store(true);

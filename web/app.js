@@ -30,7 +30,9 @@
 //
 // Behaviour: token in sessionStorage; `identify` with `resume` (the last seq held per channel)
 // after any reconnect (exponential backoff with jitter, 0.5 s .. 15 s; after a 1013 refusal
-// for load no sooner than the server's retry_ms); events deduped by
+// for load no sooner than the server's retry_ms); after two WebSockets that closed before
+// `hello` (a proxy that strips WebSocket) the event stream fallback (GET /sse, POST
+// /sse/{stream}) carries the same frames; events deduped by
 // (channel, seq); heartbeats every `heartbeat_interval`; `activity` on user input at most
 // every 30 s; `typing` at most every 2 s while typing; `mark_read` when a channel is viewed.
 // Servers without read state, presence or typing answer `unknown_op` to those ops: the
@@ -50,6 +52,10 @@
     lastAck: 0,
     reconnectDelay: 500,
     serverRetryMs: 0, // retry_ms of an identify refused for load (close 1013)
+    // The event stream fallback: after two WebSockets that closed before `hello`, or with
+    // ?transport=sse in the address.
+    useStream: new URLSearchParams(location.search).get('transport') === 'sse',
+    wsFailures: 0,
     reconnectTimer: null,
     channels: new Map(),      // id -> channel {id,name,kind,members,head,last_read,unread,mentions,topic,archived}
     events: new Map(),        // channel id -> Map(seq -> event)
@@ -216,21 +222,90 @@
     el.textContent = state;
   }
 
+  /// The event stream fallback (docs/protocol.md "Event stream fallback") behind the part
+  /// of the WebSocket interface this file uses: the server's frames arrive on GET /sse,
+  /// ours go out as POST /sse/{stream}, in order (one request in flight, queued frames
+  /// batched one per line), so the rest of the client cannot tell the two apart.
+  class EventStreamSocket {
+    constructor(url) {
+      this.readyState = WebSocket.CONNECTING;
+      this.queue = [];
+      this.posting = false;
+      this.es = new EventSource(url);
+      this.es.addEventListener('stream', (e) => {
+        const s = JSON.parse(e.data);
+        this.stream = s.stream;
+        this.key = s.key;
+        this.readyState = WebSocket.OPEN;
+      });
+      this.es.onmessage = (e) => { if (this.onmessage) this.onmessage({ data: e.data }); };
+      this.es.addEventListener('close', (e) => {
+        let c = {};
+        try { c = JSON.parse(e.data); } catch (_) {}
+        this.end(Number(c.code) || 1006);
+      });
+      // EventSource would reconnect by itself, without identify: end it, as a socket would.
+      this.es.onerror = () => this.end(1006);
+    }
+    send(text) {
+      if (this.readyState !== WebSocket.OPEN) return;
+      this.queue.push(text);
+      this.pump();
+    }
+    pump() {
+      if (this.posting || !this.queue.length || this.readyState !== WebSocket.OPEN) return;
+      this.posting = true;
+      const body = this.queue.splice(0, 64).join('\n');
+      fetch('/sse/' + this.stream, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Stream-Key': this.key },
+        body,
+      }).then((r) => {
+        this.posting = false;
+        if (r.status !== 204) return this.end(1006);
+        this.pump();
+      }, () => { this.posting = false; this.end(1006); });
+    }
+    close(code) { this.end(code || 1000); }
+    end(code) {
+      if (this.readyState === WebSocket.CLOSED) return;
+      this.readyState = WebSocket.CLOSED;
+      this.es.close();
+      if (this.onclose) setTimeout(() => this.onclose({ code }), 0);
+    }
+  }
+
   function connect() {
     clearTimeout(S.reconnectTimer);
     const gen = ++S.wsGen;
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(proto + '//' + location.host + '/ws');
+    let ws;
+    if (S.useStream) {
+      ws = new EventStreamSocket('/sse');
+    } else {
+      const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      ws = new WebSocket(proto + '//' + location.host + '/ws');
+    }
     S.ws = ws;
     S.ready = false;
+    let hello = false;
     ws.onmessage = (m) => {
       if (gen !== S.wsGen) return;
       let f;
       try { f = JSON.parse(m.data); } catch (_) { return; }
+      if (f.op === 'hello') {
+        hello = true;
+        S.wsFailures = 0;
+      }
       onFrame(f);
     };
     ws.onclose = (e) => {
       if (gen !== S.wsGen) return;
+      // A WebSocket that never got `hello`, twice in a row: something between us and the
+      // server strips WebSocket (a proxy); use the event stream from now on.
+      if (!hello && !S.useStream && ++S.wsFailures >= 2) {
+        S.useStream = true;
+        S.reconnectDelay = 500;
+      }
       onClosed(e.code);
     };
     ws.onerror = () => {};

@@ -5,6 +5,7 @@
 import { adminTest } from './admin.spec.mjs';
 import { chatTest, dmAndHistoryTest, resumeTest } from './chat.spec.mjs';
 import { clusterConsoleTest } from './cluster.spec.mjs';
+import { streamFallbackTest } from './fallback.spec.mjs';
 import { artifacts, launchBrowser, log, runTests, startServer } from './lib.mjs';
 
 const server = await startServer();
@@ -28,10 +29,13 @@ try {
       if (!chat) throw new Error('needs the chat test');
       await adminTest(browser, server, chat);
     }, 90000],
+    ['event stream fallback: a browser whose WebSockets are stripped chats over /sse', async () => {
+      await streamFallbackTest(browser, server);
+    }, 60000],
     ['admin console, cluster panel: two nodes on etcd, one killed', async () => {
       await clusterConsoleTest(browser);
     }, 60000],
-  ], { totalMs: 320000 });
+  ], { totalMs: 380000 });
 } catch (e) {
   log('browser tests failed to run:', e && e.stack ? e.stack : e);
   console.log('0 passed, 1 failed');
