@@ -83,6 +83,10 @@ void run_blocking(caf::event_based_actor* self, const node_context_ptr& ctx,
   auto worker = find_actor<blocking_worker_actor>(*ctx, blocking_worker_name());
   if (!worker)
     return fail(caf::make_error(caf::sec::request_receiver_down)); // restarting: "unavailable"
+  // Bounded: its mailbox depth is read from the counters it publishes (no message).
+  if (auto stats = runtime::stats_of(caf::actor_cast<caf::actor>(worker));
+      stats && stats->mailbox_depth() >= max_blocking_queue)
+    return fail(make_chat_error(chat_errc::overloaded, "the node's blocking worker is busy; retry"));
   self->request(worker, std::chrono::seconds(30), run_atom::value, blocking_call{std::move(fn)})
     .then([done] { done(); }, [fail](caf::error& err) { fail(err); });
 }

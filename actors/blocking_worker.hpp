@@ -32,8 +32,14 @@ namespace sb::actors {
 /// blocking_worker_name()).
 runtime::child_spec blocking_worker_spec(node_context_ptr ctx);
 
+/// Jobs that may wait in the blocking worker's mailbox; past it run_blocking refuses at
+/// once with `overloaded` (its callers are budgeted per user as well: creations, DMs,
+/// log-outs, revocations; this bounds them all together).
+inline constexpr uint64_t max_blocking_queue = 1024;
+
 /// Runs `fn` on the blocking worker, then `done()` in `self`; `fail(error)` when the
-/// worker is down (restarting) or does not answer in 30 s.
+/// worker is down (restarting), has max_blocking_queue jobs waiting already (overloaded),
+/// or does not answer in 30 s.
 void run_blocking(caf::event_based_actor* self, const node_context_ptr& ctx,
                   std::function<void()> fn, std::function<void()> done,
                   std::function<void(caf::error)> fail);
