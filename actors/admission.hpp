@@ -5,8 +5,9 @@
 // the others at once with a delay to come back after (docs/protocol.md, "Reconnect
 // storms"), spread over the time the node needs for the backlog, so the retries arrive at
 // a rate it sustains instead of in a second wave. The rate is what the node shows it can
-// do: max_in_flight over the time an identify takes it (a moving average of admit to
-// release, so it includes the queues an identify waits in). Plain C++, any thread.
+// do: the identifies it completed in the last second, or before a second of them has
+// passed, max_in_flight over the time one takes (a moving average of admit to release).
+// Plain C++, any thread.
 #pragma once
 
 #include <algorithm>
@@ -94,7 +95,8 @@ public:
   /// Most identifies answered at once since start.
   size_t peak() const noexcept { return peak_.load(std::memory_order_relaxed); }
   uint64_t refused_total() const noexcept { return refused_total_.load(std::memory_order_relaxed); }
-  /// Identifies a second the node sustains: max_in_flight over the average time one takes.
+  /// Identifies a second the node sustains: those completed in the last full second, or,
+  /// with none yet, max_in_flight over the average time one takes.
   double rate() {
     std::lock_guard lock(mu_);
     return rate_locked();
@@ -114,11 +116,15 @@ private:
     in_flight_.fetch_sub(1, std::memory_order_acq_rel);
     const double took_ms = static_cast<double>(std::max<int64_t>(0, now_us() - since_us)) / 1000.0;
     std::lock_guard lock(mu_);
+    roll();
+    ++done_now_;
     // A moving average over roughly the last 20 identifies.
     service_ms_ += (took_ms - service_ms_) * 0.05;
   }
 
   double rate_locked() const {
+    if (done_last_ > 0)
+      return static_cast<double>(done_last_);
     return static_cast<double>(max_) * 1000.0 / std::max(service_ms_, 0.05);
   }
 
@@ -127,8 +133,10 @@ private:
     const int64_t now_ms = now_us() / 1000;
     if (now_ms - window_ms_ < 1000)
       return;
-    refused_last_ = now_ms - window_ms_ < 2000 ? refused_now_ : 0;
-    refused_now_ = 0;
+    const bool adjacent = now_ms - window_ms_ < 2000;
+    refused_last_ = adjacent ? refused_now_ : 0;
+    done_last_ = adjacent ? done_now_ : 0;
+    refused_now_ = done_now_ = 0;
     window_ms_ = now_ms;
   }
 
@@ -139,6 +147,7 @@ private:
   std::mutex mu_;
   int64_t window_ms_ = INT64_MIN / 2;
   uint64_t refused_now_ = 0, refused_last_ = 0;
+  uint64_t done_now_ = 0, done_last_ = 0; // identifies completed, this and the last second
   double service_ms_ = initial_service_ms;
 };
 
