@@ -1,9 +1,11 @@
 // admin_metrics: GET /metrics (Prometheus text, unauthenticated and read-only: counters
 // only, never chat content, so an ordinary scraper needs no secret) and GET
 // /admin/api/overview (node totals and the admin worker's live rates).
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -15,6 +17,8 @@
 #include "actors/admin_worker.hpp"
 #include "actors/admission.hpp"
 #include "actors/cluster_metrics.hpp"
+#include "actors/fencing.hpp"
+#include "cluster/view_source.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
 #include "runtime/messages.hpp"
@@ -29,6 +33,39 @@ using namespace sb::actors;
 namespace rt = runtime;
 
 const auto process_start = std::chrono::steady_clock::now();
+/// Unix seconds when the process started (process_start_time_seconds).
+const double process_start_unix =
+  std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+#ifndef SB_VERSION
+#define SB_VERSION "unknown"
+#endif
+
+/// User plus system CPU seconds of the process.
+double cpu_seconds() {
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) != 0)
+    return 0;
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
+/// Open file descriptors (entries of /proc/self/fd, less the one reading it).
+double open_fds() {
+  std::error_code ec;
+  size_t n = 0;
+  for (std::filesystem::directory_iterator it{"/proc/self/fd", ec}, end; !ec && it != end;
+       it.increment(ec))
+    ++n;
+  return n > 0 ? static_cast<double>(n - 1) : 0;
+}
+
+double max_fds() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
+    return 0;
+  return static_cast<double>(r.rlim_cur);
+}
 
 /// Resident set size from /proc/self/statm (pages -> bytes).
 uint64_t rss_bytes() {
@@ -207,6 +244,21 @@ void metrics(request_actor* self) {
       write_cluster_metrics(w, *m);
     w.family("sb_process_resident_memory_bytes", "Resident set size.", "gauge")
       .sample("sb_process_resident_memory_bytes", static_cast<double>(rss_bytes()));
+    // The standard process collector's names, so stock dashboards and alerts work.
+    w.family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+             "counter")
+      .sample("process_cpu_seconds_total", cpu_seconds());
+    w.family("process_open_fds", "Number of open file descriptors.", "gauge")
+      .sample("process_open_fds", open_fds());
+    w.family("process_max_fds", "Maximum number of open file descriptors.", "gauge")
+      .sample("process_max_fds", max_fds());
+    w.family("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+             "gauge")
+      .sample("process_start_time_seconds", process_start_unix);
+    w.family("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge")
+      .sample("process_resident_memory_bytes", static_cast<double>(rss_bytes()));
+    w.family("sb_build_info", "Build of this node (value 1).", "gauge")
+      .sample("sb_build_info", {{"version", SB_VERSION}}, 1.0);
     w.family("sb_uptime_seconds", "Seconds since the process started.", "gauge")
       .sample("sb_uptime_seconds",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - process_start)
@@ -219,8 +271,32 @@ void metrics(request_actor* self) {
 
 } // namespace
 
+/// GET /healthz: the process is up and answering (nothing else is checked).
+void healthz(request_actor* self) {
+  answer(self, json(200, R"({"status":"ok"})"));
+}
+
+/// GET /readyz: the store is open and the node serves: alone, always once listening; in a
+/// cluster, joined and not fenced (its lease is surely alive). 503 `not_ready` otherwise,
+/// saying why, so a load balancer sends clients elsewhere meanwhile.
+void readyz(request_actor* self) {
+  auto& ctx = *self->state.ctx;
+  std::string why;
+  if (ctx.db == nullptr)
+    why = "the store is not open";
+  else if (ctx.cluster != nullptr && ctx.cluster->state() != cluster::self_state::serving)
+    why = std::string{"cluster membership is "} + cluster::to_string(ctx.cluster->state());
+  else if (!may_serve(ctx))
+    why = "this node is fenced (its lease may have lapsed)";
+  if (!why.empty())
+    return fail(self, 503, "not_ready", why);
+  answer(self, json(200, R"({"status":"ready"})"));
+}
+
 void add_metrics_routes(std::vector<route>& out) {
   out.insert(out.end(), {
+    {"GET", "/healthz", access::open, healthz},
+    {"GET", "/readyz", access::open, readyz},
     {"GET", "/metrics", access::open, metrics},
     {"GET", "/admin/api/overview", access::admin, overview},
   });

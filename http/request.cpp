@@ -88,9 +88,14 @@ const route_table& admin_routes() {
   return table;
 }
 
-/// True for the operator side: /metrics and everything under /admin/api.
+/// The operator side's open doors: metrics and the health probes.
+bool is_open_admin_path(std::string_view path) {
+  return path == "/metrics" || path == "/healthz" || path == "/readyz";
+}
+
+/// True for the operator side: the open doors and everything under /admin/api.
 bool is_admin_path(std::string_view path) {
-  return path == "/metrics" || path == "/admin/api" || path.substr(0, 11) == "/admin/api/";
+  return is_open_admin_path(path) || path == "/admin/api" || path.substr(0, 11) == "/admin/api/";
 }
 
 constexpr std::string_view bearer_prefix = "Bearer ";
@@ -185,12 +190,12 @@ void serve_api(request_actor* self) {
     actors::authenticate_atom::value, st.token);
 }
 
-/// /admin/api and /metrics: /metrics is open; the rest needs the admin token and is
-/// audited (reads included).
+/// /admin/api, /metrics and the health probes: the last three are open; the rest needs
+/// the admin token and is audited (reads included).
 void serve_admin(request_actor* self) {
   auto& st = self->state;
   auto m = admin_routes().find(st.req.method, st.tgt.segments);
-  if (st.tgt.path == "/metrics")
+  if (is_open_admin_path(st.tgt.path))
     return dispatch(self, m);
   actors::chat_metrics::get().admin_requests.inc();
   auto& audit = st.audit.emplace();

@@ -108,6 +108,11 @@ int main(int argc, char** argv) {
   // store answers as storage_failed, not kill the node with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);
 
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view{argv[i]} == "--version") {
+      std::printf("switchboard %s\n", SB_VERSION);
+      return clean;
+    }
   sb::server::node_config cfg;
   if (auto why = cfg.load(argc, argv); !why.empty()) {
     std::fprintf(stderr, "switchboard: %s\n", why.c_str());

@@ -170,18 +170,25 @@ TEST_CASE("etcd frozen past the lease: every node fences itself, no write is ack
                    R"({"text":"hello","nonce":")" + nonce + R"("})", tok);
   };
   REQUIRE(send("n1").status == 201);
+  CHECK(n1.http("GET", "/readyz").status == 200);
 
   c.etcd().pause();
   REQUIRE(eventually([&] { return c.seen_by(1).state == "fenced"; },
                      std::chrono::milliseconds(lease_ttl_ms) + 3s));
   auto refused = send("n2");
+  // A load balancer's probe says so: not ready (and still alive).
+  auto not_ready = n1.http("GET", "/readyz");
+  CHECK(n1.http("GET", "/healthz").status == 200);
   bool both_fenced = eventually([&] { return c.seen_by(2).state == "fenced"; }, 3s);
   c.etcd().resume();
   CHECK(refused.status == 503);
   CHECK(refused.body.find("\"code\":\"unavailable\"") != std::string::npos);
   CHECK(both_fenced);
+  CHECK(not_ready.status == 503);
+  CHECK(not_ready.body.find("\"code\":\"not_ready\"") != std::string::npos);
 
   REQUIRE(eventually([&] { return c.settled({1, 2}, {1, 2}); }, 20s));
+  CHECK(eventually([&] { return n1.http("GET", "/readyz").status == 200; }, 5s));
   auto retried = send("n2");
   CHECK(retried.status == 201);
   // The refused attempt was never written: the retry with its nonce is stored once.
