@@ -56,8 +56,9 @@ bool is_number(const std::string& s) {
          && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-int usage() {
-  std::fprintf(stderr,
+/// The usage text: on stdout for --help (exit 0), on stderr after a mistake (exit 1).
+int usage(std::FILE* out = stderr) {
+  std::fprintf(out,
                "usage: switchboard-ctl [--host=H] [--port=P] [--token=T] <command> [args]\n"
                "commands: overview | tree [path] [--q= --kind= --after= --limit=] |\n"
                "          actors [--sort=mailbox|handled|restarts --kind= --limit=] |\n"
@@ -65,7 +66,13 @@ int usage() {
                "          passivate | audit [--after= --limit=] | cluster |\n"
                "          move <partition> --to=<node> | drain <node> | rebalance\n"
                "token: --token or SB_ADMIN_TOKEN\n");
-  return 1;
+  return out == stdout ? 0 : 1;
+}
+
+/// The flags commands take (besides --host, --port, --token).
+bool known_flag(const std::string& name) {
+  static const char* const flags[] = {"q", "kind", "after", "limit", "depth", "sort", "to"};
+  return std::any_of(std::begin(flags), std::end(flags), [&](const char* f) { return name == f; });
 }
 
 /// One HTTP/1.1 request with a 10 s deadline; nullopt (and a message) on transport errors.
@@ -209,7 +216,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h")
-      return usage(), 0;
+      return usage(stdout);
     if (a.rfind("--", 0) == 0) {
       auto eq = a.find('=');
       auto name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
@@ -221,7 +228,11 @@ int main(int argc, char** argv) {
       if (name == "host") o.host = value;
       else if (name == "port") o.port = value;
       else if (name == "token") o.token = value;
-      else o.flags[name] = value;
+      else if (known_flag(name)) o.flags[name] = value;
+      else {
+        std::fprintf(stderr, "switchboard-ctl: unknown option --%s\n", name.c_str());
+        return usage();
+      }
     } else {
       o.args.push_back(a);
     }

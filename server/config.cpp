@@ -176,7 +176,23 @@ node_config::node_config() {
 }
 
 std::string node_config::load(int argc, char** argv) {
-  if (auto err = parse(argc, argv))
+  // `--port 8080` as well as `--port=8080` (CAF alone takes only the latter): a known
+  // option that takes a value, followed by an argument that is not an option, is joined
+  // to it. Flags (`--help`) never take the next argument.
+  caf::actor_system_config::string_list args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 2 && a.rfind("--", 0) == 0 && a.find('=') == std::string::npos && i + 1 < argc
+        && argv[i + 1][0] != '-') {
+      auto opt = custom_options_.cli_long_name_lookup(caf::string_view{a.data() + 2, a.size() - 2});
+      if (opt != nullptr && !opt->is_flag()) {
+        args.push_back(a + "=" + argv[++i]);
+        continue;
+      }
+    }
+    args.push_back(std::move(a));
+  }
+  if (auto err = parse(std::move(args)))
     return "invalid configuration: " + render(err);
   if (cli_helptext_printed)
     return {};

@@ -590,6 +590,13 @@ TEST_CASE("switchboard-ctl prints tables, stops an actor and reports API errors"
   auto [rc, out] = ctl(dir, {port, tok, "overview"});
   CHECK(rc == 0);
   CHECK(out.find("channel_actors") != std::string::npos);
+  // A mistyped flag is refused, not ignored; --help is an answer, not an error.
+  auto [bad_rc, bad_out] = ctl(dir, {port, tok, "audit", "--limt=5"});
+  CHECK(bad_rc == 1);
+  CHECK(bad_out.find("unknown option --limt") != std::string::npos);
+  auto [help_rc, help_out] = ctl(dir, {"--help"});
+  CHECK(help_rc == 0);
+  CHECK(help_out.find("usage: switchboard-ctl") != std::string::npos);
   CHECK(out.find("KIND") != std::string::npos);
   std::tie(rc, out) = ctl(dir, {port, tok, "tree", "node/channels", "--q=" + ch});
   CHECK(rc == 0);

@@ -39,6 +39,16 @@ TEST_CASE("starts on the default ./data, stops on SIGTERM with exit 0, restarts 
   }
 }
 
+TEST_CASE("options take their value after a space as well as after '='") {
+  temp_dir dir;
+  auto p = start(dir, {"--port", "0", "--data-dir", dir.sub("spaced"), "--log-level", "warn"});
+  REQUIRE_MESSAGE(p.wait_output(" up, data dir " + dir.sub("spaced"), 20s), p.output());
+  p.signal(SIGTERM);
+  auto rc = p.wait(30s);
+  REQUIRE(rc.has_value());
+  CHECK(*rc == 0);
+}
+
 TEST_CASE("SIGINT stops it too") {
   temp_dir dir;
   auto p = start(dir, {"--port=0", "--data-dir=" + dir.sub("db")});
