@@ -21,6 +21,7 @@
 #include "cluster/view_source.hpp"
 #include "http/admin_common.hpp"
 #include "http/router.hpp"
+#include "transport/transport_stats.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/registry.hpp"
@@ -257,6 +258,19 @@ void metrics(request_actor* self) {
       .sample("process_start_time_seconds", process_start_unix);
     w.family("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge")
       .sample("process_resident_memory_bytes", static_cast<double>(rss_bytes()));
+    w.family("sb_http_responses_total", "HTTP responses written, by status class.", "counter");
+    {
+      static constexpr const char* classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+      auto counts = transport::http_response_counts();
+      for (size_t i = 0; i < counts.size(); ++i)
+        w.sample("sb_http_responses_total", {{"class", classes[i]}}, static_cast<double>(counts[i]));
+    }
+    w.family("sb_ws_closes_total",
+             "WebSocket and event-stream sessions ended, by close code (\"other\": any else).",
+             "counter");
+    for (auto [code, n] : transport::close_counts())
+      w.sample("sb_ws_closes_total", {{"code", code != 0 ? std::to_string(code) : "other"}},
+               static_cast<double>(n));
     w.family("sb_build_info", "Build of this node (value 1).", "gauge")
       .sample("sb_build_info", {{"version", SB_VERSION}}, 1.0);
     w.family("sb_uptime_seconds", "Seconds since the process started.", "gauge")

@@ -15,6 +15,7 @@
 #include "transport/server.hpp"
 #include "transport/peer_key.hpp"
 #include "transport/request_reader.hpp"
+#include "transport/transport_stats.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -51,6 +52,21 @@
 namespace sb::transport {
 
 namespace {
+
+std::array<std::atomic<uint64_t>, counted_close_codes.size() + 1> close_counters{};
+std::array<std::atomic<uint64_t>, 5> http_counters{};
+
+void count_close(uint16_t code) noexcept {
+  size_t i = 0;
+  while (i < counted_close_codes.size() && counted_close_codes[i] != code)
+    ++i;
+  close_counters[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+void count_http(unsigned status) noexcept {
+  if (status >= 100 && status < 600)
+    http_counters[status / 100 - 1].fetch_add(1, std::memory_order_relaxed);
+}
 /// Transport counters for /metrics (process-wide; registered when the first server starts).
 struct transport_metrics {
   runtime::metrics::counter& outbox_drops;
@@ -840,6 +856,8 @@ private:
 
   void notify_closed(uint16_t code) {
     finished_ = true;
+    if (registered_)
+      count_close(code);
     if (auto h = std::move(handler_)) {
       try {
         h->on_closed(code);
@@ -1139,6 +1157,8 @@ private:
   void notify_closed(uint16_t code) {
     finished_ = true;
     closed_.store(true, std::memory_order_release);
+    if (registered_)
+      count_close(code);
     if (auto h = std::move(handler_)) {
       try {
         h->on_closed(code);
@@ -1555,6 +1575,7 @@ private:
   }
 
   void write_response(http_response resp, bool close) {
+    count_http(resp.status);
     res_ = {};
     res_.version(version_);
     res_.result(resp.status >= 100 && resp.status <= 999 ? resp.status : 500);
@@ -1720,6 +1741,7 @@ private:
 
   void refuse(tcp::socket socket, const std::string& response) {
     st_->refused.fetch_add(1);
+    count_http(503);
     std::make_shared<refusal>(std::move(socket), st_, response)->run();
   }
 
@@ -1907,6 +1929,21 @@ void server::stop() {
   d.ioc.reset();
   st.on_http = nullptr;
   st.on_ws = nullptr;
+}
+
+std::vector<std::pair<uint16_t, uint64_t>> close_counts() {
+  std::vector<std::pair<uint16_t, uint64_t>> out;
+  for (size_t i = 0; i < counted_close_codes.size(); ++i)
+    out.emplace_back(counted_close_codes[i], close_counters[i].load(std::memory_order_relaxed));
+  out.emplace_back(0, close_counters.back().load(std::memory_order_relaxed));
+  return out;
+}
+
+std::array<uint64_t, 5> http_response_counts() {
+  std::array<uint64_t, 5> out{};
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = http_counters[i].load(std::memory_order_relaxed);
+  return out;
 }
 
 } // namespace sb::transport

@@ -4,12 +4,27 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <string>
+#include <thread>
 
 #include "tests/support/chat_fixture.hpp"
 
 using namespace sb::testing;
 using sb::storage::testing::temp_dir;
+
+namespace {
+
+bool eventually_true(const std::function<bool()>& f) {
+  for (int i = 0; i < 50; ++i) {
+    if (f())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+} // namespace
 
 TEST_CASE("switchboard --version prints the version and exits 0, starting nothing") {
   temp_dir dir;
@@ -42,5 +57,24 @@ TEST_CASE("/healthz and /readyz answer without a token; /metrics has the process
   auto m = node.http("GET", "/metrics");
   CHECK(m.body.find("\nsb_build_info{version=\"0.1.0\"} 1\n") != std::string::npos);
   CHECK(m.body.find("# TYPE process_cpu_seconds_total counter") != std::string::npos);
+  // Responses by class and sessions by close code.
+  auto labelled = [&](const std::string& sample) {
+    auto body = node.http("GET", "/metrics").body;
+    auto at = body.find("\n" + sample + " ");
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + sample.size() + 2));
+  };
+  CHECK(node.http("GET", "/api/nope").status == 401); // no token: refused first
+  CHECK(labelled("sb_http_responses_total{class=\"2xx\"}") >= 3);
+  CHECK(labelled("sb_http_responses_total{class=\"4xx\"}") >= 2);
+  const double closed_before = labelled("sb_ws_closes_total{code=\"1000\"}");
+  CHECK(closed_before == 0);
+  auto [id, token] = node.user("ada");
+  {
+    gateway_client c;
+    REQUIRE(c.open(node.port(), token) == "");
+    CHECK(c.ws.close(1000) == "");
+  }
+  CHECK(eventually_true([&] { return labelled("sb_ws_closes_total{code=\"1000\"}") == 1; }));
+  CHECK(labelled("sb_ws_closes_total{code=\"other\"}") == 0);
   CHECK(node.stop() == 0);
 }
