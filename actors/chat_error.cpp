@@ -1,5 +1,6 @@
 // chat_error: codes, construction and description of chat errors (see chat_error.hpp).
 #include "actors/chat_error.hpp"
+#include "runtime/errors.hpp"
 
 #include <algorithm>
 
@@ -67,6 +68,11 @@ std::pair<std::string, std::string> describe(const caf::error& err) {
   // away or stopped by the fence) is bounced with its exit reason: it was never handled.
   if (err.category() == caf::atom("exit"))
     return {"unavailable", "the actor serving this request stopped, retry"};
+  // A supervisor's answer while the actor is between incarnations (killed and being
+  // restarted: start_child finds it `already_started` but not yet registered), or while
+  // the node stops: transient, as the docs say of a restarting channel.
+  if (err.category() == runtime::runtime_error_category())
+    return {"unavailable", "the actor serving this request is restarting, retry"};
   // Unexpected here: say which (codes and categories only, never message text).
   runtime::log::warn("unmapped_error", {{"error", caf::to_string(err)}});
   return {"internal", "internal error"};

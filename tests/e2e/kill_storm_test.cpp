@@ -308,6 +308,14 @@ TEST_CASE("1,000 kills of channel, user and connection actors under a send burst
       MESSAGE(u->name << ": " << e);
     CHECK(u->errors.empty());
   }
+  // An error the server could not name is logged as unmapped_error (codes only): show it.
+  {
+    auto out = node.output();
+    for (size_t at = out.find("unmapped_error"); at != std::string::npos;
+         at = out.find("unmapped_error", at + 1))
+      MESSAGE("server: " << out.substr(at, out.find('\n', at) - at));
+    CHECK(out.find("unmapped_error") == std::string::npos);
+  }
   for (auto& [kind, statuses] : outcomes)
     for (auto& [status, n] : statuses)
       MESSAGE(kind << " kills answered " << status << ": " << n);

@@ -3,6 +3,8 @@
 // fails here (every field is set to a non-default value).
 #include <doctest/doctest.h>
 
+#include "runtime/errors.hpp"
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
@@ -245,6 +247,8 @@ TEST_CASE_FIXTURE(fixture, "a request bounced by an actor that stopped reads as 
   CHECK(describe(caf::make_error(caf::exit_reason::unhandled_exception)).first == "unavailable");
   CHECK(describe(caf::error{}).first == "none");
   CHECK(describe(caf::make_error(caf::sec::request_receiver_down)).first == "unavailable");
+  // A supervisor's answer between two incarnations (found by the kill storm test): retry.
+  CHECK(describe(runtime::make_error(runtime::errc::already_started, "x")).first == "unavailable");
   CHECK(describe(make_chat_error(chat_errc::forbidden, "no")).first == "forbidden");
   CHECK(describe(caf::make_error(caf::sec::unexpected_message)).first == "internal");
 }
