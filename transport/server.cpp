@@ -169,6 +169,52 @@ struct gate {
   bool open = true;
 };
 
+/// The application's handle on a session (a WebSocket or an event stream): holds it
+/// weakly and reaches it only while the gate is open (see the file comment).
+template <class Session>
+class session_link final : public ws_link {
+public:
+  session_link(std::weak_ptr<Session> s, uint64_t id, std::shared_ptr<gate> g, std::string remote)
+    : session_(std::move(s)), id_(id), gate_(std::move(g)), remote_(std::move(remote)) {}
+
+  uint64_t id() const override { return id_; }
+  std::string remote() const override { return remote_; }
+
+  bool send(frame f) override {
+    std::shared_lock lock(gate_->mu); // declared first: `s` is released under the lock
+    if (!gate_->open)
+      return false;
+    auto s = session_.lock();
+    return s && s->enqueue(std::move(f));
+  }
+
+  void close(uint16_t code, std::string reason) override {
+    std::shared_lock lock(gate_->mu);
+    if (!gate_->open)
+      return;
+    if (auto s = session_.lock())
+      s->request_close(code, std::move(reason));
+  }
+
+  size_t outbox_bytes() const override {
+    std::shared_lock lock(gate_->mu);
+    auto s = gate_->open ? session_.lock() : nullptr;
+    return s ? s->outbox_bytes() : 0;
+  }
+
+  size_t outbox_frames() const override {
+    std::shared_lock lock(gate_->mu);
+    auto s = gate_->open ? session_.lock() : nullptr;
+    return s ? s->outbox_frames() : 0;
+  }
+
+private:
+  std::weak_ptr<Session> session_;
+  uint64_t id_;
+  std::shared_ptr<gate> gate_;
+  std::string remote_; // fixed for the session's life
+};
+
 /// State shared by the server and every session.
 struct shared_state {
   server_options opts;
@@ -570,8 +616,8 @@ private:
       return start_close(close_code::server_restart, "server restart", true);
     registered_ = true;
     try {
-      handler_ = st_->on_ws(std::make_shared<link>(weak_from_this(), id_, st_->gate_,
-                                                 remote_of(ws_.next_layer().next_layer())));
+      handler_ = st_->on_ws(std::make_shared<session_link<ws_session>>(
+        weak_from_this(), id_, st_->gate_, remote_of(ws_.next_layer().next_layer())));
     } catch (...) {
       handler_.reset();
     }
@@ -870,53 +916,6 @@ private:
     }
   }
 
-  /// The application's handle; holds the session weakly and posts through the gate.
-  class link final : public ws_link {
-  public:
-    link(std::weak_ptr<ws_session> s, uint64_t id, std::shared_ptr<gate> g, std::string remote)
-      : session_(std::move(s)), id_(id), gate_(std::move(g)), remote_(std::move(remote)) {}
-
-    uint64_t id() const override { return id_; }
-    std::string remote() const override { return remote_; }
-
-    bool send(frame f) override {
-      std::shared_lock lock(gate_->mu); // declared first: `s` is released under the lock
-      if (!gate_->open)
-        return false;
-      auto s = session_.lock();
-      return s && s->enqueue(std::move(f));
-    }
-
-    void close(uint16_t code, std::string reason) override {
-      std::shared_lock lock(gate_->mu);
-      if (!gate_->open)
-        return;
-      if (auto s = session_.lock())
-        s->request_close(code, std::move(reason));
-    }
-
-    size_t outbox_bytes() const override {
-      std::shared_lock lock(gate_->mu);
-      if (!gate_->open)
-        return 0;
-      auto s = session_.lock();
-      return s ? s->outbox_bytes() : 0;
-    }
-
-    size_t outbox_frames() const override {
-      std::shared_lock lock(gate_->mu);
-      if (!gate_->open)
-        return 0;
-      auto s = session_.lock();
-      return s ? s->outbox_frames() : 0;
-    }
-
-  private:
-    std::weak_ptr<ws_session> session_;
-    uint64_t id_;
-    std::shared_ptr<gate> gate_;
-    std::string remote_; // fixed for the session's life
-  };
 
   websocket::stream<frame_socket> ws_;
   net::any_io_executor strand_;
@@ -994,7 +993,8 @@ public:
     }
     registered_ = true;
     try {
-      handler_ = st_->on_ws(std::make_shared<link>(weak_from_this(), id_, st_->gate_, remote_of(sock_)));
+      handler_ = st_->on_ws(std::make_shared<session_link<sse_session>>(weak_from_this(), id_, st_->gate_,
+                                                                     remote_of(sock_)));
     } catch (...) {
       handler_.reset();
     }
@@ -1174,45 +1174,6 @@ private:
   /// The header and the stream/close events are written as they are, not as data lines.
   bool is_raw(const frame& f) const { return raw_.count(f.get()) != 0; }
 
-  /// The application's handle, as ws_session's: holds the session weakly, posts through
-  /// the gate.
-  class link final : public ws_link {
-  public:
-    link(std::weak_ptr<sse_session> s, uint64_t id, std::shared_ptr<gate> g, std::string remote)
-      : session_(std::move(s)), id_(id), gate_(std::move(g)), remote_(std::move(remote)) {}
-    uint64_t id() const override { return id_; }
-    std::string remote() const override { return remote_; }
-    bool send(frame f) override {
-      std::shared_lock lock(gate_->mu);
-      if (!gate_->open)
-        return false;
-      auto s = session_.lock();
-      return s && s->enqueue(std::move(f));
-    }
-    void close(uint16_t code, std::string reason) override {
-      std::shared_lock lock(gate_->mu);
-      if (!gate_->open)
-        return;
-      if (auto s = session_.lock())
-        s->request_close(code, std::move(reason));
-    }
-    size_t outbox_bytes() const override {
-      std::shared_lock lock(gate_->mu);
-      auto s = gate_->open ? session_.lock() : nullptr;
-      return s ? s->outbox_bytes() : 0;
-    }
-    size_t outbox_frames() const override {
-      std::shared_lock lock(gate_->mu);
-      auto s = gate_->open ? session_.lock() : nullptr;
-      return s ? s->outbox_frames() : 0;
-    }
-
-  private:
-    std::weak_ptr<sse_session> session_;
-    uint64_t id_;
-    std::shared_ptr<gate> gate_;
-    std::string remote_;
-  };
 
   static constexpr std::string_view data_prefix = "data: ";
   static constexpr std::string_view line_end = "\n";
