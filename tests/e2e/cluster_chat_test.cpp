@@ -28,6 +28,7 @@
 
 #include "cluster/placement.hpp"
 #include "tests/support/history_checker.hpp"
+#include "tests/support/history_read.hpp"
 #include "tests/support/test_cluster.hpp"
 
 using namespace sb::testing;
@@ -42,58 +43,10 @@ using clock_type = std::chrono::steady_clock;
 const std::vector<std::string> burst_flags{"--conn-rate=100000", "--conn-burst=100000",
                                            "--channel-rate=100000", "--channel-burst=100000"};
 
-std::string str(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  if (e[key].get(v))
-    return {};
-  return std::string{v};
-}
-
-uint64_t num(simdjson::dom::element e, const char* key) {
-  uint64_t v = 0;
-  if (e[key].get(v))
-    return 0;
-  return v;
-}
-
-/// An event object (a WS `event` frame or an element of a history page), as the checker
-/// compares it.
-history::seen seen_of(simdjson::dom::element e) {
-  return history::seen{num(e, "seq"), str(e, "type"), str(e, "id"), str(e, "nonce"),
-                       str(e, "text")};
-}
-
 std::string ms_since(clock_type::time_point t0) {
   return std::to_string(
            std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0).count()) +
          " ms";
-}
-
-/// A channel's whole log read over HTTP from `node`, page by page (oldest first), as an
-/// observer that must be contiguous from seq 1 and complete. `error` says what failed.
-history::observer read_history(chat_node& node, const std::string& token, const std::string& ch,
-                               const std::string& name, std::string& error) {
-  history::observer o{name, {}, true, 1, true};
-  uint64_t after = 0;
-  for (int page = 0; page < 200; ++page) {
-    auto r = node.http("GET", "/api/channels/" + ch + "/messages?after=" + std::to_string(after) +
-                                "&limit=200",
-                       "", token);
-    auto f = parse_frame(r.body);
-    simdjson::dom::array events;
-    if (r.status != 200 || !f || f->root["events"].get(events)) {
-      error = name + ": GET history answered " + std::to_string(r.status) + " " + r.body;
-      return o;
-    }
-    for (auto e : events)
-      o.events.push_back(seen_of(e));
-    bool more = false;
-    if (f->root["has_more"].get(more) || !more || o.events.empty())
-      return o;
-    after = o.events.back().seq;
-  }
-  error = name + ": more than 200 pages";
-  return o;
 }
 
 /// How an identify ended: `ready`, or an error frame and/or a close.

@@ -21,6 +21,7 @@
 
 #include "tests/support/chat_fixture.hpp"
 #include "tests/support/history_checker.hpp"
+#include "tests/support/history_read.hpp"
 
 using namespace sb::testing;
 using clock_type = std::chrono::steady_clock;
@@ -28,21 +29,6 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 const std::string admin_token = "kill-storm-operator-token-0123456789abcdef";
-
-std::string str(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  return e[key].get(v) ? std::string{} : std::string{v};
-}
-
-uint64_t num(simdjson::dom::element e, const char* key) {
-  uint64_t v = 0;
-  return e[key].get(v) ? 0 : v;
-}
-
-history::seen seen_of(simdjson::dom::element e) {
-  return history::seen{num(e, "seq"), str(e, "type"), str(e, "id"), str(e, "nonce"),
-                       str(e, "text")};
-}
 
 /// A chatting user whose connection may be killed under it at any time.
 struct chatter {
@@ -173,29 +159,6 @@ void chat(chatter& u, uint16_t port, const std::vector<std::string>& channels, s
                        " sends unanswered at the deadline");
 }
 
-history::observer read_history(chat_node& node, const std::string& token, const std::string& ch,
-                               std::string& error) {
-  history::observer o{"history of " + ch, {}, true, 1, true};
-  uint64_t after = 0;
-  for (int page = 0; page < 500; ++page) {
-    auto r = node.http("GET", "/api/channels/" + ch + "/messages?after=" + std::to_string(after) +
-                                "&limit=200", "", token);
-    auto f = parse_frame(r.body);
-    simdjson::dom::array events;
-    if (r.status != 200 || !f || f->root["events"].get(events)) {
-      error = "history answered " + std::to_string(r.status) + " " + r.body;
-      return o;
-    }
-    for (auto e : events)
-      o.events.push_back(seen_of(e));
-    bool more = false;
-    if (f->root["has_more"].get(more) || !more || o.events.empty())
-      return o;
-    after = o.events.back().seq;
-  }
-  return o;
-}
-
 } // namespace
 
 TEST_CASE("1,000 kills of channel, user and connection actors under a send burst: every ack "
@@ -259,7 +222,7 @@ TEST_CASE("1,000 kills of channel, user and connection actors under a send burst
   std::vector<history::observer> logs;
   std::string error;
   for (auto& ch : channels) {
-    logs.push_back(read_history(node, users[0]->token, ch, error));
+    logs.push_back(read_history(node, users[0]->token, ch, "history of " + ch, error));
     REQUIRE_MESSAGE(error.empty(), error);
   }
   // The senders may still be retrying: wait until the logs stop growing.
@@ -267,7 +230,7 @@ TEST_CASE("1,000 kills of channel, user and connection actors under a send burst
     std::this_thread::sleep_for(200ms);
     bool same = true;
     for (size_t i = 0; i < channels.size(); ++i) {
-      auto again = read_history(node, users[0]->token, channels[i], error);
+      auto again = read_history(node, users[0]->token, channels[i], "history of " + channels[i], error);
       same = same && again.events.size() == logs[i].events.size();
       logs[i] = std::move(again);
     }
@@ -281,7 +244,7 @@ TEST_CASE("1,000 kills of channel, user and connection actors under a send burst
     t.join();
   // The logs as they are once every sender is done (a retry may have landed meanwhile).
   for (size_t i = 0; i < channels.size(); ++i) {
-    logs[i] = read_history(node, users[0]->token, channels[i], error);
+    logs[i] = read_history(node, users[0]->token, channels[i], "history of " + channels[i], error);
     REQUIRE_MESSAGE(error.empty(), error);
   }
 
