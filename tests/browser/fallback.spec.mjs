@@ -3,7 +3,8 @@
 // routes /ws and closes it), so her client falls back to GET /sse + POST /sse/{stream}
 // after two WebSockets that never said hello. She chats with dave, whose browser uses a
 // WebSocket as usual, both ways; she never opened a working WebSocket.
-import { assert, assertEq, eventually, log, newPage } from './lib.mjs';
+import path from 'node:path';
+import { artifacts, assert, assertEq, eventually, log, newPage } from './lib.mjs';
 import { createChannel, message, sendMessage, signUp } from './chat.spec.mjs';
 
 const tid = (id) => `[data-testid="${id}"]`;
@@ -41,4 +42,7 @@ export async function streamFallbackTest(browser, server) {
     'carol stays connected');
   assertEq(streams.length, 1, 'one event stream for the whole session');
   for (const p of [pageC, pageD]) assertEq(p.errors.length, 0, 'no page errors');
+  const shot = path.join(artifacts, 'fallback.png');
+  await pageC.screenshot({ path: shot });
+  log('screenshot:', shot);
 }
