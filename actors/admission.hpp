@@ -5,8 +5,10 @@
 // the others at once with a delay to come back after (docs/protocol.md, "Reconnect
 // storms"), spread over the time the node needs for the backlog, so the retries arrive at
 // a rate it sustains instead of in a second wave. The rate is what the node shows it can
-// do: the identifies it completed in the last second, or before a second of them has
-// passed, max_in_flight over the time one takes (a moving average of admit to release).
+// do: max_in_flight over the time one identify takes (a moving average of admit to
+// release), or the identifies it completed in the last second if that was more. Not the
+// completions alone: while refused clients wait out their delays the node completes few,
+// and a rate taken from that would send the next ones away even longer, idling the node.
 // Plain C++, any thread.
 #pragma once
 
@@ -95,8 +97,8 @@ public:
   /// Most identifies answered at once since start.
   size_t peak() const noexcept { return peak_.load(std::memory_order_relaxed); }
   uint64_t refused_total() const noexcept { return refused_total_.load(std::memory_order_relaxed); }
-  /// Identifies a second the node sustains: those completed in the last full second, or,
-  /// with none yet, max_in_flight over the average time one takes.
+  /// Identifies a second the node sustains: max_in_flight over the average time one
+  /// takes, or those completed in the last full second if more.
   double rate() {
     std::lock_guard lock(mu_);
     return rate_locked();
@@ -123,9 +125,8 @@ private:
   }
 
   double rate_locked() const {
-    if (done_last_ > 0)
-      return static_cast<double>(done_last_);
-    return static_cast<double>(max_) * 1000.0 / std::max(service_ms_, 0.05);
+    return std::max(static_cast<double>(done_last_),
+                    static_cast<double>(max_) * 1000.0 / std::max(service_ms_, 0.05));
   }
 
   /// Starts a new one-second window when the current one has passed (under mu_).

@@ -93,8 +93,8 @@ TEST_CASE("admission: the rate follows what the node completes") {
   // Refusals now spread over less time: 2,000 waiting at a high rate is the 1 s floor.
   for (uint32_t r = 0; r < 2000; ++r)
     CHECK(gate->retry_after_ms(r * 2654435761u) < identify_admission::min_retry_ms + 1000);
-  // Slow identifies (the node is struggling): once a whole second of them has passed, the
-  // rate is what it completed in that second.
+  // Slow identifies (the node is struggling): the rate follows them down (the bound over
+  // their time, and what completed in the last second).
   std::vector<identify_admission::ticket> slow;
   for (int i = 0; i < 10; ++i)
     slow.push_back(gate->try_admit());
