@@ -169,6 +169,33 @@ struct gate {
   bool open = true;
 };
 
+/// A session's outbox bounds (server_options::outbox_max_bytes and _frames), shared by the
+/// WebSocket and the event stream: any thread reserves a frame's room before queueing it;
+/// the strand gives it back once the frame is written.
+class outbox_meter {
+public:
+  /// Reserves room for `n` bytes; false (nothing reserved, a drop counted) past a bound.
+  bool reserve(size_t n, const server_options& opts) {
+    const size_t b = bytes_.fetch_add(n) + n;
+    const size_t f = frames_.fetch_add(1) + 1;
+    if (b <= opts.outbox_max_bytes && f <= opts.outbox_max_frames)
+      return true;
+    transport_metrics::get().outbox_drops.inc();
+    release(n);
+    return false;
+  }
+  void release(size_t n) {
+    bytes_.fetch_sub(n);
+    frames_.fetch_sub(1);
+  }
+  size_t bytes() const { return bytes_.load(); }
+  size_t frames() const { return frames_.load(); }
+
+private:
+  std::atomic<size_t> bytes_{0}; // reserved, including frames being written
+  std::atomic<size_t> frames_{0};
+};
+
 /// The application's handle on a session (a WebSocket or an event stream): holds it
 /// weakly and reaches it only while the gate is open (see the file comment).
 template <class Session>
@@ -549,13 +576,7 @@ public:
   bool enqueue(frame f) {
     if (!f || closed_.load(std::memory_order_acquire))
       return false;
-    const size_t n = f->size();
-    const size_t bytes = queued_bytes_.fetch_add(n) + n;
-    const size_t frames = queued_frames_.fetch_add(1) + 1;
-    if (bytes > st_->opts.outbox_max_bytes || frames > st_->opts.outbox_max_frames) {
-      transport_metrics::get().outbox_drops.inc();
-      queued_bytes_.fetch_sub(n);
-      queued_frames_.fetch_sub(1);
+    if (!outbox_.reserve(f->size(), st_->opts)) {
       closed_.store(true, std::memory_order_release);
       if (!overflow_.exchange(true))
         net::post(strand_, [self = shared_from_this()] { self->on_overflow(); });
@@ -584,8 +605,8 @@ public:
     });
   }
 
-  size_t outbox_bytes() const { return queued_bytes_.load(); }
-  size_t outbox_frames() const { return queued_frames_.load(); }
+  size_t outbox_bytes() const { return outbox_.bytes(); }
+  size_t outbox_frames() const { return outbox_.frames(); }
 
 private:
   // --- handshake ---
@@ -816,8 +837,7 @@ private:
   }
 
   void release(const std::string& f) {
-    queued_bytes_.fetch_sub(f.size());
-    queued_frames_.fetch_sub(1);
+    outbox_.release(f.size());
   }
 
   void drop_queue() {
@@ -933,8 +953,7 @@ private:
   std::string pending_;                 // strand: its unsent header/payload bytes
   std::vector<net::const_buffer> pending_bufs_;
   bool writing_ = false;                // strand: an async raw write is in flight
-  std::atomic<size_t> queued_bytes_{0}; // reserved by enqueue, including batch_
-  std::atomic<size_t> queued_frames_{0};
+  outbox_meter outbox_; // reserved by enqueue, including batch_
   std::atomic<bool> closed_{false};     // no more frames accepted
   std::atomic<bool> overflow_{false};
   std::string close_reason_;
@@ -1008,18 +1027,14 @@ public:
   bool enqueue(frame f) {
     if (!f || closed_.load(std::memory_order_acquire))
       return false;
-    const size_t n = f->size();
-    const size_t bytes = queued_bytes_.fetch_add(n) + n;
-    const size_t frames = queued_frames_.fetch_add(1) + 1;
-    if (bytes > st_->opts.outbox_max_bytes || frames > st_->opts.outbox_max_frames) {
-      transport_metrics::get().outbox_drops.inc();
-      queued_bytes_.fetch_sub(n);
-      queued_frames_.fetch_sub(1);
+    if (!outbox_.reserve(f->size(), st_->opts)) {
       closed_.store(true, std::memory_order_release);
-      net::post(strand_, [self = shared_from_this()] {
-        transport_metrics::get().slow_consumer_closes.inc();
-        self->start_close(close_code::slow_consumer, "slow consumer");
-      });
+      if (!overflow_.exchange(true))
+        net::post(strand_, [self = shared_from_this()] {
+          transport_metrics::get().slow_consumer_closes.inc();
+          runtime::log::warn("slow_consumer_close", {{"session", std::to_string(self->id_)}});
+          self->start_close(close_code::slow_consumer, "slow consumer");
+        });
       return false;
     }
     net::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
@@ -1055,8 +1070,8 @@ public:
     });
   }
 
-  size_t outbox_bytes() const { return queued_bytes_.load(); }
-  size_t outbox_frames() const { return queued_frames_.load(); }
+  size_t outbox_bytes() const { return outbox_.bytes(); }
+  size_t outbox_frames() const { return outbox_.frames(); }
 
 private:
   /// Writes everything pending as SSE events, one write at a time.
@@ -1092,10 +1107,8 @@ private:
   void on_write(beast::error_code ec, std::size_t) {
     writing_ = false;
     for (auto& f : batch_)
-      if (raw_.erase(f.get()) == 0) {
-        queued_bytes_.fetch_sub(f->size());
-        queued_frames_.fetch_sub(1);
-      }
+      if (raw_.erase(f.get()) == 0)
+        outbox_.release(f->size());
     batch_.clear();
     if (ec)
       return finish(close_code::abnormal);
@@ -1190,8 +1203,8 @@ private:
   std::vector<net::const_buffer> buffers_;  // batch_ as SSE lines
   std::unordered_set<const std::string*> raw_; // written as is (header, events)
   std::array<char, 512> watch_buf_{};
-  std::atomic<size_t> queued_bytes_{0}, queued_frames_{0};
-  std::atomic<bool> closed_{false};
+  outbox_meter outbox_;
+  std::atomic<bool> closed_{false}, overflow_{false};
   uint16_t close_code_ = close_code::normal;
   bool writing_ = false;
   bool registered_ = false;
